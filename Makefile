@@ -1,0 +1,44 @@
+# mdmatch - the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test lint format migrate worker clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+## Serve on 127.0.0.1:8000 (embedded PostgreSQL and Stripe emulator unless configured).
+run: install
+	$(BIN)/mdmatch serve
+
+## Lint, then the whole test suite.
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app tests migrations bench
+	$(BIN)/hadolint Dockerfile
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: install
+	$(BIN)/mdmatch migrate
+
+worker: install
+	$(BIN)/mdmatch worker
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,63 @@
+"""Who is calling: `CurrentUser` and `require_role(...)`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+
+from app.auth.models import Role, User
+from app.auth.tokens import InvalidToken, decode_access_token
+from app.config import Settings
+from app.db import SessionDep
+from app.errors import Forbidden, Unauthenticated
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    if not token:
+        raise Unauthenticated("Send an access token: Authorization: Bearer <token>.")
+    try:
+        claims = decode_access_token(settings, token)
+    except InvalidToken as exc:
+        raise Unauthenticated("The access token is invalid or expired; refresh it.") from exc
+    user = await session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise Unauthenticated("The access token is invalid or expired; refresh it.")
+    if claims.token_version != user.token_version:
+        raise Unauthenticated("The password changed since this token was issued; log in again.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:
+    allowed = {r.value for r in roles}
+
+    async def dependency(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise Forbidden(f"This endpoint is for {' or '.join(sorted(allowed))} accounts only.")
+        return user
+
+    return dependency
+
+
+OpsUser = Annotated[User, Depends(require_role(Role.ops_admin))]
+PhysicianUser = Annotated[User, Depends(require_role(Role.physician))]
+ClinicAdminUser = Annotated[User, Depends(require_role(Role.clinic_admin))]

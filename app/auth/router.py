@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.auth import jobs, service
+from app.auth.deps import SettingsDep
+from app.auth.errors import RefreshTokenInvalid
+from app.auth.models import Role
+from app.auth.schemas import (
+    PasswordResetConfirm,
+    PasswordResetRequest,
+    RefreshRequest,
+    TokenPair,
+    UserCreate,
+    UserRead,
+)
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.kit.idempotency import AppRoute, idempotent
+from app.kit.ratelimit import rate_limit
+
+router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=AppRoute)
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="register",
+    dependencies=[Depends(rate_limit("register", "rate_limit_register"))],
+    responses=problem_responses(409, 422, 429),
+)
+@idempotent
+async def register(body: UserCreate, session: SessionDep, settings: SettingsDep) -> UserRead:
+    """Create a clinic-admin or physician account. Operations accounts are made with the CLI."""
+    user = await service.create_user(
+        session, settings, email=body.email, password=body.password, role=Role(body.role)
+    )
+    await session.commit()
+    return UserRead.model_validate(user)
+
+
+@router.post(
+    "/token",
+    operation_id="login",
+    dependencies=[Depends(rate_limit("login", "rate_limit_login"))],
+    responses=problem_responses(401, 422, 429),
+)
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> TokenPair:
+    """Log in with the OAuth2 password form (`username` is the e-mail)."""
+    user = await service.authenticate(
+        session, settings, email=form.username, password=form.password
+    )
+    pair = await service.issue_tokens(session, settings, user)
+    await session.commit()
+    return pair
+
+
+@router.post(
+    "/refresh",
+    operation_id="refresh_token",
+    dependencies=[Depends(rate_limit("refresh", "rate_limit_login"))],
+    responses=problem_responses(401, 422, 429),
+)
+async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
+    """Exchange a refresh token for a new pair. Each refresh token works once; replaying a used
+    one revokes every token descended from the same login."""
+    pair, replayed = await service.rotate_refresh_token(
+        session, settings, refresh_token=body.refresh_token
+    )
+    await session.commit()
+    if replayed or pair is None:
+        raise RefreshTokenInvalid()
+    return pair
+
+
+@router.post(
+    "/password-reset",
+    status_code=status.HTTP_202_ACCEPTED,
+    operation_id="request_password_reset",
+    dependencies=[Depends(rate_limit("password-reset", "rate_limit_password_reset"))],
+    responses=problem_responses(422, 429),
+)
+async def request_password_reset(body: PasswordResetRequest, request: Request) -> dict[str, str]:
+    """Send a reset link if an account has this e-mail. The answer is the same either way."""
+    await jobs.send_password_reset.defer_async(email=body.email)
+    return {"detail": "If an account exists for this e-mail, a reset link is on its way."}
+
+
+@router.post(
+    "/password-reset/confirm",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="confirm_password_reset",
+    dependencies=[Depends(rate_limit("password-reset-confirm", "rate_limit_password_reset"))],
+    responses=problem_responses(400, 422, 429),
+)
+async def confirm_password_reset(
+    body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep
+) -> None:
+    """Set a new password with the token from the reset e-mail; every session is logged out."""
+    await service.confirm_password_reset(
+        session, settings, token=body.token, new_password=body.new_password
+    )
+    await session.commit()

@@ -1,0 +1,243 @@
+"""Accounts and credentials: registration, login, refresh-token rotation, password reset."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.auth.errors import (
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    RefreshTokenInvalid,
+    ResetTokenInvalid,
+    WeakPassword,
+)
+from app.auth.models import PasswordResetToken, RefreshToken, Role, User
+from app.auth.passwords import password_hasher, password_problems
+from app.auth.schemas import TokenPair, normalise_email
+from app.auth.tokens import create_access_token, hash_token, new_opaque_token
+from app.config import Settings
+from app.kit.clock import utcnow
+from app.kit.mailer import OutgoingEmail
+
+
+def _hasher(settings: Settings):  # type: ignore[no-untyped-def]
+    return password_hasher(cheap=settings.is_test)
+
+
+def check_password_policy(settings: Settings, password: str, *, email: str, field: str) -> None:
+    problems = password_problems(password, min_length=settings.password_min_length, email=email)
+    if problems:
+        raise WeakPassword(field, problems)
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+async def create_user(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    role: Role,
+    actor_id: uuid.UUID | None = None,
+) -> User:
+    email = normalise_email(email)
+    check_password_policy(settings, password, email=email, field="password")
+    if await get_user_by_email(session, email) is not None:
+        raise EmailAlreadyRegistered("An account with this e-mail already exists; log in instead.")
+    user = User(
+        id=uuid.uuid4(),
+        token_version=0,
+        email=email,
+        password_hash=_hasher(settings).hash(password),
+        role=role.value,
+    )
+    session.add(user)
+    try:
+        # A concurrent registration of the same e-mail loses on the unique key.
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        raise EmailAlreadyRegistered(
+            "An account with this e-mail already exists; log in instead."
+        ) from exc
+    await record_audit(
+        session,
+        actor_id=actor_id or user.id,
+        action="user.created",
+        object_type="user",
+        object_id=user.id,
+        after={"email": user.email, "role": user.role},
+    )
+    return user
+
+
+async def authenticate(
+    session: AsyncSession, settings: Settings, *, email: str, password: str
+) -> User:
+    hasher = _hasher(settings)
+    user = await get_user_by_email(session, email)
+    if user is None or not user.is_active:
+        # Spend the same time as a real check so response timing does not reveal accounts.
+        hasher.verify(password, _dummy_hash(settings))
+        raise InvalidCredentials()
+    valid, new_hash = hasher.verify_and_update(password, user.password_hash)
+    if not valid:
+        raise InvalidCredentials()
+    if new_hash:
+        user.password_hash = new_hash
+    return user
+
+
+_DUMMY_HASHES: dict[bool, str] = {}
+
+
+def _dummy_hash(settings: Settings) -> str:
+    if settings.is_test not in _DUMMY_HASHES:
+        _DUMMY_HASHES[settings.is_test] = _hasher(settings).hash(new_opaque_token())
+    return _DUMMY_HASHES[settings.is_test]
+
+
+async def issue_tokens(
+    session: AsyncSession, settings: Settings, user: User, *, family_id: uuid.UUID | None = None
+) -> TokenPair:
+    refresh = new_opaque_token()
+    session.add(
+        RefreshToken(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            family_id=family_id or uuid.uuid4(),
+            token_hash=hash_token(refresh),
+            created_at=utcnow(),
+            expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    )
+    await session.flush()
+    return TokenPair(
+        access_token=create_access_token(
+            settings, user_id=user.id, role=user.role, token_version=user.token_version
+        ),
+        refresh_token=refresh,
+        expires_in=settings.access_token_ttl_seconds,
+    )
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, settings: Settings, *, refresh_token: str
+) -> tuple[TokenPair | None, bool]:
+    """Exchange a refresh token for a new pair.
+
+    Returns (pair, False) on success and (None, True) when a used token was replayed, in which
+    case its whole family has been revoked: the caller commits that revocation, then answers 401.
+    The row lock makes two concurrent uses of one token succeed at most once.
+    """
+    row = await session.scalar(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == hash_token(refresh_token))
+        .with_for_update()
+    )
+    now = utcnow()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        raise RefreshTokenInvalid()
+    if row.used_at is not None:
+        await revoke_refresh_family(session, row.family_id)
+        return None, True
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise RefreshTokenInvalid()
+    row.used_at = now
+    return await issue_tokens(session, settings, user, family_id=row.family_id), False
+
+
+async def revoke_refresh_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_all_refresh_tokens(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def issue_password_reset(
+    session: AsyncSession, settings: Settings, *, email: str
+) -> OutgoingEmail | None:
+    """Issue a single-use reset token and return the e-mail carrying its link; None when no
+    active account has this e-mail. Runs as a job so the HTTP answer is the same either way."""
+    user = await get_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return None
+    token = new_opaque_token()
+    session.add(
+        PasswordResetToken(
+            id=uuid.uuid4(),
+            user_id=user.id,
+            token_hash=hash_token(token),
+            created_at=utcnow(),
+            expires_at=utcnow() + timedelta(seconds=settings.password_reset_ttl_seconds),
+        )
+    )
+    await session.flush()
+    minutes = settings.password_reset_ttl_seconds // 60
+    link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
+    return OutgoingEmail(
+        to=user.email,
+        subject="Reset your mdmatch password",
+        body=(
+            "Someone asked to reset the password of your mdmatch account.\n\n"
+            f"Open this link within {minutes} minutes to choose a new one:\n{link}\n\n"
+            f"Or send this token to the API: {token}\n\n"
+            "If it wasn't you, ignore this message; your password stays the same."
+        ),
+    )
+
+
+async def confirm_password_reset(
+    session: AsyncSession, settings: Settings, *, token: str, new_password: str
+) -> User:
+    row = await session.scalar(
+        select(PasswordResetToken)
+        .where(PasswordResetToken.token_hash == hash_token(token))
+        .with_for_update()
+    )
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        raise ResetTokenInvalid(
+            "This reset link is invalid, expired or already used; ask for a new one."
+        )
+    user = await session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        raise ResetTokenInvalid("This reset link is invalid; ask for a new one.")
+    check_password_policy(settings, new_password, email=user.email, field="new_password")
+    row.used_at = utcnow()
+    user.password_hash = _hasher(settings).hash(new_password)
+    user.password_changed_at = utcnow()
+    user.token_version += 1
+    # Every other outstanding reset link and every session dies with the old password.
+    await session.execute(
+        update(PasswordResetToken)
+        .where(PasswordResetToken.user_id == user.id, PasswordResetToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    await revoke_all_refresh_tokens(session, user.id)
+    await record_audit(
+        session,
+        actor_id=user.id,
+        action="user.password_reset",
+        object_type="user",
+        object_id=user.id,
+    )
+    return user

@@ -1,0 +1,226 @@
+"""The `mdmatch` command: serve, migrate, seed, worker, create-ops-user."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from app.config import Environment, Settings, get_settings
+
+cli = typer.Typer(help="mdmatch: medical-director matching API.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def var_dir() -> Path:
+    from app.migrate import project_root
+
+    try:
+        return project_root() / "var"
+    except FileNotFoundError:
+        return Path.cwd() / "var"
+
+
+def _reload_settings() -> Settings:
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@contextlib.contextmanager
+def database(stack: contextlib.ExitStack) -> Iterator[Settings]:
+    """Settings with a database: DATABASE_URL when set, else the embedded server under var/pg."""
+    settings = get_settings()
+    if not settings.database_url:
+        if settings.environment is Environment.production:
+            console.print("[red]DATABASE_URL must be set in production.[/red]")
+            raise typer.Exit(2)
+        from app.devtools.embedded_postgres import embedded_postgres
+
+        console.print(f"Starting the embedded PostgreSQL (data in {var_dir() / 'pg'}) ...")
+        os.environ["DATABASE_URL"] = stack.enter_context(embedded_postgres(var_dir() / "pg"))
+        settings = _reload_settings()
+    yield settings
+
+
+def _configure_logging(settings: Settings) -> None:
+    from app.kit.observability import configure_logging
+
+    configure_logging(settings.log_level, json=settings.log_json)
+
+
+def _migrate(settings: Settings) -> None:
+    from app.migrate import upgrade
+
+    upgrade(settings.require_database_url())
+
+
+async def _seed(settings: Settings) -> dict[str, int]:
+    from app.db import create_engine, create_sessionmaker
+    from app.seed import seed_reference_data
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await seed_reference_data(session)
+    finally:
+        await engine.dispose()
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run a job worker in this process")
+    ] = False,
+) -> None:
+    """Migrate, seed and serve the API (embedded PostgreSQL and Stripe emulator when unset)."""
+    import uvicorn
+
+    from app.main import AppOptions, create_app
+
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        if settings.stripe_secret_key is None and settings.environment is Environment.local:
+            from app.devtools.stripe_emulator import (
+                EMULATOR_SECRET_KEY,
+                EMULATOR_WEBHOOK_SECRET,
+                stripe_emulator,
+            )
+
+            base = stack.enter_context(
+                stripe_emulator(settings.stripe_emulator_port, var_dir() / "localstripe.pickle")
+            )
+            os.environ.update(
+                STRIPE_SECRET_KEY=EMULATOR_SECRET_KEY,
+                STRIPE_WEBHOOK_SECRET=EMULATOR_WEBHOOK_SECRET,
+                STRIPE_API_BASE=base,
+            )
+            console.print(f"Started the Stripe emulator (localstripe) at {base}")
+            settings = _reload_settings()
+        _configure_logging(settings)
+        _migrate(settings)
+        counts = asyncio.run(_seed(settings))
+        console.print(f"Schema at head; reference data: {counts or 'none yet'}")
+        run_worker = settings.environment is Environment.local and not no_worker
+        app = create_app(settings, AppOptions(run_worker=run_worker))
+        console.print(
+            f"[bold green]mdmatch is serving at http://{host}:{port}[/bold green] "
+            f"- API docs: http://{host}:{port}/docs"
+            + (" (job worker in-process)" if run_worker else "")
+        )
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
+        # ExitStack still stops the embedded PostgreSQL and the emulator.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest migration."""
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _configure_logging(settings)
+        _migrate(settings)
+        console.print("Schema at head.")
+
+
+@cli.command()
+def seed() -> None:
+    """Load the reference data (idempotent)."""
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _migrate(settings)
+        console.print(f"Reference data: {asyncio.run(_seed(settings)) or 'none yet'}")
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Jobs run at once")] = 4,
+) -> None:
+    """Run a job worker (offers, cascades, webhooks, expiry sweeps) until interrupted."""
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _configure_logging(settings)
+        asyncio.run(_run_worker(settings, concurrency))
+
+
+async def _run_worker(settings: Settings, concurrency: int) -> None:
+    from app.db import create_engine, create_sessionmaker
+    from app.jobs.queue import build_connector, queue
+    from app.jobs.runtime import JobRuntime, configure_runtime
+    from app.kit.mailer import build_email_sender
+
+    engine = create_engine(settings)
+    configure_runtime(
+        JobRuntime(
+            settings=settings,
+            sessionmaker=create_sessionmaker(engine),
+            email_sender=build_email_sender(settings),
+        )
+    )
+    try:
+        with queue.replace_connector(build_connector(settings)):
+            async with queue.open_async():
+                await queue.run_worker_async(concurrency=concurrency)
+    finally:
+        await engine.dispose()
+
+
+def _read_password(email: str) -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt(f"Password for {email}", hide_input=True, confirmation_prompt=True))
+    return sys.stdin.readline().rstrip("\n")
+
+
+@cli.command("create-ops-user")
+def create_ops_user(email: str) -> None:
+    """Create an operations account (password prompted, or read from stdin when piped)."""
+    password = _read_password(email)
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _migrate(settings)
+        try:
+            user_id = asyncio.run(_create_ops_user(settings, email, password))
+        except Exception as exc:
+            from app.errors import AppError
+
+            if not isinstance(exc, AppError):
+                raise
+            errors = exc.extensions.get("errors")
+            reasons = "; ".join(e["msg"] for e in errors) if errors else exc.detail
+            console.print(f"[red]Not created: {reasons}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"Created ops_admin {email} ({user_id}).")
+
+
+async def _create_ops_user(settings: Settings, email: str, password: str) -> str:
+    from app.auth.models import Role
+    from app.auth.service import create_user
+    from app.db import create_engine, create_sessionmaker
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            user = await create_user(
+                session, settings, email=email, password=password, role=Role.ops_admin
+            )
+            await session.commit()
+            return str(user.id)
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Runtime settings, read from the environment (and an optional `.env` file).
+
+Secrets are `SecretStr` so they never end up in a repr or a log line. In production the settings
+refuse to load with a missing or placeholder secret, naming the variable, so a misconfigured
+deploy fails at start instead of running with a guessable key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Self
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that ship in examples and docs; a production deploy using one of them is a mistake.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "changethis",
+        "secret",
+        "dev-secret",
+        "local-dev-secret",
+        "test-secret",
+        "placeholder",
+        "xxx",
+        "sk_test_local",
+        "local-development-secret-not-for-production",
+        "sk_test_mdmatch_local_emulator",
+        "whsec_mdmatch_local_emulator",
+    }
+)
+MIN_JWT_SECRET_LENGTH = 32
+# The default for local runs only; production refuses it (it is in PLACEHOLDER_SECRETS).
+LOCAL_JWT_SECRET = "local-development-secret-not-for-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    local = "local"
+    test = "test"
+    production = "production"
+
+
+class EmailBackend(StrEnum):
+    log = "log"
+    smtp = "smtp"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    environment: Environment = Environment.local
+    # None selects the embedded PostgreSQL (pgserver) in local mode.
+    database_url: str | None = None
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    redis_url: str | None = None
+
+    jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    jwt_algorithm: str = "HS256"
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    password_reset_ttl_seconds: int = Field(default=3600, ge=300)
+    password_min_length: int = Field(default=10, ge=8)
+
+    # Stripe: no key in local mode starts the emulator (localstripe) on this port.
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_base: str | None = None
+    stripe_emulator_port: int = 8420
+
+    nppes_base_url: str = "https://npiregistry.cms.hhs.gov"
+    nppes_timeout_seconds: float = 5.0
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    email_backend: EmailBackend = EmailBackend.log
+    email_from: str = "mdmatch <no-reply@mdmatch.dev>"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+
+    rate_limit_login: str = "10/minute"
+    rate_limit_register: str = "20/hour"
+    rate_limit_password_reset: str = "5/15minutes"  # noqa: S105
+    rate_limit_quotes: str = "60/minute"
+    idempotency_ttl_seconds: int = 24 * 3600
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_cors(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("cors_origins", "CORS_ORIGINS"):
+                raw = data.get(key)
+                if isinstance(raw, str):
+                    data[key] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Self:
+        if self.environment is not Environment.production:
+            return self
+        problems: list[str] = []
+        jwt = self.jwt_secret.get_secret_value()
+        if jwt.lower() in PLACEHOLDER_SECRETS or len(jwt) < MIN_JWT_SECRET_LENGTH:
+            problems.append(
+                f"JWT_SECRET must be set to a random value of at least {MIN_JWT_SECRET_LENGTH} "
+                "characters in production"
+            )
+        if not self.database_url:
+            problems.append("DATABASE_URL must be set in production")
+        for name in ("stripe_secret_key", "stripe_webhook_secret"):
+            value: SecretStr | None = getattr(self, name)
+            if value is None or value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                problems.append(f"{name.upper()} must be set in production")
+        if self.email_backend is EmailBackend.smtp and not self.smtp_host:
+            problems.append("SMTP_HOST must be set when EMAIL_BACKEND=smtp")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def is_test(self) -> bool:
+        return self.environment is Environment.test
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set")
+        return self.database_url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return sqlalchemy_url(self.require_database_url())
+
+    @property
+    def libpq_url(self) -> str:
+        return libpq_url(self.require_database_url())
+
+
+def _with_scheme(url: str, scheme: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme.startswith("postgres"):
+        raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://...")
+    return urlunsplit((scheme, *parts[1:]))
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql+asyncpg://` form of any PostgreSQL URL (unix-socket `?host=` URLs included)."""
+    return _with_scheme(url, "postgresql+asyncpg")
+
+
+def libpq_url(url: str) -> str:
+    """Plain libpq form, for psycopg (procrastinate) and command-line tools."""
+    return _with_scheme(url, "postgresql")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

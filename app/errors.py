@@ -1,0 +1,241 @@
+"""One error family, rendered as RFC 9457 problem+json.
+
+Every error a client can see is an `AppError` (or is translated into one's shape here): a stable
+`type` URI built from a slug that frontends switch on, a human `title`, a `detail` that tells the
+caller what to change, and extension members where useful (`errors`, `flags`, `reasons`).
+Unexpected exceptions become a generic 500 carrying only the request id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_BASE = "https://mdmatch.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = structlog.get_logger(__name__)
+
+
+class AppError(Exception):
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.extensions = extensions
+        super().__init__(self.detail)
+
+
+class ValidationFailed(AppError):
+    status, slug, title = 422, "validation", "The request is not valid"
+
+    def __init__(self, errors: Sequence[dict[str, Any]], detail: str | None = None) -> None:
+        super().__init__(detail or _summarise(errors), errors=list(errors))
+
+
+class Unauthenticated(AppError):
+    status, slug, title = 401, "unauthenticated", "Authentication required"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict with the current state"
+
+
+class RateLimited(AppError):
+    status, slug, title = 429, "rate-limited", "Too many requests"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        retry_after = max(1, retry_after_seconds)
+        super().__init__(
+            f"Rate limit exceeded; retry in {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
+
+
+class UpstreamUnavailable(AppError):
+    status, slug, title = 503, "upstream-unavailable", "An upstream service is unavailable"
+
+
+class ServiceUnavailable(AppError):
+    status, slug, title = 503, "service-unavailable", "The service is not ready"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (the shape of every error response)."""
+
+    type: str = Field(examples=[f"{PROBLEM_BASE}not-found"])
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+    model_config = {"extra": "allow"}
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    body.update(extensions)
+    headers = dict(headers or {})
+    if body["request_id"]:
+        # The 500 handler runs outside the request-id middleware, so set the header here too.
+        headers.setdefault("X-Request-ID", body["request_id"])
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _loc(loc: Sequence[Any]) -> list[str | int]:
+    return [p if isinstance(p, int) else str(p) for p in loc]
+
+
+def _summarise(errors: Sequence[dict[str, Any]]) -> str:
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5]]
+    more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+    return "; ".join(parts) + more
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        msg = str(err.get("msg", "invalid"))
+        # pydantic prefixes messages raised by our own validators with "Value error, ".
+        msg = msg.removeprefix("Value error, ")
+        out.append({"loc": _loc(err.get("loc", ())), "msg": msg, "type": err.get("type")})
+    return out
+
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict with the current state"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("validation", "The request is not valid"),
+    429: ("rate-limited", "Too many requests"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(
+            request,
+            status=exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            headers=exc.headers,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = validation_errors(exc)
+        return problem_response(
+            request,
+            status=422,
+            slug="validation",
+            title="The request is not valid",
+            detail=_summarise(errors) if errors else "The request is not valid",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _STATUS_SLUGS.get(exc.status_code, ("error", "Error"))
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        return problem_response(
+            request,
+            status=exc.status_code,
+            slug=slug,
+            title=title,
+            detail=detail,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_exception", path=request.url.path)
+        return problem_response(
+            request,
+            status=500,
+            slug="internal",
+            title="Internal server error",
+            detail="Something went wrong on our side; quote the request id if you contact us.",
+        )
+
+
+_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting problem+json errors of a route."""
+    return {
+        s: {"content": _PROBLEM_CONTENT, "description": _STATUS_SLUGS.get(s, ("error", "Error"))[1]}
+        for s in statuses
+    }
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what the API does: every error is problem+json, the 422
+    included (FastAPI documents its own HTTPValidationError shape by default)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "The request is not valid",
+                    "content": _PROBLEM_CONTENT,
+                }
+    return schema

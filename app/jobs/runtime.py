@@ -1,0 +1,32 @@
+"""What a job needs to do its work (a session factory, settings, the mail sender), set once by
+the process that runs workers, or by a test, before jobs run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import Settings
+from app.kit.mailer import EmailSender
+
+
+@dataclass
+class JobRuntime:
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    email_sender: EmailSender
+
+
+_runtime: JobRuntime | None = None
+
+
+def configure_runtime(runtime: JobRuntime | None) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def get_runtime() -> JobRuntime:
+    if _runtime is None:
+        raise RuntimeError("the job runtime is not configured (configure_runtime was not called)")
+    return _runtime

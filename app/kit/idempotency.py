@@ -1,0 +1,241 @@
+"""`Idempotency-Key` for POSTs that create something or move money.
+
+A route opts in with `@idempotent`; `AppRoute` (the route class every router uses) then wraps it:
+
+1. The key is claimed by inserting a row in its own, immediately committed transaction, so a
+   concurrent duplicate sees it at once and gets 409 `idempotency-in-progress`.
+2. The handler runs. A response below 500 is stored with the row; an error or a 5xx releases the
+   key so the client can retry.
+3. A repeat with the same key and the same request (method, path, body) gets the stored response
+   (with `Idempotent-Replayed: true`); the same key with a different request gets 422
+   `idempotency-key-reused`.
+
+Keys are scoped to the caller (the user id from the bearer token, or "anonymous") and kept for
+`IDEMPOTENCY_TTL_SECONDS` (24 h); a periodic job deletes older rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint, delete, func, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UUIDPrimaryKey
+from app.errors import AppError, ValidationFailed
+from app.kit.clock import utcnow
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 255
+_MARK = "__mdmatch_idempotent__"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class IdempotencyInProgress(AppError):
+    status, slug, title = 409, "idempotency-in-progress", "A request with this key is in progress"
+
+
+class IdempotencyKeyReused(AppError):
+    status, slug, title = 422, "idempotency-key-reused", "Idempotency key reused"
+
+
+class IdempotencyRecord(UUIDPrimaryKey, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("scope", "key", name="uq_idempotency_keys_scope_key"),
+        CheckConstraint("state IN ('in_progress', 'completed')", name="state"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))
+    response_status: Mapped[int | None]
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
+    response_body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+    completed_at: Mapped[datetime | None]
+
+
+def idempotent(endpoint: F) -> F:
+    """Mark a POST endpoint as honouring `Idempotency-Key`."""
+    setattr(endpoint, _MARK, True)
+    return endpoint
+
+
+def _request_hash(request: Request, body: bytes) -> str:
+    h = hashlib.sha256()
+    h.update(request.method.encode())
+    h.update(b"\0" + request.url.path.encode() + b"\0" + request.url.query.encode() + b"\0")
+    h.update(body)
+    return h.hexdigest()
+
+
+_REPLAYED_HEADERS = ("content-type", "location")
+
+
+class IdempotencyStore:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: int) -> None:
+        self.sessionmaker = sessionmaker
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    async def claim(self, scope: str, key: str, request_hash: str) -> IdempotencyRecord | None:
+        """Claim the key; None when claimed now, else the existing (live) record."""
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope,
+                    IdempotencyRecord.key == key,
+                    IdempotencyRecord.created_at < utcnow() - self.ttl,
+                )
+            )
+            inserted = await session.scalar(
+                insert(IdempotencyRecord)
+                .values(
+                    id=uuid.uuid4(),
+                    scope=scope,
+                    key=key,
+                    request_hash=request_hash,
+                    state="in_progress",
+                    created_at=utcnow(),
+                )
+                .on_conflict_do_nothing(constraint="uq_idempotency_keys_scope_key")
+                .returning(IdempotencyRecord.id)
+            )
+            if inserted is not None:
+                return None
+            return await session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
+            )
+
+    async def complete(self, scope: str, key: str, response: Response) -> None:
+        headers = {k: v for k, v in response.headers.items() if k.lower() in _REPLAYED_HEADERS}
+        async with self.sessionmaker() as session, session.begin():
+            record = await session.scalar(
+                select(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
+            )
+            if record is None:
+                return
+            record.state = "completed"
+            record.response_status = response.status_code
+            record.response_headers = headers
+            record.response_body = bytes(response.body)
+            record.completed_at = utcnow()
+
+    async def release(self, scope: str, key: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(
+                delete(IdempotencyRecord).where(
+                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+                )
+            )
+
+
+async def purge_expired_keys(session: AsyncSession, *, ttl_seconds: int) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl_seconds)
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _caller_scope(request: Request) -> str | None:
+    """The caller's user id from a valid bearer token, "anonymous" without one, None when the
+    token is invalid (the handler then answers 401 and nothing is stored)."""
+    from app.auth.tokens import InvalidToken, decode_access_token
+
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if not auth:
+        return "anonymous"
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        return str(decode_access_token(request.app.state.settings, token).user_id)
+    except InvalidToken:
+        return None
+
+
+class AppRoute(APIRoute):
+    """The route class of every router: adds `Idempotency-Key` handling to marked endpoints."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if getattr(endpoint, _MARK, False):
+            extra = dict(kwargs.get("openapi_extra") or {})
+            params = list(extra.get("parameters", []))
+            params.append(
+                {
+                    "name": HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "Makes a retry safe: a repeat with the same key and body "
+                    "returns the first response (kept 24 h).",
+                    "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH, "minLength": 1},
+                }
+            )
+            extra["parameters"] = params
+            kwargs["openapi_extra"] = extra
+        super().__init__(path, endpoint, **kwargs)
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not getattr(self.endpoint, _MARK, False):
+            return handler
+
+        async def idempotent_handler(request: Request) -> Response:
+            key = request.headers.get(HEADER)
+            if key is None:
+                return await handler(request)
+            if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+                raise ValidationFailed(
+                    [{"loc": ["header", HEADER], "msg": "must be 1-255 printable characters"}]
+                )
+            scope = _caller_scope(request)
+            if scope is None:
+                return await handler(request)
+            store: IdempotencyStore = request.app.state.idempotency_store
+            request_hash = _request_hash(request, await request.body())
+            existing = await store.claim(scope, key, request_hash)
+            if existing is not None:
+                if existing.request_hash != request_hash:
+                    raise IdempotencyKeyReused(
+                        "This Idempotency-Key was used with a different request; use a new key."
+                    )
+                if existing.state != "completed":
+                    raise IdempotencyInProgress(
+                        "The first request with this Idempotency-Key is still being processed.",
+                        headers={"Retry-After": "1"},
+                    )
+                headers = dict(existing.response_headers or {})
+                headers["Idempotent-Replayed"] = "true"
+                return Response(
+                    content=existing.response_body,
+                    status_code=existing.response_status or 200,
+                    headers=headers,
+                )
+            try:
+                response = await handler(request)
+            except BaseException:
+                await store.release(scope, key)
+                raise
+            if response.status_code >= 500:
+                await store.release(scope, key)
+            else:
+                await store.complete(scope, key, response)
+            return response
+
+        return idempotent_handler

@@ -1,0 +1,129 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import health
+from app.account.router import router as account_router
+from app.audit.router import router as audit_router
+from app.auth.router import router as auth_router
+from app.config import Settings, get_settings
+from app.db import create_engine, create_sessionmaker
+from app.errors import document_problems, install_error_handlers
+from app.jobs.queue import build_connector, queue
+from app.jobs.runtime import JobRuntime, configure_runtime
+from app.kit.idempotency import IdempotencyStore
+from app.kit.mailer import EmailSender, build_email_sender
+from app.kit.observability import Metrics, RequestContextMiddleware
+from app.kit.ratelimit import RateLimiter
+from app.migrate import head_revision
+
+log = structlog.get_logger(__name__)
+
+API_DESCRIPTION = """
+Self-serve medical-director matching for med spas and advanced aesthetics clinics: intake,
+instant itemized quotes, matching to verified, state-licensed physicians, offers, and billing.
+
+Errors are RFC 9457 `application/problem+json`; `type` ends with a stable slug.
+"""
+
+
+@dataclass
+class AppOptions:
+    # Use the real (PostgreSQL) job queue; tests keep procrastinate's in-memory connector.
+    real_queue: bool = True
+    # Run a job worker inside this process (`mdmatch serve` in local mode).
+    run_worker: bool = False
+    email_sender: EmailSender | None = None
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    options: AppOptions = app.state.options
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker
+    app.state.idempotency_store = IdempotencyStore(sessionmaker, settings.idempotency_ttl_seconds)
+    app.state.rate_limiter = RateLimiter.from_settings(settings)
+    app.state.email_sender = options.email_sender or build_email_sender(settings)
+    app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.nppes_timeout_seconds))
+    configure_runtime(
+        JobRuntime(
+            settings=settings, sessionmaker=sessionmaker, email_sender=app.state.email_sender
+        )
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        if options.real_queue:
+            stack.enter_context(queue.replace_connector(build_connector(settings)))
+            await stack.enter_async_context(queue.open_async())
+        worker: asyncio.Task[Any] | None = None
+        if options.run_worker:
+            worker = asyncio.create_task(
+                queue.run_worker_async(install_signal_handlers=False, name="in-process")
+            )
+            log.info("worker_started", mode="in-process")
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            await app.state.http.aclose()
+            await engine.dispose()
+            configure_runtime(None)
+
+
+def create_app(settings: Settings | None = None, options: AppOptions | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="mdmatch",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "Accounts and tokens"},
+            {"name": "account", "description": "The caller's own account"},
+            {"name": "operations", "description": "Health, metrics and operations tools"},
+        ],
+    )
+    app.state.settings = settings
+    app.state.options = options or AppOptions()
+    app.state.schema_head = head_revision()
+    app.state.metrics = Metrics()
+
+    install_error_handlers(app)
+    for router in (health.router, auth_router, account_router, audit_router):
+        app.include_router(router)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+
+    original_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(original_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,10 @@
+"""Imports every model module so `Base.metadata` is complete (Alembic autogenerate and
+`alembic check` compare against it)."""
+
+from app.audit import models as audit_models
+from app.auth import models as auth_models
+from app.db import Base
+from app.kit import idempotency as idempotency_models
+from app.notifications import models as notification_models
+
+__all__ = ["Base", "audit_models", "auth_models", "idempotency_models", "notification_models"]

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from procrastinate.testing import InMemoryConnector
+
+from app.auth import jobs
+from app.jobs.queue import queue
+from app.kit.clock import travel
+from tests.factories import PASSWORD, bearer, login, register, unique_email
+
+NEW_PASSWORD = "Copper-Lantern-Meadow-77"
+
+
+def deferred(task_name: str) -> list[dict[str, Any]]:
+    connector = queue.connector
+    assert isinstance(connector, InMemoryConnector)
+    return [j for j in connector.jobs.values() if j["task_name"] == task_name]
+
+
+async def request_reset(client, email: str) -> str:
+    """Ask for a reset through the API, run the deferred job, and return the token it mailed."""
+    response = await client.post("/v1/auth/password-reset", json={"email": email})
+    assert response.status_code == 202
+    [job] = deferred("auth.send_password_reset")
+    assert await jobs.send_password_reset(**job["args"]) is True
+    return extract_token(email)
+
+
+def extract_token(email: str) -> str:
+    from app.jobs.runtime import get_runtime
+
+    outbox = get_runtime().email_sender.outbox  # type: ignore[attr-defined]
+    [message] = [m for m in outbox if m.to == email]
+    match = re.search(r"token=([A-Za-z0-9_-]+)", message.body)
+    assert match
+    return match.group(1)
+
+
+async def test_reset_answers_the_same_for_unknown_and_known_emails(client, outbox):
+    created = await register(client)
+    known = await client.post("/v1/auth/password-reset", json={"email": created["email"]})
+    unknown = await client.post("/v1/auth/password-reset", json={"email": unique_email()})
+    assert known.status_code == unknown.status_code == 202
+    assert known.json() == unknown.json()
+    # Both defer the same job; only the job knows whether the account exists.
+    assert len(deferred("auth.send_password_reset")) == 2
+    results = [
+        await jobs.send_password_reset(**j["args"]) for j in deferred("auth.send_password_reset")
+    ]
+    assert sorted(results) == [False, True]
+    assert [m.to for m in outbox.outbox] == [created["email"]]
+
+
+async def test_reset_token_sets_a_new_password_once(client):
+    created = await register(client)
+    old_session = await login(client, created["email"])
+    token = await request_reset(client, created["email"])
+
+    done = await client.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
+    )
+    assert done.status_code == 204
+    assert done.content == b""
+
+    again = await client.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
+    )
+    assert again.status_code == 400
+    assert again.json()["type"] == "https://mdmatch.dev/problems/reset-token-invalid"
+
+    old = await client.post(
+        "/v1/auth/token", data={"username": created["email"], "password": PASSWORD}
+    )
+    assert old.status_code == 401
+    await login(client, created["email"], NEW_PASSWORD)
+    # Sessions from before the reset are gone: refresh tokens and access tokens alike.
+    refresh = await client.post(
+        "/v1/auth/refresh", json={"refresh_token": old_session["refresh_token"]}
+    )
+    assert refresh.status_code == 401
+    with travel(timedelta(seconds=2)):
+        me = await client.get("/v1/me", headers=bearer(old_session["access_token"]))
+    assert me.status_code == 401
+
+
+async def test_reset_token_expires(client):
+    created = await register(client)
+    token = await request_reset(client, created["email"])
+    with travel(timedelta(hours=2)):
+        response = await client.post(
+            "/v1/auth/password-reset/confirm",
+            json={"token": token, "new_password": NEW_PASSWORD},
+        )
+    assert response.status_code == 400
+
+
+async def test_weak_new_password_is_422_and_the_token_stays_usable(client):
+    created = await register(client)
+    token = await request_reset(client, created["email"])
+    weak = await client.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": "letmein"}
+    )
+    assert weak.status_code == 422
+    assert weak.json()["errors"][0]["loc"] == ["body", "new_password"]
+    ok = await client.post(
+        "/v1/auth/password-reset/confirm", json={"token": token, "new_password": NEW_PASSWORD}
+    )
+    assert ok.status_code == 204
+
+
+async def test_reset_requests_are_rate_limited(client):
+    email = unique_email()
+    statuses = [
+        (await client.post("/v1/auth/password-reset", json={"email": email})).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [202] * 5 + [429]

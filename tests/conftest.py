@@ -1,0 +1,171 @@
+"""Test harness on a real PostgreSQL.
+
+The server is TEST_DATABASE_URL's when set, else an embedded one (pgserver, data under
+var/pg-test). The session creates its own database `mdmatch_test_<random>`, builds it with
+`alembic upgrade head`, and drops it at the end. Each test runs inside one connection-level
+transaction that is rolled back; the app's sessions join it with savepoints, so the routers'
+commits are real commits of savepoints and still vanish after the test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from app.config import Settings, libpq_url
+from app.devtools.embedded_postgres import embedded_server, with_database
+from app.jobs.queue import queue
+from app.jobs.runtime import JobRuntime, configure_runtime
+from app.kit.mailer import MemoryEmailSender
+from app.main import AppOptions, create_app
+from app.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with embedded_server(ROOT / "var" / "pg-test") as url:
+        yield url
+
+
+def create_database(server_url: str, name: str) -> str:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(server_url, name)
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def scratch_database(server_url: str, *, migrate: bool = True) -> Iterator[str]:
+    """A database of a test's own (migration round trips, CLI and live-server tests)."""
+    name = f"mdmatch_test_{secrets.token_hex(6)}"
+    url = create_database(server_url, name)
+    try:
+        if migrate:
+            upgrade(url)
+        yield url
+    finally:
+        drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_server_url: str) -> Iterator[str]:
+    with scratch_database(pg_server_url) as url:
+        yield url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "jwt_secret": "test-jwt-secret-" + "x" * 32,
+        "redis_url": None,
+        "email_backend": "log",
+        "log_json": True,
+        "cors_origins": [],
+        "stripe_secret_key": None,
+    }
+    values.update(overrides)
+    kwargs: dict[str, Any] = {"_env_file": None, **values}
+    return Settings(**kwargs)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+def outbox() -> MemoryEmailSender:
+    return MemoryEmailSender()
+
+
+@pytest.fixture(scope="session")
+async def app(settings: Settings, outbox: MemoryEmailSender) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, AppOptions(real_queue=False, email_sender=outbox))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def connection(app: FastAPI) -> AsyncIterator[AsyncConnection]:
+    async with app.state.engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        autoflush=False,
+    )
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def _fresh_globals(outbox: MemoryEmailSender) -> None:
+    outbox.outbox.clear()
+    queue.connector.reset()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def bound_app(
+    app: FastAPI,
+    request: pytest.FixtureRequest,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    outbox: MemoryEmailSender,
+) -> AsyncIterator[FastAPI]:
+    """The app with a fresh rate-limit budget and, unless the test is marked `live_sessions`,
+    every session (requests and jobs) bound to the test's rolled-back transaction."""
+    await app.state.rate_limiter.reset()
+    original = app.state.sessionmaker
+    if "live_sessions" not in request.keywords:
+        app.state.sessionmaker = sessionmaker
+    configure_runtime(
+        JobRuntime(
+            settings=app.state.settings,
+            sessionmaker=app.state.sessionmaker,
+            email_sender=outbox,
+        )
+    )
+    try:
+        yield app
+    finally:
+        app.state.sessionmaker = original
+
+
+@pytest.fixture
+async def client(bound_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=bound_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from app.config import Settings, libpq_url, sqlalchemy_url
+
+STRONG = "k3J9x" * 10
+
+
+def production(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "production",
+        "database_url": "postgresql://app@db/mdmatch",
+        "jwt_secret": STRONG,
+        "stripe_secret_key": "sk_live_realistic_key_123",
+        "stripe_webhook_secret": "whsec_realistic_secret_123",
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def test_production_accepts_real_secrets():
+    assert production().environment == "production"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "variable"),
+    [
+        ({"jwt_secret": "changeme"}, "JWT_SECRET"),
+        ({"jwt_secret": "short-but-unique"}, "JWT_SECRET"),
+        ({"jwt_secret": "local-development-secret-not-for-production"}, "JWT_SECRET"),
+        ({"database_url": None}, "DATABASE_URL"),
+        ({"stripe_secret_key": None}, "STRIPE_SECRET_KEY"),
+        ({"stripe_webhook_secret": "whsec_mdmatch_local_emulator"}, "STRIPE_WEBHOOK_SECRET"),
+    ],
+)
+def test_production_refuses_missing_or_placeholder_secrets(overrides, variable):
+    with pytest.raises(ValidationError) as excinfo:
+        production(**overrides)
+    assert variable in str(excinfo.value)
+
+
+def test_local_mode_runs_with_defaults():
+    settings = Settings(_env_file=None, environment="local")
+    assert settings.database_url is None
+    assert "local-development" not in repr(settings)  # secrets never appear in a repr
+
+
+def test_cors_origins_from_a_comma_separated_env(monkeypatch):
+    monkeypatch.setenv("CORS_ORIGINS", "https://app.mdmatch.dev, https://ops.mdmatch.dev")
+    assert Settings(_env_file=None).cors_origins == [
+        "https://app.mdmatch.dev",
+        "https://ops.mdmatch.dev",
+    ]
+
+
+def test_url_forms_for_each_driver():
+    socket_url = "postgresql://postgres:@/mdmatch?host=/tmp/pg"
+    assert sqlalchemy_url(socket_url) == "postgresql+asyncpg://postgres:@/mdmatch?host=/tmp/pg"
+    assert libpq_url("postgresql+asyncpg://u@h:5432/d") == "postgresql://u@h:5432/d"
+    assert sqlalchemy_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
+    with pytest.raises(ValueError, match="not a PostgreSQL URL"):
+        sqlalchemy_url("mysql://u@h/d")

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from app.errors import PROBLEM_MEDIA_TYPE
+from tests.factories import PASSWORD, register
+
+
+async def test_healthz(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_reports_the_schema_head(client, app):
+    response = await client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "schema": app.state.schema_head}
+
+
+async def test_readyz_is_503_when_the_schema_is_behind(client, app):
+    real_head = app.state.schema_head
+    app.state.schema_head = "9999"
+    try:
+        response = await client.get("/readyz")
+    finally:
+        app.state.schema_head = real_head
+    assert response.status_code == 503
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert "mdmatch migrate" in response.json()["detail"]
+
+
+async def test_metrics_count_requests_by_route_template(client):
+    await client.get("/healthz")
+    await client.get("/v1/me/notifications/00000000-0000-0000-0000-000000000000/read")
+    body = (await client.get("/metrics")).text
+    assert 'mdmatch_http_requests_total{method="GET",route="/healthz",status="200"}' in body
+    assert "mdmatch_http_request_duration_seconds_bucket" in body
+    assert "00000000-0000" not in body  # raw paths never become labels
+
+
+async def test_request_id_is_generated_or_echoed(client):
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    echoed = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "bad id\nwith newline"})
+    assert hostile.headers["x-request-id"] != "bad id\nwith newline"
+
+
+async def test_unknown_route_and_wrong_method_are_problems(client):
+    missing = await client.get("/v1/nowhere")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert missing.json()["type"] == "https://mdmatch.dev/problems/not-found"
+    wrong = await client.delete("/healthz")
+    assert wrong.status_code == 405
+    assert wrong.json()["type"] == "https://mdmatch.dev/problems/method-not-allowed"
+
+
+async def test_malformed_json_is_422_problem(client):
+    response = await client.post(
+        "/v1/auth/register", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["type"] == "https://mdmatch.dev/problems/validation"
+
+
+async def test_unexpected_exception_is_a_generic_500_with_request_id(app, client):
+    @app.get("/__boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals: password=hunter2")
+
+    try:
+        response = await client.get("/__boom", headers={"X-Request-ID": "req-500"})
+    finally:
+        app.router.routes.pop()
+    assert response.status_code == 500
+    body = response.json()
+    assert body["type"] == "https://mdmatch.dev/problems/internal"
+    assert body["request_id"] == "req-500"
+    assert response.headers["x-request-id"] == "req-500"
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text
+
+
+@pytest.fixture
+def json_logs():
+    import logging
+
+    import structlog
+
+    from app.kit.observability import configure_logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure_logging("INFO", json=True)
+    buffer = io.StringIO()
+    root.handlers[0].setStream(buffer)  # type: ignore[attr-defined]
+    yield buffer
+    structlog.reset_defaults()
+    root.handlers[:], root.level = handlers, level
+
+
+async def test_logs_never_contain_passwords_or_tokens(client, json_logs):
+    created = await register(client)
+    login = await client.post(
+        "/v1/auth/token", data={"username": created["email"], "password": PASSWORD}
+    )
+    token = login.json()["access_token"]
+    await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    import structlog
+
+    structlog.get_logger("test").info("probe", password="hunter2", nested={"refresh_token": "x"})
+    out = json_logs.getvalue()
+    assert PASSWORD not in out
+    assert token not in out
+    assert "hunter2" not in out
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    probe = next(line for line in lines if line["event"] == "probe")
+    assert probe["password"] == "[redacted]"
+    assert probe["nested"] == {"refresh_token": "[redacted]"}
+    assert any(line.get("route") == "/v1/me" and line.get("request_id") for line in lines)
+
+
+async def test_openapi_documents_problems_and_stable_operation_ids(client):
+    schema = (await client.get("/openapi.json")).json()
+    assert "Problem" in schema["components"]["schemas"]
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+    register_op = schema["paths"]["/v1/auth/register"]["post"]
+    assert register_op["operationId"] == "register"
+    assert "application/problem+json" in register_op["responses"]["422"]["content"]
+    assert any(p["name"] == "Idempotency-Key" for p in register_op["parameters"])
+    ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids))
