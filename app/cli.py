@@ -118,12 +118,20 @@ def serve(
         console.print(
             f"[bold green]mdmatch is serving at http://{host}:{port}[/bold green] "
             f"- API docs: http://{host}:{port}/docs"
-            + (" (job worker in-process)" if run_worker else "")
+            + (" (job worker in-process)" if run_worker else ""),
+            soft_wrap=True,
         )
         # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into SystemExit so the
         # ExitStack still stops the embedded PostgreSQL and the emulator.
         signal.signal(signal.SIGTERM, _exit_on_signal)
-        uvicorn.run(app, host=host, port=port, log_config=None, proxy_headers=True)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
 
 
 @cli.command()

@@ -75,6 +75,13 @@ class Settings(BaseSettings):
 
     nppes_base_url: str = "https://npiregistry.cms.hhs.gov"
     nppes_timeout_seconds: float = 5.0
+    nppes_attempts: int = Field(default=3, ge=1, le=10)
+    nppes_retry_backoff_seconds: float = 0.3
+
+    # Supervisee cap applied where a reduced/restricted state's PA or NP ratio is unknown.
+    default_supervisee_cap: int = Field(default=4, ge=1, le=50)
+    # Credentials expiring within this many days are flagged to the physician and operations.
+    credential_expiry_warning_days: int = Field(default=60, ge=1)
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_base_url: str = "http://127.0.0.1:8000"
@@ -91,6 +98,10 @@ class Settings(BaseSettings):
     rate_limit_register: str = "20/hour"
     rate_limit_password_reset: str = "5/15minutes"  # noqa: S105
     rate_limit_quotes: str = "60/minute"
+    rate_limit_login_per_account: str = "20/15minutes"
+    rate_limit_password_reset_per_account: str = "3/hour"  # noqa: S105
+    # Proxies whose X-Forwarded-For uvicorn trusts for the client address (rate limits use it).
+    forwarded_allow_ips: str = "127.0.0.1"
     idempotency_ttl_seconds: int = 24 * 3600
 
     log_level: str = "INFO"
@@ -123,8 +134,12 @@ class Settings(BaseSettings):
             value: SecretStr | None = getattr(self, name)
             if value is None or value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
                 problems.append(f"{name.upper()} must be set in production")
-        if self.email_backend is EmailBackend.smtp and not self.smtp_host:
+        if self.email_backend is not EmailBackend.smtp:
+            problems.append("EMAIL_BACKEND must be smtp in production (reset links must arrive)")
+        elif not self.smtp_host:
             problems.append("SMTP_HOST must be set when EMAIL_BACKEND=smtp")
+        if not self.public_base_url.startswith("https://"):
+            problems.append("PUBLIC_BASE_URL must be the https address of the clinic app")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -59,6 +59,8 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        # Error messages must not carry bound values (e-mails, token and password hashes).
+        hide_parameters=True,
         **kwargs,
     )
 

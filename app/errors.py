@@ -202,7 +202,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_exception", path=request.url.path)
+        # Starlette calls this outside the request middleware, whose log context is gone by now.
+        log.exception(
+            "unhandled_exception",
+            path=request.url.path,
+            request_id=getattr(request.state, "request_id", None),
+        )
         return problem_response(
             request,
             status=500,

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,6 +16,7 @@ from app import health
 from app.account.router import router as account_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.catalog.router import router as catalog_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import document_problems, install_error_handlers
@@ -27,6 +27,8 @@ from app.kit.mailer import EmailSender, build_email_sender
 from app.kit.observability import Metrics, RequestContextMiddleware
 from app.kit.ratelimit import RateLimiter
 from app.migrate import head_revision
+from app.physicians.npi import NppesClient
+from app.physicians.router import router as physicians_router
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +60,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.idempotency_store = IdempotencyStore(sessionmaker, settings.idempotency_ttl_seconds)
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.email_sender = options.email_sender or build_email_sender(settings)
-    app.state.http = httpx.AsyncClient(timeout=httpx.Timeout(settings.nppes_timeout_seconds))
+    app.state.nppes = NppesClient(
+        settings.nppes_base_url,
+        timeout=settings.nppes_timeout_seconds,
+        attempts=settings.nppes_attempts,
+        backoff=settings.nppes_retry_backoff_seconds,
+    )
     configure_runtime(
         JobRuntime(
             settings=settings, sessionmaker=sessionmaker, email_sender=app.state.email_sender
@@ -81,7 +88,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 worker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
-            await app.state.http.aclose()
+            await app.state.nppes.aclose()
             await engine.dispose()
             configure_runtime(None)
 
@@ -96,6 +103,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         openapi_tags=[
             {"name": "auth", "description": "Accounts and tokens"},
             {"name": "account", "description": "The caller's own account"},
+            {"name": "reference data", "description": "Service catalog and state rules"},
+            {"name": "physicians", "description": "Physician profiles and credentials"},
             {"name": "operations", "description": "Health, metrics and operations tools"},
         ],
     )
@@ -105,7 +114,14 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
     app.state.metrics = Metrics()
 
     install_error_handlers(app)
-    for router in (health.router, auth_router, account_router, audit_router):
+    for router in (
+        health.router,
+        auth_router,
+        account_router,
+        catalog_router,
+        physicians_router,
+        audit_router,
+    ):
         app.include_router(router)
 
     if settings.cors_origins:

@@ -1,7 +1,7 @@
 """Reference data every environment needs, loaded idempotently at start-up and by `mdmatch seed`.
 
 Each loader upserts from the versioned data files in the app and returns how many rows it wrote.
-The service catalog and the state rules register here with [2/8]; the price book with [3/8].
+
 """
 
 from __future__ import annotations
@@ -10,9 +10,14 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.service import load_services, load_state_rules
+
 Loader = Callable[[AsyncSession], Awaitable[int]]
 
-REFERENCE_LOADERS: dict[str, Loader] = {}
+REFERENCE_LOADERS: dict[str, Loader] = {
+    "services": load_services,
+    "state_rules": load_state_rules,
+}
 
 
 async def seed_reference_data(session: AsyncSession) -> dict[str, int]:

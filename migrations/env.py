@@ -13,7 +13,7 @@ import os
 from typing import Any
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -57,9 +57,15 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Several replicas may start at once and each run `mdmatch serve` → upgrade; the transaction-level
+# advisory lock makes them take turns, and the later ones find the schema already at head.
+MIGRATION_LOCK_ID = 727_274_001
+
+
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": MIGRATION_LOCK_ID})
         context.run_migrations()
 
 

@@ -149,8 +149,11 @@ async def bound_app(
     every session (requests and jobs) bound to the test's rolled-back transaction."""
     await app.state.rate_limiter.reset()
     original = app.state.sessionmaker
+    store = app.state.idempotency_store
+    original_store_sm = store.sessionmaker
     if "live_sessions" not in request.keywords:
         app.state.sessionmaker = sessionmaker
+        store.sessionmaker = sessionmaker
     configure_runtime(
         JobRuntime(
             settings=app.state.settings,
@@ -162,6 +165,7 @@ async def bound_app(
         yield app
     finally:
         app.state.sessionmaker = original
+        store.sessionmaker = original_store_sm
 
 
 @pytest.fixture

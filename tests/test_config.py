@@ -17,6 +17,9 @@ def production(**overrides: Any) -> Settings:
         "jwt_secret": STRONG,
         "stripe_secret_key": "sk_live_realistic_key_123",
         "stripe_webhook_secret": "whsec_realistic_secret_123",
+        "email_backend": "smtp",
+        "smtp_host": "smtp.mdmatch.dev",
+        "public_base_url": "https://app.mdmatch.dev",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -35,6 +38,9 @@ def test_production_accepts_real_secrets():
         ({"database_url": None}, "DATABASE_URL"),
         ({"stripe_secret_key": None}, "STRIPE_SECRET_KEY"),
         ({"stripe_webhook_secret": "whsec_mdmatch_local_emulator"}, "STRIPE_WEBHOOK_SECRET"),
+        ({"email_backend": "log"}, "EMAIL_BACKEND"),
+        ({"smtp_host": None}, "SMTP_HOST"),
+        ({"public_base_url": "http://127.0.0.1:8000"}, "PUBLIC_BASE_URL"),
     ],
 )
 def test_production_refuses_missing_or_placeholder_secrets(overrides, variable):

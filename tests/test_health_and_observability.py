@@ -69,7 +69,7 @@ async def test_malformed_json_is_422_problem(client):
     assert response.json()["type"] == "https://mdmatch.dev/problems/validation"
 
 
-async def test_unexpected_exception_is_a_generic_500_with_request_id(app, client):
+async def test_unexpected_exception_is_a_generic_500_with_request_id(app, client, json_logs):
     @app.get("/__boom")
     async def boom() -> None:
         raise RuntimeError("secret internals: password=hunter2")
@@ -85,6 +85,10 @@ async def test_unexpected_exception_is_a_generic_500_with_request_id(app, client
     assert response.headers["x-request-id"] == "req-500"
     assert "hunter2" not in response.text
     assert "RuntimeError" not in response.text
+    # Support can find the failure from the id the client quotes.
+    logged = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    failure = next(e for e in logged if e["event"] == "unhandled_exception")
+    assert failure["request_id"] == "req-500"
 
 
 @pytest.fixture
@@ -111,13 +115,16 @@ async def test_logs_never_contain_passwords_or_tokens(client, json_logs):
         "/v1/auth/token", data={"username": created["email"], "password": PASSWORD}
     )
     token = login.json()["access_token"]
+    refresh = login.json()["refresh_token"]
     await client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    await client.post("/v1/auth/refresh", json={"refresh_token": refresh})
     import structlog
 
     structlog.get_logger("test").info("probe", password="hunter2", nested={"refresh_token": "x"})
     out = json_logs.getvalue()
     assert PASSWORD not in out
     assert token not in out
+    assert refresh not in out
     assert "hunter2" not in out
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     probe = next(line for line in lines if line["event"] == "probe")

@@ -22,6 +22,7 @@ from app.kit.pagination import Page, PageParams, page_params, paginate
 from app.notifications import service as notifications
 from app.notifications.models import Notification
 from app.notifications.schemas import NotificationRead
+from app.physicians.service import physician_id_for_user
 
 router = APIRouter(prefix="/v1/me", tags=["account"], route_class=AppRoute)
 
@@ -34,7 +35,7 @@ async def get_me(user: CurrentUser, session: SessionDep) -> MeRead:
         email=user.email,
         role=Role(user.role),
         clinic_ids=[],
-        physician_id=None,
+        physician_id=await physician_id_for_user(session, user.id),
     )
 
 

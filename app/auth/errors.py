@@ -17,7 +17,10 @@ class RefreshTokenInvalid(Unauthenticated):
 
 
 class ResetTokenInvalid(AppError):
-    status, slug, title = 400, "reset-token-invalid", "Password reset link invalid"
+    status, slug, title = 422, "reset-token-invalid", "Password reset link invalid"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[{"loc": ["body", "token"], "msg": detail}])
 
 
 class WeakPassword(ValidationFailed):

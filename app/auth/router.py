@@ -20,7 +20,7 @@ from app.auth.schemas import (
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute, idempotent
-from app.kit.ratelimit import rate_limit
+from app.kit.ratelimit import limit_key, rate_limit
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=AppRoute)
 
@@ -50,10 +50,12 @@ async def register(body: UserCreate, session: SessionDep, settings: SettingsDep)
 )
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenPair:
     """Log in with the OAuth2 password form (`username` is the e-mail)."""
+    await limit_key(request, "login-account", "rate_limit_login_per_account", form.username.lower())
     user = await service.authenticate(
         session, settings, email=form.username, password=form.password
     )
@@ -89,6 +91,7 @@ async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsD
 )
 async def request_password_reset(body: PasswordResetRequest, request: Request) -> dict[str, str]:
     """Send a reset link if an account has this e-mail. The answer is the same either way."""
+    await limit_key(request, "reset-account", "rate_limit_password_reset_per_account", body.email)
     await jobs.send_password_reset.defer_async(email=body.email)
     return {"detail": "If an account exists for this e-mail, a reset link is on its way."}
 
@@ -98,7 +101,7 @@ async def request_password_reset(body: PasswordResetRequest, request: Request) -
     status_code=status.HTTP_204_NO_CONTENT,
     operation_id="confirm_password_reset",
     dependencies=[Depends(rate_limit("password-reset-confirm", "rate_limit_password_reset"))],
-    responses=problem_responses(400, 422, 429),
+    responses=problem_responses(422, 429),
 )
 async def confirm_password_reset(
     body: PasswordResetConfirm, session: SessionDep, settings: SettingsDep

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from pwdlib import PasswordHash
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,8 +28,19 @@ from app.kit.clock import utcnow
 from app.kit.mailer import OutgoingEmail
 
 
-def _hasher(settings: Settings):  # type: ignore[no-untyped-def]
+def _hasher(settings: Settings) -> PasswordHash:
     return password_hasher(cheap=settings.is_test)
+
+
+# argon2 costs ~100 ms of CPU by design; run it in a thread so the event loop keeps serving.
+async def hash_password(settings: Settings, password: str) -> str:
+    return await asyncio.to_thread(_hasher(settings).hash, password)
+
+
+async def _verify_and_update(
+    settings: Settings, password: str, password_hash: str
+) -> tuple[bool, str | None]:
+    return await asyncio.to_thread(_hasher(settings).verify_and_update, password, password_hash)
 
 
 def check_password_policy(settings: Settings, password: str, *, email: str, field: str) -> None:
@@ -57,7 +70,7 @@ async def create_user(
         id=uuid.uuid4(),
         token_version=0,
         email=email,
-        password_hash=_hasher(settings).hash(password),
+        password_hash=await hash_password(settings, password),
         role=role.value,
     )
     session.add(user)
@@ -83,13 +96,12 @@ async def create_user(
 async def authenticate(
     session: AsyncSession, settings: Settings, *, email: str, password: str
 ) -> User:
-    hasher = _hasher(settings)
     user = await get_user_by_email(session, email)
     if user is None or not user.is_active:
         # Spend the same time as a real check so response timing does not reveal accounts.
-        hasher.verify(password, _dummy_hash(settings))
+        await _verify_and_update(settings, password, _dummy_hash(settings))
         raise InvalidCredentials()
-    valid, new_hash = hasher.verify_and_update(password, user.password_hash)
+    valid, new_hash = await _verify_and_update(settings, password, user.password_hash)
     if not valid:
         raise InvalidCredentials()
     if new_hash:
@@ -98,6 +110,7 @@ async def authenticate(
 
 
 _DUMMY_HASHES: dict[bool, str] = {}
+REFRESH_REUSE_GRACE = timedelta(seconds=30)
 
 
 def _dummy_hash(settings: Settings) -> str:
@@ -135,9 +148,11 @@ async def rotate_refresh_token(
 ) -> tuple[TokenPair | None, bool]:
     """Exchange a refresh token for a new pair.
 
-    Returns (pair, False) on success and (None, True) when a used token was replayed, in which
-    case its whole family has been revoked: the caller commits that revocation, then answers 401.
-    The row lock makes two concurrent uses of one token succeed at most once.
+    Returns (pair, False) on success and (None, True) when a used token was presented again:
+    the caller commits, then answers 401. The row lock makes two concurrent uses of one token
+    succeed at most once. A reuse long after the first use means the token leaked, so every
+    token of that login is revoked; a reuse within REFRESH_REUSE_GRACE of it is a client's
+    double submit (two tabs, a retry after a timeout) and leaves the winner's new token alive.
     """
     row = await session.scalar(
         select(RefreshToken)
@@ -148,7 +163,8 @@ async def rotate_refresh_token(
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         raise RefreshTokenInvalid()
     if row.used_at is not None:
-        await revoke_refresh_family(session, row.family_id)
+        if now - row.used_at > REFRESH_REUSE_GRACE:
+            await revoke_refresh_family(session, row.family_id)
         return None, True
     user = await session.get(User, row.user_id)
     if user is None or not user.is_active:
@@ -171,6 +187,16 @@ async def revoke_all_refresh_tokens(session: AsyncSession, user_id: uuid.UUID) -
         .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
+
+
+async def purge_expired_tokens(session: AsyncSession) -> int:
+    """Delete refresh and reset tokens that expired more than a day ago (they can never work)."""
+    cutoff = utcnow() - timedelta(days=1)
+    refresh = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < cutoff))
+    reset = await session.execute(
+        delete(PasswordResetToken).where(PasswordResetToken.expires_at < cutoff)
+    )
+    return int(getattr(refresh, "rowcount", 0) or 0) + int(getattr(reset, "rowcount", 0) or 0)
 
 
 async def issue_password_reset(
@@ -223,7 +249,7 @@ async def confirm_password_reset(
         raise ResetTokenInvalid("This reset link is invalid; ask for a new one.")
     check_password_policy(settings, new_password, email=user.email, field="new_password")
     row.used_at = utcnow()
-    user.password_hash = _hasher(settings).hash(new_password)
+    user.password_hash = await hash_password(settings, new_password)
     user.password_changed_at = utcnow()
     user.token_version += 1
     # Every other outstanding reset link and every session dies with the old password.

@@ -13,7 +13,7 @@ from procrastinate.testing import InMemoryConnector
 
 from app.config import Settings
 
-JOB_MODULES = ["app.auth.jobs", "app.jobs.maintenance"]
+JOB_MODULES = ["app.auth.jobs", "app.jobs.maintenance", "app.physicians.jobs"]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)
 

@@ -10,21 +10,35 @@ A route opts in with `@idempotent`; `AppRoute` (the route class every router use
    (with `Idempotent-Replayed: true`); the same key with a different request gets 422
    `idempotency-key-reused`.
 
-Keys are scoped to the caller (the user id from the bearer token, or "anonymous") and kept for
-`IDEMPOTENCY_TTL_SECONDS` (24 h); a periodic job deletes older rows.
+Keys are scoped to the caller (the user id from the bearer token, or the client address for
+anonymous calls) and kept for `IDEMPOTENCY_TTL_SECONDS` (24 h); a periodic job deletes older
+rows. A claim still "in progress" after `ABANDONED_AFTER` belonged to a process that died or lost
+its database mid-request, and may be claimed again. The stored request fingerprint is an HMAC
+keyed with the server secret, since a body may hold a password.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import CheckConstraint, LargeBinary, String, UniqueConstraint, delete, func, select
+from sqlalchemy import (
+    CheckConstraint,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,6 +49,7 @@ from app.kit.clock import utcnow
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+ABANDONED_AFTER = timedelta(seconds=60)
 _MARK = "__mdmatch_idempotent__"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -72,8 +87,8 @@ def idempotent(endpoint: F) -> F:
     return endpoint
 
 
-def _request_hash(request: Request, body: bytes) -> str:
-    h = hashlib.sha256()
+def _request_hash(request: Request, body: bytes, secret: bytes) -> str:
+    h = hmac.new(secret, digestmod=hashlib.sha256)
     h.update(request.method.encode())
     h.update(b"\0" + request.url.path.encode() + b"\0" + request.url.query.encode() + b"\0")
     h.update(body)
@@ -90,34 +105,52 @@ class IdempotencyStore:
 
     async def claim(self, scope: str, key: str, request_hash: str) -> IdempotencyRecord | None:
         """Claim the key; None when claimed now, else the existing (live) record."""
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                delete(IdempotencyRecord).where(
-                    IdempotencyRecord.scope == scope,
-                    IdempotencyRecord.key == key,
-                    IdempotencyRecord.created_at < utcnow() - self.ttl,
-                )
+        for _ in range(3):
+            async with self.sessionmaker() as session, session.begin():
+                record = await self._try_claim(session, scope, key, request_hash)
+            if record is not False:
+                return record
+        raise IdempotencyInProgress("The key is being claimed concurrently; retry shortly.")
+
+    async def _try_claim(
+        self, session: AsyncSession, scope: str, key: str, request_hash: str
+    ) -> IdempotencyRecord | Literal[False] | None:
+        now = utcnow()
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                or_(
+                    IdempotencyRecord.created_at < now - self.ttl,
+                    and_(
+                        IdempotencyRecord.state == "in_progress",
+                        IdempotencyRecord.created_at < now - ABANDONED_AFTER,
+                    ),
+                ),
             )
-            inserted = await session.scalar(
-                insert(IdempotencyRecord)
-                .values(
-                    id=uuid.uuid4(),
-                    scope=scope,
-                    key=key,
-                    request_hash=request_hash,
-                    state="in_progress",
-                    created_at=utcnow(),
-                )
-                .on_conflict_do_nothing(constraint="uq_idempotency_keys_scope_key")
-                .returning(IdempotencyRecord.id)
+        )
+        inserted = await session.scalar(
+            insert(IdempotencyRecord)
+            .values(
+                id=uuid.uuid4(),
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                state="in_progress",
+                created_at=now,
             )
-            if inserted is not None:
-                return None
-            return await session.scalar(
-                select(IdempotencyRecord).where(
-                    IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-                )
+            .on_conflict_do_nothing(constraint="uq_idempotency_keys_scope_key")
+            .returning(IdempotencyRecord.id)
+        )
+        if inserted is not None:
+            return None
+        existing = await session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
             )
+        )
+        # None here: the holder released the key between our insert and select; try again.
+        return existing if existing is not None else False
 
     async def complete(self, scope: str, key: str, response: Response) -> None:
         headers = {k: v for k, v in response.headers.items() if k.lower() in _REPLAYED_HEADERS}
@@ -154,14 +187,14 @@ async def purge_expired_keys(session: AsyncSession, *, ttl_seconds: int) -> int:
 
 
 def _caller_scope(request: Request) -> str | None:
-    """The caller's user id from a valid bearer token, "anonymous" without one, None when the
-    token is invalid (the handler then answers 401 and nothing is stored)."""
+    """The caller's user id from a valid bearer token, the client address without one, None when
+    the token is invalid (the handler then answers 401 and nothing is stored)."""
     from app.auth.tokens import InvalidToken, decode_access_token
 
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if not auth:
-        return "anonymous"
+        return "anon:" + (request.client.host if request.client else "unknown")
     if scheme.lower() != "bearer" or not token:
         return None
     try:
@@ -208,7 +241,8 @@ class AppRoute(APIRoute):
             if scope is None:
                 return await handler(request)
             store: IdempotencyStore = request.app.state.idempotency_store
-            request_hash = _request_hash(request, await request.body())
+            secret = request.app.state.settings.jwt_secret.get_secret_value().encode()
+            request_hash = _request_hash(request, await request.body(), secret)
             existing = await store.claim(scope, key, request_hash)
             if existing is not None:
                 if existing.request_hash != request_hash:

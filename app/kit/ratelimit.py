@@ -45,6 +45,17 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def limit_key(request: Request, scope: str, setting: str, key: str) -> None:
+    """Charge one hit to `key` (an account, an e-mail) under the limit named by `setting`.
+
+    Per-address limits alone let one attacker spread over many addresses (credential stuffing,
+    flooding one inbox with reset e-mails); this bounds the work aimed at a single account.
+    """
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await limiter.check(parse(getattr(settings, setting)), scope, key)
+
+
 def rate_limit(scope: str, setting: str) -> Callable[[Request], Awaitable[None]]:
     """A route dependency limiting callers by address; the limit string comes from Settings
     (`setting` names the field, e.g. "rate_limit_login" = "10/minute")."""

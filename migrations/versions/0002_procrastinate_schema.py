@@ -1,8 +1,10 @@
 """procrastinate 3.10 task-queue schema
 
-The SQL is the schema procrastinate ships for the pinned version. asyncpg refuses several
-statements in one prepared statement, so it runs through the raw driver connection's simple-query
-protocol. A procrastinate upgrade ships its own migration SQL as a new revision after this one.
+The SQL is a frozen copy of the schema procrastinate 3.10.0 ships (migrations/sql/), so this
+revision builds the same objects whatever procrastinate is installed later; a procrastinate upgrade
+ships its own migration SQL as a new revision after this one. asyncpg refuses several statements
+in one prepared statement, so the script runs through the raw driver connection's simple-query
+protocol.
 
 Revision ID: 0002
 Revises: 0001
@@ -10,10 +12,12 @@ Create Date: 2026-11-23 06:05:00+00:00
 """
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from alembic import op
-from procrastinate.schema import SchemaManager
 from sqlalchemy.util import await_only
+
+SCHEMA_SQL = Path(__file__).resolve().parents[1] / "sql" / "procrastinate_3.10.0_schema.sql"
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -27,7 +31,7 @@ def _run_script(sql: str) -> None:
 
 
 def upgrade() -> None:
-    _run_script(SchemaManager.get_schema())
+    _run_script(SCHEMA_SQL.read_text(encoding="utf-8"))
 
 
 def downgrade() -> None:

@@ -21,10 +21,24 @@ def test_periodic_upkeep_is_scheduled():
     assert {"purge-idempotency-keys", "retry-stalled-jobs", "remove-old-jobs"} <= periodic
 
 
-async def test_purge_job_runs_against_the_database(bound_app):
-    assert await maintenance.purge_idempotency_keys(timestamp=0) >= 0
-
-
 async def test_stalled_jobs_are_retried(bound_app):
-    # The in-memory connector has no stalled jobs: the task runs and reports zero.
-    assert await maintenance.retry_stalled_jobs(timestamp=0) == 0
+    """A worker died mid-job (no heartbeat for minutes): the sweep puts its job back in line."""
+    from datetime import timedelta
+
+    from procrastinate import utils
+    from procrastinate.testing import InMemoryConnector
+
+    from app.auth import jobs
+
+    await jobs.send_password_reset.defer_async(email="someone@example.com")
+    manager = queue.job_manager
+    worker_id = await manager.register_worker()
+    job = await manager.fetch_job(queues=None, worker_id=worker_id)
+    assert job is not None
+    assert job.id is not None
+    connector = queue.connector
+    assert isinstance(connector, InMemoryConnector)
+    assert await maintenance.retry_stalled_jobs(timestamp=0) == 0  # still heartbeating
+    connector.workers[worker_id] = utils.utcnow() - timedelta(minutes=10)
+    assert await maintenance.retry_stalled_jobs(timestamp=0) == 1
+    assert connector.jobs[job.id]["status"] == "todo"

@@ -25,6 +25,23 @@ async def test_login_is_rate_limited_with_retry_after(client):
     assert 1 <= int(r.headers["retry-after"]) <= 60
 
 
+async def test_login_is_limited_per_account(client, app):
+    """Below the per-address budget (10/minute), one account's own budget still applies, so
+    credential stuffing spread over many addresses is bounded per victim."""
+    email = unique_email()
+    app.state.settings.rate_limit_login_per_account = "3/15minutes"
+    try:
+        statuses = []
+        for i in range(4):
+            r = await client.post(
+                "/v1/auth/token", data={"username": email, "password": f"Wrong-pass-{i}"}
+            )
+            statuses.append(r.status_code)
+    finally:
+        app.state.settings.rate_limit_login_per_account = "20/15minutes"
+    assert statuses == [401, 401, 401, 429]
+
+
 async def test_register_is_rate_limited(client, app):
     app.state.settings.rate_limit_register = "2/hour"
     try:
@@ -81,3 +98,28 @@ async def test_bad_cursor_and_limit_are_422(client):
     assert bad_cursor.json()["errors"][0]["loc"] == ["query", "cursor"]
     too_big = await client.get("/v1/me/notifications", params={"limit": 201}, headers=headers)
     assert too_big.status_code == 422
+
+
+async def test_redis_storage_shares_one_budget_across_limiters():
+    """Two server processes with REDIS_URL share a budget (two limiters stand in for them)."""
+    import socket
+
+    from limits import parse
+
+    from app.errors import RateLimited
+    from app.kit.ratelimit import RateLimiter
+
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", 6379)) != 0:
+            pytest.skip("no Redis on 127.0.0.1:6379")
+    first = RateLimiter("async+redis://127.0.0.1:6379/0")
+    second = RateLimiter("async+redis://127.0.0.1:6379/0")
+    scope = f"test-{uuid.uuid4()}"
+    item = parse("3/minute")
+    await first.check(item, scope, "1.2.3.4")
+    await second.check(item, scope, "1.2.3.4")
+    await first.check(item, scope, "1.2.3.4")
+    with pytest.raises(RateLimited) as excinfo:
+        await second.check(item, scope, "1.2.3.4")
+    assert 1 <= int(excinfo.value.headers["Retry-After"]) <= 60
+    await first.check(item, scope, "5.6.7.8")  # another address has its own budget

@@ -1,0 +1,49 @@
+"""US zip codes to coordinates (offline, `zipcodes` package) and great-circle distances."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import zipcodes
+
+EARTH_RADIUS_MILES = 3958.8
+
+
+@dataclass(frozen=True, slots=True)
+class ZipInfo:
+    zip_code: str
+    state: str
+    city: str
+    lat: float
+    lon: float
+
+
+@cache
+def _index() -> dict[str, ZipInfo]:
+    # One pass over the bundled list (~43k entries); zipcodes.matching() rescans it every call.
+    out = {}
+    for z in zipcodes.list_all():  # type: ignore[no-untyped-call]
+        try:
+            out[z["zip_code"]] = ZipInfo(
+                zip_code=z["zip_code"],
+                state=z["state"],
+                city=z["city"],
+                lat=float(z["lat"]),
+                lon=float(z["long"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            continue
+    return out
+
+
+def lookup_zip(zip_code: str) -> ZipInfo | None:
+    return _index().get(zip_code.strip()[:5])
+
+
+def distance_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_MILES * math.asin(math.sqrt(a))

@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.catalog.vocabulary import CredentialStatus, Degree
+from app.db import Base, Timestamps, UUIDPrimaryKey, enum_check
+
+
+class VerificationStatus(StrEnum):
+    pending = "pending"
+    verified = "verified"
+    rejected = "rejected"
+    suspended = "suspended"
+
+
+class Physician(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "physicians"
+    __table_args__ = (
+        CheckConstraint(enum_check("degree", Degree), name="degree"),
+        CheckConstraint(enum_check("verification_status", VerificationStatus), name="status"),
+        CheckConstraint("years_experience BETWEEN 0 AND 70", name="years"),
+        CheckConstraint("aesthetic_years BETWEEN 0 AND years_experience", name="aesthetic_years"),
+        CheckConstraint("travel_radius_miles BETWEEN 0 AND 500", name="radius"),
+        CheckConstraint("max_clinics >= 1", name="max_clinics"),
+        CheckConstraint("max_supervisees >= 1", name="max_supervisees"),
+        CheckConstraint("min_monthly_rate_cents >= 0", name="min_rate"),
+        Index("ix_physicians_status_accepting", "verification_status", "accepting_new"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True
+    )
+    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    degree: Mapped[str] = mapped_column(String(2))
+    specialties: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    years_experience: Mapped[int]
+    aesthetic_years: Mapped[int]
+    services: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    engagement_models: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    oversight_modes: Mapped[list[str]] = mapped_column(ARRAY(String(16)))
+    home_zip: Mapped[str] = mapped_column(String(5))
+    home_lat: Mapped[float]
+    home_lon: Mapped[float]
+    travel_radius_miles: Mapped[int]
+    max_clinics: Mapped[int]
+    max_supervisees: Mapped[int]
+    min_monthly_rate_cents: Mapped[int]
+    accepting_new: Mapped[bool]
+    verification_status: Mapped[str] = mapped_column(String(16))
+    verification_reasons: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
+    verified_at: Mapped[datetime | None]
+    registry_taxonomy: Mapped[str | None] = mapped_column(String(200))
+    suspended_at: Mapped[datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
+    status_before_suspension: Mapped[str | None] = mapped_column(String(16))
+
+    licenses: Mapped[list[License]] = relationship(
+        back_populates="physician", order_by="License.state", lazy="selectin"
+    )
+    dea_registrations: Mapped[list[DeaRegistration]] = relationship(
+        back_populates="physician", order_by="DeaRegistration.state", lazy="selectin"
+    )
+    malpractice_policies: Mapped[list[MalpracticePolicy]] = relationship(
+        back_populates="physician", order_by="MalpracticePolicy.expires_on", lazy="selectin"
+    )
+
+    @property
+    def display_name(self) -> str:
+        return f"Dr. {self.first_name} {self.last_name}"
+
+
+class _Credential(UUIDPrimaryKey):
+    expires_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16))
+    verified_at: Mapped[datetime | None]
+    # The day the physician and operations were warned of the coming expiry (warned once).
+    expiry_warned_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+_STATUS_CHECK = enum_check("status", CredentialStatus)
+
+
+class License(_Credential, Base):
+    __tablename__ = "licenses"
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        UniqueConstraint(
+            "physician_id", "state", "number", name="uq_licenses_physician_state_number"
+        ),
+        Index("ix_licenses_state_status_expires_on", "state", "status", "expires_on"),
+    )
+
+    physician_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("physicians.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(ForeignKey("state_rules.code"))
+    number: Mapped[str] = mapped_column(String(40))
+    physician: Mapped[Physician] = relationship(back_populates="licenses")
+
+
+class DeaRegistration(_Credential, Base):
+    __tablename__ = "dea_registrations"
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        UniqueConstraint("physician_id", "state", "number", name="uq_dea_physician_state_number"),
+    )
+
+    physician_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("physicians.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(ForeignKey("state_rules.code"))
+    number: Mapped[str] = mapped_column(String(20))
+    physician: Mapped[Physician] = relationship(back_populates="dea_registrations")
+
+
+class MalpracticePolicy(_Credential, Base):
+    __tablename__ = "malpractice_policies"
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        CheckConstraint("per_claim_cents > 0", name="per_claim"),
+        CheckConstraint("aggregate_cents >= per_claim_cents", name="aggregate"),
+        UniqueConstraint(
+            "physician_id", "carrier", "policy_number", name="uq_malpractice_physician_policy"
+        ),
+    )
+
+    physician_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("physicians.id", ondelete="CASCADE"), index=True
+    )
+    carrier: Mapped[str] = mapped_column(String(120))
+    policy_number: Mapped[str] = mapped_column(String(60))
+    per_claim_cents: Mapped[int]
+    aggregate_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), server_default="usd")
+    physician: Mapped[Physician] = relationship(back_populates="malpractice_policies")
+
+
+def credential_summary(c: Any) -> dict[str, Any]:
+    return {"id": str(c.id), "status": c.status, "expires_on": c.expires_on.isoformat()}

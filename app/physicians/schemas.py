@@ -1,0 +1,270 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.catalog.types import ServiceCode, UsState, unique_items
+from app.catalog.vocabulary import (
+    CredentialStatus,
+    Degree,
+    EngagementModel,
+    OversightMode,
+    Specialty,
+)
+from app.kit.clock import today
+from app.kit.geo import lookup_zip
+from app.physicians.models import VerificationStatus
+from app.physicians.npi import is_valid_npi
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Zip = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
+CredentialNumber = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=2,
+        max_length=40,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 .\-/]*$",
+    ),
+]
+
+
+def _npi(v: str) -> str:
+    if not is_valid_npi(v):
+        raise ValueError("not a valid NPI: 10 digits with a correct check digit")
+    return v
+
+
+def _zip(v: str) -> str:
+    if lookup_zip(v) is None:
+        raise ValueError("unknown US zip code")
+    return v
+
+
+def _future(v: date) -> date:
+    if v <= today():
+        raise ValueError("must be in the future")
+    return v
+
+
+Npi = Annotated[str, StringConstraints(pattern=r"^\d{10}$"), AfterValidator(_npi)]
+HomeZip = Annotated[Zip, AfterValidator(_zip)]
+FutureDate = Annotated[date, AfterValidator(_future)]
+
+
+class _ProfileFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    specialties: Annotated[list[Specialty], AfterValidator(unique_items)] = Field(
+        min_length=1, max_length=10
+    )
+    years_experience: int = Field(ge=0, le=70)
+    aesthetic_years: int = Field(ge=0, le=70)
+    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] = Field(
+        min_length=1, max_length=40
+    )
+    engagement_models: Annotated[list[EngagementModel], AfterValidator(unique_items)] = Field(
+        min_length=1
+    )
+    oversight_modes: Annotated[list[OversightMode], AfterValidator(unique_items)] = Field(
+        min_length=1
+    )
+    home_zip: HomeZip
+    travel_radius_miles: int = Field(ge=0, le=500)
+    max_clinics: int = Field(ge=1, le=100)
+    max_supervisees: int = Field(ge=1, le=500)
+    min_monthly_rate_cents: int = Field(ge=0, le=10_000_000)
+    accepting_new: bool = True
+
+
+class PhysicianCreate(_ProfileFields):
+    npi: Npi
+    first_name: Name
+    last_name: Name
+    degree: Degree
+
+    @model_validator(mode="after")
+    def _aesthetic_within_career(self) -> Self:
+        if self.aesthetic_years > self.years_experience:
+            raise ValueError("aesthetic_years cannot exceed years_experience")
+        return self
+
+
+class PhysicianUpdate(BaseModel):
+    """Any subset of the profile; changing `npi` or the name sends it back to verification."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    npi: Npi | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    degree: Degree | None = None
+    specialties: Annotated[list[Specialty], AfterValidator(unique_items)] | None = Field(
+        default=None, min_length=1, max_length=10
+    )
+    years_experience: int | None = Field(default=None, ge=0, le=70)
+    aesthetic_years: int | None = Field(default=None, ge=0, le=70)
+    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
+        default=None, min_length=1, max_length=40
+    )
+    engagement_models: Annotated[list[EngagementModel], AfterValidator(unique_items)] | None = (
+        Field(default=None, min_length=1)
+    )
+    oversight_modes: Annotated[list[OversightMode], AfterValidator(unique_items)] | None = Field(
+        default=None, min_length=1
+    )
+    home_zip: HomeZip | None = None
+    travel_radius_miles: int | None = Field(default=None, ge=0, le=500)
+    max_clinics: int | None = Field(default=None, ge=1, le=100)
+    max_supervisees: int | None = Field(default=None, ge=1, le=500)
+    min_monthly_rate_cents: int | None = Field(default=None, ge=0, le=10_000_000)
+    accepting_new: bool | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, v: object) -> object:
+        # Omit a field to leave it unchanged; null is not a value any of them can take.
+        if v is None:
+            raise ValueError("must not be null; omit the field to leave it unchanged")
+        return v
+
+
+class LicenseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: UsState
+    number: CredentialNumber
+    expires_on: FutureDate
+
+
+class DeaCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: UsState
+    number: Annotated[
+        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}\d{7}$")
+    ] = Field(description="DEA registration number: two letters and seven digits")
+    expires_on: FutureDate
+
+
+class MalpracticeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+    policy_number: CredentialNumber
+    per_claim_cents: int = Field(gt=0, le=10_000_000_000)
+    aggregate_cents: int = Field(gt=0, le=100_000_000_000)
+    expires_on: FutureDate
+
+    @model_validator(mode="after")
+    def _aggregate_covers_claim(self) -> Self:
+        if self.aggregate_cents < self.per_claim_cents:
+            raise ValueError("aggregate_cents must be at least per_claim_cents")
+        return self
+
+
+class LicenseRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    state: str
+    number: str
+    expires_on: date
+    status: CredentialStatus
+    verified_at: datetime | None
+
+
+class DeaRead(LicenseRead):
+    pass
+
+
+class MalpracticeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    carrier: str
+    policy_number: str
+    per_claim_cents: int
+    aggregate_cents: int
+    currency: str
+    expires_on: date
+    status: CredentialStatus
+    verified_at: datetime | None
+
+
+class PhysicianRead(BaseModel):
+    """The full profile: for the physician themself and operations only (never for clinics)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    npi: str
+    first_name: str
+    last_name: str
+    degree: Degree
+    specialties: list[str]
+    years_experience: int
+    aesthetic_years: int
+    services: list[str]
+    engagement_models: list[str]
+    oversight_modes: list[str]
+    home_zip: str
+    travel_radius_miles: int
+    max_clinics: int
+    max_supervisees: int
+    min_monthly_rate_cents: int
+    currency: str = "usd"
+    accepting_new: bool
+    verification_status: VerificationStatus
+    verification_reasons: list[str]
+    verified_at: datetime | None
+    suspended_at: datetime | None
+    suspension_reason: str | None
+    licenses: list[LicenseRead]
+    dea_registrations: list[DeaRead]
+    malpractice_policies: list[MalpracticeRead]
+    states_licensed: list[str] = Field(
+        default_factory=list, description="States with a verified, unexpired license"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class PhysicianSummary(BaseModel):
+    """A row of the operations list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    npi: str
+    first_name: str
+    last_name: str
+    degree: Degree
+    specialties: list[str]
+    verification_status: VerificationStatus
+    accepting_new: bool
+    states_licensed: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+class VerificationResult(BaseModel):
+    verification_status: VerificationStatus
+    reasons: list[str]
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]

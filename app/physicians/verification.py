@@ -1,0 +1,208 @@
+"""Credential verification (operations), suspension and reinstatement."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.catalog.vocabulary import CredentialStatus
+from app.errors import Conflict, UpstreamUnavailable
+from app.kit.clock import today, utcnow
+from app.notifications.service import notify
+from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
+from app.physicians.models import (
+    DeaRegistration,
+    License,
+    MalpracticePolicy,
+    Physician,
+    VerificationStatus,
+)
+from app.physicians.npi import NpiRecord, NppesClient, RegistryUnavailable, is_valid_npi
+from app.physicians.service import get_physician
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.casefold())
+
+
+def registry_reasons(physician: Physician, record: NpiRecord | None) -> list[str]:
+    """Why the NPPES record does not support this profile (empty when it does)."""
+    if record is None:
+        return [f"NPI {physician.npi} is not in the NPPES registry."]
+    reasons = []
+    if record.enumeration_type != "NPI-1":
+        reasons.append(
+            f"NPI {physician.npi} belongs to an organisation ({record.enumeration_type}), "
+            "not an individual."
+        )
+    if record.status and record.status != "A":
+        reasons.append(f"NPI {physician.npi} is deactivated in the registry.")
+    if _name_key(record.last_name) != _name_key(physician.last_name):
+        reasons.append(
+            f"The registry's last name for NPI {physician.npi} ({record.last_name.title()}) "
+            f"does not match the profile ({physician.last_name})."
+        )
+    if not record.has_physician_taxonomy:
+        reasons.append(
+            f"The registry lists NPI {physician.npi} as "
+            f"'{record.primary_taxonomy or 'no taxonomy'}', not an allopathic or osteopathic "
+            "physician (MD/DO)."
+        )
+    return reasons
+
+
+def credential_reasons(physician: Physician) -> list[str]:
+    day = today()
+    live = (CredentialStatus.pending.value, CredentialStatus.verified.value)
+    reasons = []
+    if not any(lic.status in live and lic.expires_on > day for lic in physician.licenses):
+        reasons.append("No current state medical license is on file; add one.")
+    if not any(p.status in live and p.expires_on > day for p in physician.malpractice_policies):
+        reasons.append("No current malpractice policy is on file; add one.")
+    return reasons
+
+
+async def verify_physician(
+    session: AsyncSession,
+    physician_id: uuid.UUID,
+    nppes: NppesClient,
+    *,
+    actor_id: uuid.UUID,
+) -> Physician:
+    """Check the NPI against the registry and the credentials on file; mark the physician
+    verified (and their pending, unexpired credentials with them) or rejected with reasons.
+
+    The registry is asked before any row is locked, so a slow registry never holds a lock; the
+    profile is then re-read under lock, and if its NPI or name changed meanwhile the result no
+    longer applies (409). An unreachable registry changes nothing (503).
+    """
+    physician = await get_physician(session, physician_id)
+    if physician.verification_status == VerificationStatus.suspended.value:
+        raise PhysicianSuspended("Reinstate the physician before verifying them again.")
+    checked = (physician.npi, physician.last_name)
+    reasons = [] if is_valid_npi(physician.npi) else [f"NPI {physician.npi} fails its check digit."]
+    if not reasons:
+        try:
+            record = await nppes.lookup(physician.npi)
+        except RegistryUnavailable as exc:
+            raise UpstreamUnavailable(
+                "The NPPES NPI registry is unreachable; the physician stays pending. Retry later."
+            ) from exc
+        reasons = registry_reasons(physician, record)
+    physician = await get_physician(session, physician_id, for_update=True)
+    await session.refresh(physician)
+    if (physician.npi, physician.last_name) != checked:
+        raise Conflict("The profile's NPI or name changed during verification; verify again.")
+    if physician.verification_status == VerificationStatus.suspended.value:
+        raise PhysicianSuspended("The physician was suspended during verification.")
+    reasons += credential_reasons(physician)
+    before = {"verification_status": physician.verification_status}
+    now, day = utcnow(), today()
+    if reasons:
+        physician.verification_status = VerificationStatus.rejected.value
+        physician.verification_reasons = reasons
+        physician.verified_at = None
+    else:
+        physician.verification_status = VerificationStatus.verified.value
+        physician.verification_reasons = []
+        physician.verified_at = now
+        credentials: list[License | DeaRegistration | MalpracticePolicy] = [
+            *physician.licenses,
+            *physician.dea_registrations,
+            *physician.malpractice_policies,
+        ]
+        for credential in credentials:
+            if credential.status == CredentialStatus.pending.value and credential.expires_on > day:
+                credential.status = CredentialStatus.verified.value
+                credential.verified_at = now
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="physician.verified" if not reasons else "physician.rejected",
+        object_type="physician",
+        object_id=physician.id,
+        before=before,
+        after={"verification_status": physician.verification_status, "reasons": reasons},
+    )
+    await notify(
+        session,
+        user_id=physician.user_id,
+        kind="verification.result",
+        title="You are verified" if not reasons else "Verification needs your attention",
+        body=(
+            "Your credentials are verified; you can now receive offers."
+            if not reasons
+            else "We could not verify your profile: " + " ".join(reasons)
+        ),
+        data={"verification_status": physician.verification_status, "reasons": reasons},
+    )
+    return physician
+
+
+async def suspend_physician(
+    session: AsyncSession, physician_id: uuid.UUID, *, reason: str, actor_id: uuid.UUID
+) -> Physician:
+    physician = await get_physician(session, physician_id, for_update=True)
+    if physician.verification_status == VerificationStatus.suspended.value:
+        raise PhysicianSuspended("The physician is already suspended.")
+    before = physician.verification_status
+    physician.status_before_suspension = before
+    physician.verification_status = VerificationStatus.suspended.value
+    physician.suspended_at = utcnow()
+    physician.suspension_reason = reason
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="physician.suspended",
+        object_type="physician",
+        object_id=physician.id,
+        before={"verification_status": before},
+        after={"verification_status": physician.verification_status, "reason": reason},
+    )
+    await notify(
+        session,
+        user_id=physician.user_id,
+        kind="physician.suspended",
+        title="Your account is suspended",
+        body=f"Operations suspended your profile: {reason}. You will receive no new offers.",
+    )
+    return physician
+
+
+async def reinstate_physician(
+    session: AsyncSession, physician_id: uuid.UUID, *, reason: str, actor_id: uuid.UUID
+) -> Physician:
+    physician = await get_physician(session, physician_id, for_update=True)
+    if physician.verification_status != VerificationStatus.suspended.value:
+        raise PhysicianNotSuspended("Only a suspended physician can be reinstated.")
+    # Back to where they were; credentials that lapsed meanwhile still exclude them from
+    # matching, since eligibility checks every credential's expiry.
+    physician.verification_status = (
+        physician.status_before_suspension or VerificationStatus.pending.value
+    )
+    physician.status_before_suspension = None
+    physician.suspended_at = None
+    physician.suspension_reason = None
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="physician.reinstated",
+        object_type="physician",
+        object_id=physician.id,
+        before={"verification_status": VerificationStatus.suspended.value},
+        after={"verification_status": physician.verification_status, "reason": reason},
+    )
+    await notify(
+        session,
+        user_id=physician.user_id,
+        kind="physician.reinstated",
+        title="Your account is reinstated",
+        body=f"Operations reinstated your profile: {reason}.",
+    )
+    return physician
