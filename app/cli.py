@@ -112,7 +112,7 @@ def serve(
         _configure_logging(settings)
         _migrate(settings)
         counts = asyncio.run(_seed(settings))
-        console.print(f"Schema at head; reference data: {counts or 'none yet'}")
+        console.print(f"Schema at head; reference data loaded: {counts}")
         run_worker = settings.environment is Environment.local and not no_worker
         app = create_app(settings, AppOptions(run_worker=run_worker))
         console.print(
@@ -144,11 +144,38 @@ def migrate() -> None:
 
 
 @cli.command()
-def seed() -> None:
-    """Load the reference data (idempotent)."""
+def seed(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also add 200 verified demo physicians")
+    ] = False,
+) -> None:
+    """Load the reference data (idempotent); `--demo` adds a demo physician supply."""
     with contextlib.ExitStack() as stack, database(stack) as settings:
+        _configure_logging(settings)
         _migrate(settings)
-        console.print(f"Reference data: {asyncio.run(_seed(settings)) or 'none yet'}")
+        console.print(f"Reference data: {asyncio.run(_seed(settings))}")
+        if demo:
+            added = asyncio.run(_seed_demo(settings))
+            from app.physicians.demo import DEMO_PASSWORD
+
+            console.print(
+                f"Demo physicians added: {added} (log in as demo-physician-001@mdmatch.dev "
+                f"with password {DEMO_PASSWORD})"
+            )
+
+
+async def _seed_demo(settings: Settings) -> int:
+    from app.db import create_engine, create_sessionmaker
+    from app.physicians.demo import seed_demo_supply
+
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            added = await seed_demo_supply(session, settings)
+            await session.commit()
+            return added
+    finally:
+        await engine.dispose()
 
 
 @cli.command()

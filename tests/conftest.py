@@ -9,6 +9,7 @@ commits are real commits of savepoints and still vanish after the test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -23,12 +24,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from app.config import Settings, libpq_url
+from app.db import create_engine, create_sessionmaker
 from app.devtools.embedded_postgres import embedded_server, with_database
 from app.jobs.queue import queue
 from app.jobs.runtime import JobRuntime, configure_runtime
 from app.kit.mailer import MemoryEmailSender
 from app.main import AppOptions, create_app
 from app.migrate import upgrade
+from app.seed import seed_reference_data
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,9 +70,20 @@ def scratch_database(server_url: str, *, migrate: bool = True) -> Iterator[str]:
         drop_database(server_url, name)
 
 
+async def seed_reference(url: str) -> None:
+    engine = create_engine(make_settings(url))
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await seed_reference_data(session)
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(pg_server_url: str) -> Iterator[str]:
+    """The session's database: migrated, with the reference data every environment has."""
     with scratch_database(pg_server_url) as url:
+        asyncio.run(seed_reference(url))
         yield url
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
+from app.kit.clock import utcnow
 
 
 class Service(Base):
@@ -69,4 +70,6 @@ class StateRule(Base):
     # The research-data version this row came from; None once operations edited it, so a newer
     # data file never overwrites a human review.
     data_version: Mapped[str | None] = mapped_column(String(20))
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        server_default=func.now(), default=utcnow, onupdate=utcnow
+    )

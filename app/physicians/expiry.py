@@ -46,7 +46,7 @@ async def sweep_credentials(session: AsyncSession, *, on: date, warn_days: int) 
             .where(model.status.in_(LIVE), model.expires_on <= horizon)
             .with_for_update(of=model, skip_locked=True)
         )
-        for row in rows.tuples():
+        for row in rows:
             credential = cast(Credential, row[0])
             physician: Physician = row[1]
             what = _describe(credential, label)

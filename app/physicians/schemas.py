@@ -7,6 +7,7 @@ from typing import Annotated, Self
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -153,7 +154,9 @@ class DeaCreate(BaseModel):
 
     state: UsState
     number: Annotated[
-        str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{2}\d{7}$")
+        str,
+        BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+        StringConstraints(pattern=r"^[A-Z]{2}\d{7}$"),
     ] = Field(description="DEA registration number: two letters and seven digits")
     expires_on: FutureDate
 
