@@ -253,6 +253,53 @@ async def _create_ops_user(settings: Settings, email: str, password: str) -> str
         await engine.dispose()
 
 
+pricing_cli = typer.Typer(help="Price books.", no_args_is_help=True)
+cli.add_typer(pricing_cli, name="pricing")
+
+
+@pricing_cli.command("publish")
+def pricing_publish(path: Path) -> None:
+    """Publish the price book in FILE (JSON) as the current one; versions never change."""
+    import json
+
+    from pydantic import ValidationError
+
+    from app.pricing.price_book import PriceBook
+
+    try:
+        book = PriceBook.model_validate(json.loads(path.read_text()))
+    except (OSError, ValueError, ValidationError) as exc:
+        console.print(f"[red]Not published: {exc}[/red]")
+        raise typer.Exit(1) from None
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _migrate(settings)
+        try:
+            asyncio.run(_publish(settings, book))
+        except Exception as exc:
+            from app.errors import AppError
+
+            if not isinstance(exc, AppError):
+                raise
+            console.print(f"[red]Not published: {exc.detail}[/red]")
+            raise typer.Exit(1) from None
+    console.print(f"Published price book {book.version}; new quotes use it.")
+
+
+async def _publish(settings: Settings, book: object) -> None:
+    from app.db import create_engine, create_sessionmaker
+    from app.pricing.price_book import PriceBook
+    from app.pricing.service import publish_price_book
+
+    assert isinstance(book, PriceBook)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            await publish_price_book(session, book, actor_id=None)
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     cli()
 

@@ -24,6 +24,9 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 
+_RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "instance", "request_id"})
+
+
 class AppError(Exception):
     status: int = 400
     slug: str = "bad-request"
@@ -36,6 +39,9 @@ class AppError(Exception):
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
+        clash = _RESERVED_MEMBERS & set(extensions)
+        if clash:
+            raise ValueError(f"problem extension members clash with RFC 9457 members: {clash}")
         self.detail = detail or self.title
         self.headers = headers or {}
         self.extensions = extensions

@@ -17,6 +17,7 @@ from app.account.router import router as account_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
 from app.catalog.router import router as catalog_router
+from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.errors import document_problems, install_error_handlers
@@ -29,6 +30,7 @@ from app.kit.ratelimit import RateLimiter
 from app.migrate import head_revision
 from app.physicians.npi import NppesClient
 from app.physicians.router import router as physicians_router
+from app.pricing.router import router as pricing_router
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +107,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
             {"name": "account", "description": "The caller's own account"},
             {"name": "reference data", "description": "Service catalog and state rules"},
             {"name": "physicians", "description": "Physician profiles and credentials"},
+            {"name": "clinics", "description": "Clinics, locations and intakes"},
+            {"name": "quotes", "description": "Instant quotes, intake quotes, price books"},
             {"name": "operations", "description": "Health, metrics and operations tools"},
         ],
     )
@@ -120,6 +124,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         account_router,
         catalog_router,
         physicians_router,
+        clinics_router,
+        pricing_router,
         audit_router,
     ):
         app.include_router(router)

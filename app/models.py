@@ -4,17 +4,21 @@
 from app.audit import models as audit_models
 from app.auth import models as auth_models
 from app.catalog import models as catalog_models
+from app.clinics import models as clinic_models
 from app.db import Base
 from app.kit import idempotency as idempotency_models
 from app.notifications import models as notification_models
 from app.physicians import models as physician_models
+from app.pricing import models as pricing_models
 
 __all__ = [
     "Base",
     "audit_models",
     "auth_models",
     "catalog_models",
+    "clinic_models",
     "idempotency_models",
     "notification_models",
     "physician_models",
+    "pricing_models",
 ]

@@ -11,12 +11,14 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.service import load_services, load_state_rules
+from app.pricing.service import load_default_price_book
 
 Loader = Callable[[AsyncSession], Awaitable[int]]
 
 REFERENCE_LOADERS: dict[str, Loader] = {
     "services": load_services,
     "state_rules": load_state_rules,
+    "price_book": load_default_price_book,
 }
 
 

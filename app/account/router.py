@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.auth.deps import CurrentUser
 from app.auth.models import Role
 from app.auth.schemas import MeRead
+from app.clinics.service import clinic_ids_for_user
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute
@@ -34,7 +35,7 @@ async def get_me(user: CurrentUser, session: SessionDep) -> MeRead:
         id=user.id,
         email=user.email,
         role=Role(user.role),
-        clinic_ids=[],
+        clinic_ids=await clinic_ids_for_user(session, user.id),
         physician_id=await physician_id_for_user(session, user.id),
     )
 

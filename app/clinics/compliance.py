@@ -1,0 +1,215 @@
+"""The compliance pre-check: a pure function of what the clinic asks for and the state rules of
+each of its locations. It never decides the law; it tells the clinic what our data says and what
+to change.
+
+Severities (API.md): `blocking` only for known prohibitions; `warning` where the data is unknown
+or the clinic should act; `info` otherwise. Blocking flags stop `submit` (409).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.catalog.rules import RuleFacts
+from app.catalog.services import ServiceDef
+
+Severity = Literal["blocking", "warning", "info"]
+SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class StateContext:
+    code: str
+    name: str
+    facts: RuleFacts
+    onsite_required_services: tuple[str, ...]
+    onsite_pinned: bool
+    pa_cap: int | None
+    np_cap: int | None
+
+
+@dataclass(frozen=True)
+class ComplianceFlag:
+    code: str
+    severity: Severity
+    state: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "state": self.state,
+            "message": self.message,
+        }
+
+
+def _names(codes: Sequence[str], catalog: Mapping[str, ServiceDef]) -> str:
+    names = [catalog[c].name.split(" (")[0].lower() for c in sorted(codes)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def compliance_flags(
+    *,
+    services: Sequence[str],
+    providers: Mapping[str, int],
+    oversight_mode: str,
+    ownership_model: str | None,
+    physician_performs_services: bool,
+    states: Sequence[StateContext],
+    catalog: Mapping[str, ServiceDef],
+) -> list[ComplianceFlag]:
+    flags: list[ComplianceFlag] = []
+    requested = set(services)
+    staff = {t: n for t, n in providers.items() if n > 0}
+    energy = sorted(c for c in requested if catalog[c].energy_device)
+    injectables = sorted(c for c in requested if catalog[c].injectable)
+    controlled = sorted(c for c in requested if catalog[c].controlled_substance)
+
+    for st in states:
+        f = st.facts
+
+        def flag(code: str, severity: Severity, message: str, st: StateContext = st) -> None:
+            flags.append(ComplianceFlag(code, severity, st.code, message))
+
+        # Corporate practice of medicine.
+        if ownership_model == "non_physician_owned" and f.cpom == "strict":
+            flag(
+                "cpom_requires_mso",
+                "blocking",
+                f"{st.name} enforces the corporate practice of medicine strictly: a clinic "
+                "owned by non-physicians cannot own the medical practice. Restructure as an MSO "
+                'with a physician-owned practice and set ownership_model to "mso".',
+            )
+        elif ownership_model == "non_physician_owned" and f.cpom == "moderate":
+            flag(
+                "cpom_requires_mso",
+                "warning",
+                f"{st.name} has a corporate-practice-of-medicine doctrine with uneven "
+                "enforcement; have counsel confirm your ownership, or use an MSO structure.",
+            )
+
+        # Where the director must be on site, remote oversight does not work.
+        onsite = sorted(requested & set(st.onsite_required_services))
+        if oversight_mode == "remote" and onsite:
+            known = f.remote_supervision_allowed is False or st.onsite_pinned
+            if known:
+                flag(
+                    "remote_supervision_not_permitted",
+                    "blocking",
+                    f"{st.name} requires the supervising physician on site for "
+                    f"{_names(onsite, catalog)}. Choose hybrid or on-site oversight, or drop "
+                    "those services at this location.",
+                )
+            elif f.remote_supervision_allowed is None:
+                flag(
+                    "remote_supervision_unknown",
+                    "warning",
+                    f"We could not confirm that {st.name} allows remote supervision of "
+                    f"{_names(onsite, catalog)}; we only match remote oversight of low-risk "
+                    "services there with confidence. Consider hybrid oversight.",
+                )
+            else:
+                flag(
+                    "remote_supervision_not_permitted",
+                    "warning",
+                    f"{st.name} allows remote supervision, but boards commonly expect a "
+                    f"physician on site for {_names(onsite, catalog)}. Consider hybrid "
+                    "oversight for those procedures.",
+                )
+
+        # RNs injecting under delegation while the physician is off site.
+        rn_injects = staff.get("rn", 0) > 0 and injectables
+        if rn_injects and oversight_mode == "remote":
+            onsite_inj = sorted(set(injectables) & set(st.onsite_required_services))
+            if onsite_inj and (f.remote_supervision_allowed is False or st.onsite_pinned):
+                flag(
+                    "rn_injection_requires_onsite",
+                    "blocking",
+                    f"In {st.name} RNs may inject {_names(onsite_inj, catalog)} only with the "
+                    "supervising physician on site. Choose hybrid or on-site oversight, or "
+                    "have an NP or PA perform the injections.",
+                )
+        if (
+            rn_injects
+            and f.rn_may_inject_neurotoxins_under_delegation is None
+            and ("neurotoxins" in requested)
+        ):
+            flag(
+                "rn_injection_requires_onsite",
+                "warning",
+                f"We could not confirm that {st.name} lets RNs inject neurotoxins under "
+                "delegation; confirm with the board before RNs inject, or use an NP or PA.",
+            )
+
+        # Estheticians and lasers.
+        if staff.get("esthetician", 0) > 0 and energy:
+            if f.esthetician_may_use_lasers is False:
+                flag(
+                    "esthetician_laser_not_permitted",
+                    "warning",
+                    f"Estheticians may not operate lasers or energy devices in {st.name}: "
+                    f"{_names(energy, catalog)} must be performed by licensed nurses, NPs, "
+                    "PAs or the physician.",
+                )
+            elif f.esthetician_may_use_lasers is None:
+                flag(
+                    "esthetician_laser_not_permitted",
+                    "info",
+                    f"We could not confirm whether estheticians may operate lasers in "
+                    f"{st.name}; check the board's rules before they perform "
+                    f"{_names(energy, catalog)}.",
+                )
+
+        # Supervision ratios.
+        for ptype, cap, label in (("pa", st.pa_cap, "PAs"), ("np", st.np_cap, "NPs")):
+            count = staff.get(ptype, 0)
+            if cap is not None and count > cap:
+                directors = -(-count // cap)
+                flag(
+                    "supervisee_cap_exceeded",
+                    "warning",
+                    f"{count} {label} exceed {st.name}'s limit of {cap} per supervising "
+                    f"physician: plan for {directors} directors or fewer {label}.",
+                )
+
+        # Good-faith exams.
+        gfe = set(f.gfe_required_by)
+        mid_levels = [t for t in ("np", "pa") if t in gfe and staff.get(t, 0) > 0]
+        if not mid_levels and not physician_performs_services:
+            who = "an NP or PA" if gfe & {"np", "pa"} else "a physician"
+            flag(
+                "gfe_by_director",
+                "warning",
+                f"No one on staff may perform good-faith exams in {st.name} (it takes {who}): "
+                "the medical director will perform them, which adds their time. Add an NP or "
+                "PA to your staff if you prefer.",
+            )
+        elif gfe == {"physician"}:
+            flag(
+                "gfe_by_director",
+                "warning",
+                f"In {st.name} only a physician may perform the good-faith exam: the medical "
+                "director (or another physician) must see each new patient first.",
+            )
+
+        if controlled:
+            flag(
+                "controlled_substance_dea",
+                "info",
+                f"{_names(controlled, catalog).capitalize()} involves controlled substances: "
+                f"your director needs a DEA registration in {st.name}, which matching requires.",
+            )
+
+    unique: dict[tuple[str, str | None, str], ComplianceFlag] = {}
+    for fl in flags:
+        unique.setdefault((fl.code, fl.state, fl.severity), fl)
+    return sorted(
+        unique.values(), key=lambda x: (SEVERITY_ORDER[x.severity], x.state or "", x.code)
+    )
+
+
+def blocking(flags: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in flags if f["severity"] == "blocking"]

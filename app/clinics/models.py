@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.catalog.vocabulary import BillingInterval, EngagementModel, OversightMode, OwnershipModel
+from app.db import Base, Timestamps, UUIDPrimaryKey, enum_check
+
+
+class IntakeStatus(StrEnum):
+    draft = "draft"
+    matching = "matching"
+    matched = "matched"
+    confirmed = "confirmed"
+    unmatched = "unmatched"
+    withdrawn = "withdrawn"
+
+
+class MemberRole(StrEnum):
+    owner = "owner"
+    admin = "admin"
+
+
+class Clinic(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "clinics"
+    __table_args__ = (
+        CheckConstraint(enum_check("ownership_model", OwnershipModel), name="ownership"),
+    )
+
+    legal_name: Mapped[str] = mapped_column(String(200))
+    ownership_model: Mapped[str] = mapped_column(String(32))
+    contact_name: Mapped[str] = mapped_column(String(120))
+    contact_email: Mapped[str] = mapped_column(String(320))
+    contact_phone: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+    locations: Mapped[list[Location]] = relationship(
+        back_populates="clinic",
+        order_by="Location.position",
+        lazy="selectin",
+        cascade="all, delete-orphan",
+    )
+
+
+class ClinicMember(Base):
+    """Who administers a clinic. The creator is its owner; more admins can be invited later."""
+
+    __tablename__ = "clinic_members"
+    __table_args__ = (CheckConstraint(enum_check("role", MemberRole), name="role"),)
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class Location(UUIDPrimaryKey, Base):
+    __tablename__ = "locations"
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("clinics.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    address: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(ForeignKey("state_rules.code"))
+    zip: Mapped[str] = mapped_column(String(5))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    clinic: Mapped[Clinic] = relationship(back_populates="locations")
+
+
+class Intake(UUIDPrimaryKey, Timestamps, Base):
+    __tablename__ = "intakes"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", IntakeStatus), name="status"),
+        CheckConstraint(enum_check("engagement_model", EngagementModel), name="engagement_model"),
+        CheckConstraint(enum_check("oversight_mode", OversightMode), name="oversight_mode"),
+        CheckConstraint(enum_check("billing_interval", BillingInterval), name="billing_interval"),
+        CheckConstraint("monthly_patient_volume >= 0", name="volume"),
+        Index("ix_intakes_clinic_id_created_at", "clinic_id", "created_at"),
+        Index("ix_intakes_status", "status"),
+    )
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    services: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    # [{"type": "rn", "count": 2}, ...]
+    providers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    physician_performs_services: Mapped[bool]
+    engagement_model: Mapped[str] = mapped_column(String(16))
+    oversight_mode: Mapped[str] = mapped_column(String(16))
+    billing_interval: Mapped[str] = mapped_column(String(8))
+    monthly_patient_volume: Mapped[int]
+    desired_start: Mapped[date]
+    rush: Mapped[bool]
+    promo_code: Mapped[str | None] = mapped_column(String(40))
+    compliance_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    submitted_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from app.auth.deps import ClinicAdminUser, require_role
+from app.auth.models import Role, User
+from app.clinics import service
+from app.clinics.models import IntakeStatus
+from app.clinics.schemas import (
+    ClinicCreate,
+    ClinicRead,
+    ClinicUpdate,
+    IntakeCreate,
+    IntakeRead,
+    IntakeUpdate,
+)
+from app.db import SessionDep
+from app.errors import problem_responses
+from app.kit.idempotency import AppRoute, idempotent
+from app.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/v1", tags=["clinics"], route_class=AppRoute)
+
+ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def default_cap(request: Request) -> int:
+    return int(request.app.state.settings.default_supervisee_cap)
+
+
+def intake_read(intake: object) -> IntakeRead:
+    return IntakeRead.model_validate(intake)
+
+
+@router.post(
+    "/clinics",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_clinic",
+    responses=problem_responses(401, 403, 422),
+)
+@idempotent
+async def create_clinic(
+    body: ClinicCreate, user: ClinicAdminUser, session: SessionDep
+) -> ClinicRead:
+    """Create a clinic with its locations; the caller becomes its owner."""
+    clinic = await service.create_clinic(session, user, body)
+    await session.commit()
+    return service.to_read(clinic)
+
+
+@router.get("/clinics", operation_id="list_clinics", responses=problem_responses(401, 403, 422))
+async def list_clinics(user: ClinicReader, session: SessionDep, page: PageDep) -> Page[ClinicRead]:
+    """The caller's clinics (operations: every clinic), newest first."""
+    rows, cursor = await service.list_clinics(session, user, page)
+    return Page(items=[service.to_read(c) for c in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/clinics/{clinic_id}",
+    operation_id="get_clinic",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_clinic(clinic_id: uuid.UUID, user: ClinicReader, session: SessionDep) -> ClinicRead:
+    """One clinic (its admins and operations)."""
+    return service.to_read(await service.get_clinic(session, user, clinic_id))
+
+
+@router.patch(
+    "/clinics/{clinic_id}",
+    operation_id="update_clinic",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update_clinic(
+    clinic_id: uuid.UUID, body: ClinicUpdate, user: ClinicAdminUser, session: SessionDep
+) -> ClinicRead:
+    """Change the clinic's name, ownership, contact or locations (its admins)."""
+    clinic = await service.get_clinic(session, user, clinic_id, manage=True)
+    clinic = await service.update_clinic(session, clinic, body, actor_id=user.id)
+    await session.commit()
+    return service.to_read(clinic)
+
+
+@router.post(
+    "/clinics/{clinic_id}/intakes",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="create_intake",
+    responses=problem_responses(401, 403, 404, 422),
+)
+@idempotent
+async def create_intake(
+    clinic_id: uuid.UUID,
+    body: IntakeCreate,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    request: Request,
+) -> IntakeRead:
+    """Start an intake (a draft) for the clinic's locations; it comes back with its compliance
+    flags, which tell the clinic what to change before submitting."""
+    clinic = await service.get_clinic(session, user, clinic_id, manage=True)
+    intake = await service.create_intake(
+        session, clinic, body, actor=user, default_cap=default_cap(request)
+    )
+    await session.commit()
+    return intake_read(intake)
+
+
+@router.get(
+    "/clinics/{clinic_id}/intakes",
+    operation_id="list_clinic_intakes",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_clinic_intakes(
+    clinic_id: uuid.UUID,
+    user: ClinicReader,
+    session: SessionDep,
+    page: PageDep,
+    status: IntakeStatus | None = None,
+) -> Page[IntakeRead]:
+    """The clinic's intakes, newest first."""
+    clinic = await service.get_clinic(session, user, clinic_id)
+    rows, cursor = await service.list_intakes(
+        session, clinic, page, status=status.value if status else None
+    )
+    return Page(items=[intake_read(i) for i in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/intakes/{intake_id}",
+    operation_id="get_intake",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_intake(intake_id: uuid.UUID, user: ClinicReader, session: SessionDep) -> IntakeRead:
+    """One intake with its status and compliance flags."""
+    intake, _ = await service.get_intake(session, user, intake_id)
+    return intake_read(intake)
+
+
+@router.patch(
+    "/intakes/{intake_id}",
+    operation_id="update_intake",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def update_intake(
+    intake_id: uuid.UUID,
+    body: IntakeUpdate,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    request: Request,
+) -> IntakeRead:
+    """Change a draft intake (409 `intake-not-editable` once submitted)."""
+    intake, clinic = await service.get_intake(
+        session, user, intake_id, manage=True, for_update=True
+    )
+    intake = await service.update_intake(
+        session, intake, clinic, body, actor=user, default_cap=default_cap(request)
+    )
+    await session.commit()
+    return intake_read(intake)
+
+
+@router.post(
+    "/intakes/{intake_id}/withdraw",
+    operation_id="withdraw_intake",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def withdraw_intake(
+    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep
+) -> IntakeRead:
+    """Withdraw an intake that is not confirmed yet."""
+    intake, _ = await service.get_intake(session, user, intake_id, manage=True, for_update=True)
+    intake = await service.withdraw_intake(session, intake, actor=user)
+    await session.commit()
+    return intake_read(intake)

@@ -1,0 +1,230 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.catalog.types import ServiceCode, UsState, unique_items
+from app.catalog.vocabulary import (
+    BillingInterval,
+    EngagementModel,
+    OversightMode,
+    OwnershipModel,
+    ProviderType,
+)
+from app.clinics.models import IntakeStatus
+from app.kit.clock import today
+from app.kit.geo import lookup_zip
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Phone = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{6,24}$"),
+]
+Zip5 = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
+
+
+class Contact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+    email: EmailStr
+    phone: Phone
+
+
+class LocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    address: Text200
+    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+    state: UsState
+    zip: Zip5
+
+    @model_validator(mode="after")
+    def _zip_in_state(self) -> Self:
+        info = lookup_zip(self.zip)
+        if info is None:
+            raise ValueError(f"zip {self.zip} is not a known US zip code")
+        if info.state != self.state:
+            raise ValueError(f"zip {self.zip} is in {info.state}, not {self.state}")
+        return self
+
+
+class LocationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    address: str
+    city: str
+    state: str
+    zip: str
+
+
+class ClinicCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    legal_name: Text200
+    ownership_model: OwnershipModel
+    contact: Contact
+    locations: list[LocationIn] = Field(min_length=1, max_length=50)
+
+
+class ClinicUpdate(BaseModel):
+    """Any subset; `locations`, when given, replaces them all (not while an intake is live)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    legal_name: Text200 | None = None
+    ownership_model: OwnershipModel | None = None
+    contact: Contact | None = None
+    locations: list[LocationIn] | None = Field(default=None, min_length=1, max_length=50)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, v: object) -> object:
+        if v is None:
+            raise ValueError("must not be null; omit the field to leave it unchanged")
+        return v
+
+
+class ClinicRead(BaseModel):
+    id: uuid.UUID
+    legal_name: str
+    ownership_model: OwnershipModel
+    contact: Contact
+    locations: list[LocationRead]
+    states: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProviderCount(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: ProviderType
+    count: int = Field(ge=0, le=500)
+
+
+def _unique_provider_types(v: list[ProviderCount]) -> list[ProviderCount]:
+    if len({p.type for p in v}) != len(v):
+        raise ValueError("each provider type may appear once")
+    return v
+
+
+def _not_past(v: date) -> date:
+    if v < today():
+        raise ValueError("must not be in the past")
+    return v
+
+
+PromoCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z0-9_-]{2,40}$")
+]
+
+
+class IntakeFields(BaseModel):
+    """What a clinic asks for: the intake body (and, with locations, an instant quote's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] = Field(
+        min_length=1, max_length=40
+    )
+    providers: Annotated[list[ProviderCount], AfterValidator(_unique_provider_types)] = Field(
+        default_factory=list, max_length=7
+    )
+    physician_performs_services: bool = Field(
+        default=False,
+        description="The physician performs the services themself (needed when no providers).",
+    )
+    engagement_model: EngagementModel
+    oversight_mode: OversightMode
+    billing_interval: BillingInterval = BillingInterval.month
+    monthly_patient_volume: int = Field(ge=0, le=100_000)
+    desired_start: Annotated[date, AfterValidator(_not_past)]
+    rush: bool = False
+    promo_code: PromoCode | None = None
+
+    @model_validator(mode="after")
+    def _someone_performs(self) -> Self:
+        if not any(p.count > 0 for p in self.providers) and not self.physician_performs_services:
+            raise ValueError(
+                "add at least one provider, or set physician_performs_services to true"
+            )
+        return self
+
+    def provider_counts(self) -> dict[str, int]:
+        return {p.type.value: p.count for p in self.providers}
+
+
+class IntakeCreate(IntakeFields):
+    pass
+
+
+class IntakeUpdate(BaseModel):
+    """Any subset of the intake's fields (while it is a draft)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
+        default=None, min_length=1, max_length=40
+    )
+    providers: Annotated[list[ProviderCount], AfterValidator(_unique_provider_types)] | None = (
+        Field(default=None, max_length=7)
+    )
+    physician_performs_services: bool | None = None
+    engagement_model: EngagementModel | None = None
+    oversight_mode: OversightMode | None = None
+    billing_interval: BillingInterval | None = None
+    monthly_patient_volume: int | None = Field(default=None, ge=0, le=100_000)
+    desired_start: Annotated[date, AfterValidator(_not_past)] | None = None
+    rush: bool | None = None
+    promo_code: PromoCode | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _no_nulls(cls, v: object, info: Any) -> object:
+        if v is None and info.field_name != "promo_code":
+            raise ValueError("must not be null; omit the field to leave it unchanged")
+        return v
+
+
+class ComplianceFlagRead(BaseModel):
+    code: str
+    severity: Literal["blocking", "warning", "info"]
+    state: str | None
+    message: str
+
+
+class IntakeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    status: IntakeStatus
+    services: list[str]
+    providers: list[ProviderCount]
+    physician_performs_services: bool
+    engagement_model: EngagementModel
+    oversight_mode: OversightMode
+    billing_interval: BillingInterval
+    monthly_patient_volume: int
+    desired_start: date
+    rush: bool
+    promo_code: str | None
+    compliance_flags: list[ComplianceFlagRead]
+    submitted_at: datetime | None
+    withdrawn_at: datetime | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,402 @@
+"""Clinics, their locations and administrators, and intakes up to submission."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.auth.models import Role, User
+from app.catalog import rules
+from app.catalog.models import StateRule
+from app.catalog.service import states_by_code
+from app.catalog.services import service_catalog
+from app.clinics.compliance import StateContext, compliance_flags
+from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus, Location, MemberRole
+from app.clinics.schemas import (
+    ClinicCreate,
+    ClinicRead,
+    ClinicUpdate,
+    Contact,
+    IntakeCreate,
+    IntakeUpdate,
+    LocationIn,
+    LocationRead,
+    ProviderCount,
+)
+from app.clinics.status import IntakeNotEditable, IntakeTransitionNotAllowed, transition
+from app.errors import NotFound
+from app.kit.clock import utcnow
+from app.kit.geo import lookup_zip
+from app.kit.pagination import PageParams, paginate
+
+LIVE_INTAKE_STATUSES = (
+    IntakeStatus.matching.value,
+    IntakeStatus.matched.value,
+    IntakeStatus.confirmed.value,
+)
+
+
+class ClinicNotFound(NotFound):
+    pass
+
+
+class IntakeNotFound(NotFound):
+    pass
+
+
+def to_read(clinic: Clinic) -> ClinicRead:
+    return ClinicRead(
+        id=clinic.id,
+        legal_name=clinic.legal_name,
+        ownership_model=clinic.ownership_model,
+        contact=Contact(
+            name=clinic.contact_name, email=clinic.contact_email, phone=clinic.contact_phone
+        ),
+        locations=[LocationRead.model_validate(loc) for loc in clinic.locations],
+        states=sorted({loc.state for loc in clinic.locations}),
+        created_at=clinic.created_at,
+        updated_at=clinic.updated_at,
+    )
+
+
+def _snapshot(clinic: Clinic) -> dict[str, Any]:
+    return to_read(clinic).model_dump(mode="json", exclude={"created_at", "updated_at"})
+
+
+def _locations(clinic_id: uuid.UUID, items: Sequence[LocationIn]) -> list[Location]:
+    out = []
+    for position, loc in enumerate(items):
+        info = lookup_zip(loc.zip)
+        assert info is not None  # the schema checked it
+        out.append(
+            Location(
+                id=uuid.uuid4(),
+                clinic_id=clinic_id,
+                position=position,
+                address=loc.address,
+                city=loc.city,
+                state=loc.state,
+                zip=loc.zip,
+                lat=info.lat,
+                lon=info.lon,
+            )
+        )
+    return out
+
+
+async def create_clinic(session: AsyncSession, user: User, body: ClinicCreate) -> Clinic:
+    clinic = Clinic(
+        id=uuid.uuid4(),
+        legal_name=body.legal_name,
+        ownership_model=body.ownership_model.value,
+        contact_name=body.contact.name,
+        contact_email=str(body.contact.email),
+        contact_phone=body.contact.phone,
+        created_by=user.id,
+    )
+    clinic.locations = _locations(clinic.id, body.locations)
+    session.add(clinic)
+    session.add(
+        ClinicMember(
+            clinic_id=clinic.id, user_id=user.id, role=MemberRole.owner.value, created_at=utcnow()
+        )
+    )
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=user.id,
+        action="clinic.created",
+        object_type="clinic",
+        object_id=clinic.id,
+        after=_snapshot(clinic),
+    )
+    return clinic
+
+
+def _is_member(user_id: uuid.UUID) -> Any:
+    return exists().where(ClinicMember.clinic_id == Clinic.id, ClinicMember.user_id == user_id)
+
+
+def visible_clinics(user: User) -> Select[Clinic]:
+    stmt = select(Clinic)
+    if user.role != Role.ops_admin.value:
+        stmt = stmt.where(_is_member(user.id))
+    return stmt
+
+
+async def clinic_ids_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(ClinicMember.clinic_id)
+        .where(ClinicMember.user_id == user_id)
+        .order_by(ClinicMember.created_at)
+    )
+    return list(rows)
+
+
+async def get_clinic(
+    session: AsyncSession, user: User, clinic_id: uuid.UUID, *, manage: bool = False
+) -> Clinic:
+    """The clinic if `user` may see it (its admins; operations too unless `manage`), else 404:
+    another tenant's clinic is indistinguishable from one that does not exist."""
+    stmt = select(Clinic).where(Clinic.id == clinic_id)
+    if manage or user.role != Role.ops_admin.value:
+        stmt = stmt.where(_is_member(user.id))
+    clinic = await session.scalar(stmt)
+    if clinic is None:
+        raise ClinicNotFound("No such clinic.")
+    return clinic
+
+
+async def list_clinics(
+    session: AsyncSession, user: User, page: PageParams
+) -> tuple[Sequence[Clinic], str | None]:
+    return await paginate(
+        session, visible_clinics(user), page, created_at=Clinic.created_at, id_column=Clinic.id
+    )
+
+
+async def update_clinic(
+    session: AsyncSession, clinic: Clinic, body: ClinicUpdate, *, actor_id: uuid.UUID
+) -> Clinic:
+    before = _snapshot(clinic)
+    if body.legal_name is not None:
+        clinic.legal_name = body.legal_name
+    if body.ownership_model is not None:
+        clinic.ownership_model = body.ownership_model.value
+    if body.contact is not None:
+        clinic.contact_name = body.contact.name
+        clinic.contact_email = str(body.contact.email)
+        clinic.contact_phone = body.contact.phone
+    if body.locations is not None:
+        live = await session.scalar(
+            select(
+                exists().where(
+                    Intake.clinic_id == clinic.id, Intake.status.in_(LIVE_INTAKE_STATUSES)
+                )
+            )
+        )
+        if live:
+            raise IntakeNotEditable(
+                "Locations cannot change while an intake is being matched or has a director; "
+                "change the engagement's scope instead."
+            )
+        clinic.locations = _locations(clinic.id, body.locations)
+    await session.flush()
+    after = _snapshot(clinic)
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="clinic.updated",
+        object_type="clinic",
+        object_id=clinic.id,
+        before={k: v for k, v in before.items() if after[k] != v},
+        after={k: v for k, v in after.items() if before[k] != v},
+    )
+    return clinic
+
+
+# --- compliance -----------------------------------------------------------------------------
+
+
+def state_context(rule: StateRule, *, default_cap: int) -> StateContext:
+    f = rules.facts(rule)
+    return StateContext(
+        code=rule.code,
+        name=rule.name,
+        facts=f,
+        onsite_required_services=tuple(rule.onsite_required_services),
+        onsite_pinned=rule.onsite_services_pinned,
+        pa_cap=rules.effective_pa_cap(f, default_cap),
+        np_cap=rules.effective_np_cap(f, default_cap),
+    )
+
+
+async def state_contexts(
+    session: AsyncSession, codes: Sequence[str], *, default_cap: int
+) -> list[StateContext]:
+    found = await states_by_code(session, sorted(set(codes)))
+    return [state_context(found[c], default_cap=default_cap) for c in sorted(found)]
+
+
+async def check_compliance(
+    session: AsyncSession,
+    *,
+    services: Sequence[str],
+    providers: dict[str, int],
+    oversight_mode: str,
+    ownership_model: str | None,
+    physician_performs_services: bool,
+    states: Sequence[str],
+    default_cap: int,
+) -> list[dict[str, Any]]:
+    contexts = await state_contexts(session, states, default_cap=default_cap)
+    flags = compliance_flags(
+        services=services,
+        providers=providers,
+        oversight_mode=oversight_mode,
+        ownership_model=ownership_model,
+        physician_performs_services=physician_performs_services,
+        states=contexts,
+        catalog=service_catalog(),
+    )
+    return [f.as_dict() for f in flags]
+
+
+def provider_counts(intake: Intake) -> dict[str, int]:
+    return {p["type"]: int(p["count"]) for p in intake.providers}
+
+
+async def refresh_compliance(
+    session: AsyncSession, intake: Intake, clinic: Clinic, *, default_cap: int
+) -> None:
+    intake.compliance_flags = await check_compliance(
+        session,
+        services=intake.services,
+        providers=provider_counts(intake),
+        oversight_mode=intake.oversight_mode,
+        ownership_model=clinic.ownership_model,
+        physician_performs_services=intake.physician_performs_services,
+        states=[loc.state for loc in clinic.locations],
+        default_cap=default_cap,
+    )
+
+
+# --- intakes --------------------------------------------------------------------------------
+
+
+def _intake_values(body: IntakeCreate | IntakeUpdate, *, partial: bool) -> dict[str, Any]:
+    values = body.model_dump(exclude_unset=partial)
+    if "providers" in values:
+        values["providers"] = [
+            {"type": str(p["type"]), "count": p["count"]} for p in values["providers"]
+        ]
+    return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in values.items()}
+
+
+async def create_intake(
+    session: AsyncSession, clinic: Clinic, body: IntakeCreate, *, actor: User, default_cap: int
+) -> Intake:
+    intake = Intake(
+        id=uuid.uuid4(),
+        clinic_id=clinic.id,
+        status=IntakeStatus.draft.value,
+        created_by=actor.id,
+        compliance_flags=[],
+        **_intake_values(body, partial=False),
+    )
+    await refresh_compliance(session, intake, clinic, default_cap=default_cap)
+    session.add(intake)
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor.id,
+        action="intake.created",
+        object_type="intake",
+        object_id=intake.id,
+        after={"clinic_id": str(clinic.id), "status": intake.status},
+    )
+    return intake
+
+
+async def get_intake(
+    session: AsyncSession,
+    user: User,
+    intake_id: uuid.UUID,
+    *,
+    manage: bool = False,
+    for_update: bool = False,
+) -> tuple[Intake, Clinic]:
+    stmt = select(Intake).where(Intake.id == intake_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    intake = await session.scalar(stmt)
+    if intake is None:
+        raise IntakeNotFound("No such intake.")
+    try:
+        clinic = await get_clinic(session, user, intake.clinic_id, manage=manage)
+    except ClinicNotFound:
+        raise IntakeNotFound("No such intake.") from None
+    return intake, clinic
+
+
+async def list_intakes(
+    session: AsyncSession, clinic: Clinic, page: PageParams, *, status: str | None
+) -> tuple[Sequence[Intake], str | None]:
+    stmt = select(Intake).where(Intake.clinic_id == clinic.id)
+    if status:
+        stmt = stmt.where(Intake.status == status)
+    return await paginate(session, stmt, page, created_at=Intake.created_at, id_column=Intake.id)
+
+
+async def update_intake(
+    session: AsyncSession,
+    intake: Intake,
+    clinic: Clinic,
+    body: IntakeUpdate,
+    *,
+    actor: User,
+    default_cap: int,
+) -> Intake:
+    if intake.status != IntakeStatus.draft.value:
+        raise IntakeNotEditable(
+            f"The intake is {intake.status}; only drafts can be edited. Changes after "
+            "submission are a scope change on the engagement."
+        )
+    changes = _intake_values(body, partial=True)
+    merged_providers = changes.get("providers", intake.providers)
+    performs = changes.get("physician_performs_services", intake.physician_performs_services)
+    if not any(p["count"] > 0 for p in merged_providers) and not performs:
+        from app.errors import ValidationFailed
+
+        raise ValidationFailed(
+            [
+                {
+                    "loc": ["body", "providers"],
+                    "msg": "add at least one provider, or set physician_performs_services to true",
+                }
+            ]
+        )
+    for key, value in changes.items():
+        setattr(intake, key, value)
+    await refresh_compliance(session, intake, clinic, default_cap=default_cap)
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor.id,
+        action="intake.updated",
+        object_type="intake",
+        object_id=intake.id,
+        after=changes,
+    )
+    return intake
+
+
+async def withdraw_intake(session: AsyncSession, intake: Intake, *, actor: User) -> Intake:
+    before = intake.status
+    try:
+        transition(intake, IntakeStatus.withdrawn)
+    except IntakeTransitionNotAllowed as exc:
+        exc.detail = f"An intake that is {before} cannot be withdrawn."
+        raise
+    intake.withdrawn_at = utcnow()
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor.id,
+        action="intake.withdrawn",
+        object_type="intake",
+        object_id=intake.id,
+        before={"status": before},
+        after={"status": intake.status},
+    )
+    return intake
+
+
+def providers_of(intake: Intake) -> list[ProviderCount]:
+    return [ProviderCount.model_validate(p) for p in intake.providers]

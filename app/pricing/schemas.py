@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from app.catalog.types import UsState
+from app.catalog.vocabulary import OwnershipModel
+from app.clinics.schemas import ComplianceFlagRead, IntakeFields, _not_past
+from app.kit.geo import lookup_zip
+
+
+class QuoteLocationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: UsState
+    zip: Annotated[str, StringConstraints(pattern=r"^\d{5}$")] | None = None
+
+    @model_validator(mode="after")
+    def _zip_in_state(self) -> QuoteLocationIn:
+        if self.zip is not None:
+            info = lookup_zip(self.zip)
+            if info is None:
+                raise ValueError(f"zip {self.zip} is not a known US zip code")
+            if info.state != self.state:
+                raise ValueError(f"zip {self.zip} is in {info.state}, not {self.state}")
+        return self
+
+
+class QuoteRequest(IntakeFields):
+    """An instant quote: the intake body plus one entry per location."""
+
+    locations: list[QuoteLocationIn] = Field(min_length=1, max_length=50)
+    ownership_model: OwnershipModel | None = None
+    desired_start: Annotated[date, AfterValidator(_not_past)] | None = None  # type: ignore[assignment]
+
+
+class LineItemRead(BaseModel):
+    code: str
+    kind: Literal["recurring", "one_time", "discount"]
+    description: str
+    amount_cents: int
+
+
+class QuoteRead(BaseModel):
+    id: uuid.UUID | None = None
+    intake_id: uuid.UUID | None = None
+    pricing_version: str
+    currency: str
+    billing_interval: str
+    line_items: list[LineItemRead]
+    monthly_total_cents: int
+    first_invoice_cents: int
+    physician_payout_cents: int
+    platform_fee_cents: int
+    oversight_tier: int = Field(description="The strictest location's tier, which priced it")
+    valid_until: date
+    compliance_flags: list[ComplianceFlagRead]
+    created_at: datetime | None = None
+
+
+class PriceBookRead(BaseModel):
+    version: str
+    published_at: datetime
+    notes: str
+    data: dict[str, object]
+
+
+class PriceBookList(BaseModel):
+    items: list[PriceBookRead]
+    next_cursor: None = None
+
+
+VersionStr = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z._-]{1,40}$")]
