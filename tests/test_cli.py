@@ -111,3 +111,29 @@ def test_serve_migrates_and_serves_the_api_end_to_end(live_server):
     assert "Reset your mdmatch password" in output
     assert "Started the Stripe emulator" in output
     assert PASSWORD not in output
+
+
+def test_pricing_publish_from_a_file(pg_server_url, tmp_path):
+    import json
+
+    from app.pricing.price_book import default_price_book
+
+    book = default_price_book().model_dump(mode="json")
+    with scratch_database(pg_server_url) as url:
+        run_cli(["seed"], url)
+        path = tmp_path / "book.json"
+        path.write_text(json.dumps(dict(book, version="2027.02.1", notes="Spring prices")))
+        published = run_cli(["pricing", "publish", str(path)], url)
+        assert published.returncode == 0, published.stderr
+        assert "Published price book 2027.02.1" in published.stderr
+        again = run_cli(["pricing", "publish", str(path)], url)
+        assert again.returncode == 1
+        assert "already published" in again.stderr
+        path.write_text(json.dumps(dict(book, version="2027.03.1", annual_discount_bp=-1)))
+        invalid = run_cli(["pricing", "publish", str(path)], url)
+        assert invalid.returncode == 1
+        assert "annual_discount_bp" in invalid.stderr
+        with psycopg.connect(libpq_url(url)) as conn:
+            versions = [r[0] for r in conn.execute(
+                "SELECT version FROM price_books ORDER BY published_at").fetchall()]
+        assert versions == [book["version"], "2027.02.1"]
