@@ -134,6 +134,10 @@ def test_pricing_publish_from_a_file(pg_server_url, tmp_path):
         assert invalid.returncode == 1
         assert "annual_discount_bp" in invalid.stderr
         with psycopg.connect(libpq_url(url)) as conn:
-            versions = [r[0] for r in conn.execute(
-                "SELECT version FROM price_books ORDER BY published_at").fetchall()]
+            versions = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT version FROM price_books ORDER BY published_at"
+                ).fetchall()
+            ]
         assert versions == [book["version"], "2027.02.1"]
