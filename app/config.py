@@ -83,6 +83,24 @@ class Settings(BaseSettings):
     # Credentials expiring within this many days are flagged to the physician and operations.
     credential_expiry_warning_days: int = Field(default=60, ge=1)
 
+    # Matching and the offer cascade.
+    match_fan_out: int = Field(default=3, ge=1, le=20)
+    match_candidates_per_group: int = Field(default=20, ge=1, le=200)
+    offer_ttl_hours: float = Field(default=12, gt=0)
+    rush_offer_ttl_hours: float = Field(default=2, gt=0)
+    confirm_window_hours: float = Field(default=72, gt=0)
+    placement_target_hours: float = Field(default=24, gt=0)
+    match_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "specialty_fit": 30.0,
+            "aesthetic_experience": 20.0,
+            "responsiveness": 15.0,
+            "spare_capacity": 15.0,
+            "price_fit": 10.0,
+            "distance": 10.0,
+        }
+    )
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_base_url: str = "http://127.0.0.1:8000"
 

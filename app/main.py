@@ -20,6 +20,7 @@ from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
 from app.jobs.queue import build_connector, queue
 from app.jobs.runtime import JobRuntime, configure_runtime
@@ -27,6 +28,7 @@ from app.kit.idempotency import IdempotencyStore
 from app.kit.mailer import EmailSender, build_email_sender
 from app.kit.observability import Metrics, RequestContextMiddleware
 from app.kit.ratelimit import RateLimiter
+from app.matching.router import router as matching_router
 from app.migrate import head_revision
 from app.physicians.npi import NppesClient
 from app.physicians.router import router as physicians_router
@@ -109,6 +111,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
             {"name": "physicians", "description": "Physician profiles and credentials"},
             {"name": "clinics", "description": "Clinics, locations and intakes"},
             {"name": "quotes", "description": "Instant quotes, intake quotes, price books"},
+            {"name": "matching", "description": "Matches, offers and the physician portal"},
+            {"name": "engagements", "description": "Engagements and their directors"},
             {"name": "operations", "description": "Health, metrics and operations tools"},
         ],
     )
@@ -126,6 +130,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         physicians_router,
         clinics_router,
         pricing_router,
+        matching_router,
+        engagements_router,
         audit_router,
     ):
         app.include_router(router)

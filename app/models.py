@@ -6,7 +6,9 @@ from app.auth import models as auth_models
 from app.catalog import models as catalog_models
 from app.clinics import models as clinic_models
 from app.db import Base
+from app.engagements import models as engagement_models
 from app.kit import idempotency as idempotency_models
+from app.matching import models as matching_models
 from app.notifications import models as notification_models
 from app.physicians import models as physician_models
 from app.pricing import models as pricing_models
@@ -17,7 +19,9 @@ __all__ = [
     "auth_models",
     "catalog_models",
     "clinic_models",
+    "engagement_models",
     "idempotency_models",
+    "matching_models",
     "notification_models",
     "physician_models",
     "pricing_models",

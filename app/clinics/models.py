@@ -114,3 +114,7 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     )
     submitted_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
+    # Matching: why it ended unmatched, and the placement timings operations watch.
+    matching_outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    first_offer_at: Mapped[datetime | None]
+    matched_at: Mapped[datetime | None]

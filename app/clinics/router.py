@@ -160,18 +160,3 @@ async def update_intake(
     )
     await session.commit()
     return intake_read(intake)
-
-
-@router.post(
-    "/intakes/{intake_id}/withdraw",
-    operation_id="withdraw_intake",
-    responses=problem_responses(401, 403, 404, 409, 422),
-)
-async def withdraw_intake(
-    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep
-) -> IntakeRead:
-    """Withdraw an intake that is not confirmed yet."""
-    intake, _ = await service.get_intake(session, user, intake_id, manage=True, for_update=True)
-    intake = await service.withdraw_intake(session, intake, actor=user)
-    await session.commit()
-    return intake_read(intake)

@@ -13,7 +13,13 @@ from procrastinate.testing import InMemoryConnector
 
 from app.config import Settings
 
-JOB_MODULES = ["app.auth.jobs", "app.jobs.maintenance", "app.physicians.jobs"]
+JOB_MODULES = [
+    "app.auth.jobs",
+    "app.jobs.maintenance",
+    "app.physicians.jobs",
+    "app.notifications.jobs",
+    "app.matching.jobs",
+]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy import ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +13,14 @@ from app.db import Base, UUIDPrimaryKey
 
 class Notification(UUIDPrimaryKey, Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_id_created_at", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_user_id_created_at", "user_id", "created_at"),
+        Index(
+            "ix_notifications_email_pending",
+            "created_at",
+            postgresql_where=text("email_status = 'pending'"),
+        ),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(64))
@@ -22,3 +29,7 @@ class Notification(UUIDPrimaryKey, Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     read_at: Mapped[datetime | None]
+    # E-mail copies go out through a transactional outbox: the row commits with the change that
+    # caused it, and a periodic job sends pending ones (so a crash loses no e-mail).
+    email_status: Mapped[str] = mapped_column(String(8), server_default="none", default="none")
+    emailed_at: Mapped[datetime | None]

@@ -21,8 +21,10 @@ async def notify(
     title: str,
     body: str,
     data: dict[str, Any] | None = None,
+    email: bool = False,
 ) -> Notification:
-    """Add a notification for a user in the caller's transaction."""
+    """Add a notification for a user in the caller's transaction (and, with `email`, queue an
+    e-mail copy in the outbox)."""
     note = Notification(
         id=uuid.uuid4(),
         user_id=user_id,
@@ -31,6 +33,7 @@ async def notify(
         body=body,
         data=jsonable_encoder(data or {}),
         created_at=utcnow(),
+        email_status="pending" if email else "none",
     )
     session.add(note)
     await session.flush()
@@ -49,6 +52,28 @@ async def notify_ops(
         await notify(session, user_id=ops_id, kind=kind, title=title, body=body, data=data)
         count += 1
     return count
+
+
+async def send_pending_emails(session: AsyncSession, sender: Any, *, batch: int = 100) -> int:
+    """Send queued e-mail copies; rows are locked SKIP LOCKED so workers share the work."""
+    from app.kit.mailer import OutgoingEmail
+
+    rows = (
+        await session.execute(
+            select(Notification, User.email)
+            .join(User, User.id == Notification.user_id)
+            .where(Notification.email_status == "pending")
+            .order_by(Notification.created_at)
+            .limit(batch)
+            .with_for_update(of=Notification, skip_locked=True)
+        )
+    ).all()
+    for note, address in rows:
+        await sender.send(OutgoingEmail(to=address, subject=note.title, body=note.body))
+        note.email_status = "sent"
+        note.emailed_at = utcnow()
+    await session.flush()
+    return len(rows)
 
 
 async def mark_read(

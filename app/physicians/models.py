@@ -32,6 +32,7 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("max_supervisees >= 1", name="max_supervisees"),
         CheckConstraint("min_monthly_rate_cents >= 0", name="min_rate"),
         Index("ix_physicians_status_accepting", "verification_status", "accepting_new"),
+        Index("ix_physicians_services", "services", postgresql_using="gin"),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -62,6 +63,11 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(Text)
     status_before_suspension: Mapped[str | None] = mapped_column(String(16))
+    # Response history, kept with each offer outcome (a ranking factor).
+    offers_received: Mapped[int] = mapped_column(server_default="0", default=0)
+    offers_accepted: Mapped[int] = mapped_column(server_default="0", default=0)
+    offers_declined: Mapped[int] = mapped_column(server_default="0", default=0)
+    offers_expired: Mapped[int] = mapped_column(server_default="0", default=0)
 
     licenses: Mapped[list[License]] = relationship(
         back_populates="physician", order_by="License.state", lazy="selectin"

@@ -5,13 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from app.auth.deps import ClinicAdminUser, OpsUser, require_role
+from app.auth.deps import OpsUser, require_role
 from app.auth.models import Role, User
 from app.clinics import service as clinics
-from app.clinics.schemas import IntakeRead
 from app.db import SessionDep
 from app.errors import problem_responses
-from app.kit.idempotency import AppRoute, idempotent
+from app.kit.idempotency import AppRoute
 from app.kit.ratelimit import rate_limit
 from app.pricing import service
 from app.pricing.price_book import PriceBook
@@ -35,27 +34,6 @@ def default_cap(request: Request) -> int:
 async def instant_quote(body: QuoteRequest, session: SessionDep, request: Request) -> QuoteRead:
     """An itemized monthly price at once, with compliance flags; nothing is stored."""
     return await service.instant_quote(session, body, default_cap=default_cap(request))
-
-
-@router.post(
-    "/intakes/{intake_id}/submit",
-    operation_id="submit_intake",
-    responses=problem_responses(401, 403, 404, 409, 422),
-)
-@idempotent
-async def submit_intake(
-    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, request: Request
-) -> IntakeRead:
-    """Freeze the intake, persist its quote (valid 30 days) and start matching. Blocking
-    compliance flags answer 409 `blocking-compliance-flags` with the flags."""
-    intake, clinic = await clinics.get_intake(
-        session, user, intake_id, manage=True, for_update=True
-    )
-    await service.submit_intake(
-        session, intake, clinic, actor=user, default_cap=default_cap(request)
-    )
-    await session.commit()
-    return IntakeRead.model_validate(intake)
 
 
 @router.get(

@@ -7,6 +7,7 @@ import pytest
 from app.kit.clock import today
 from tests.clinics.helpers import create_clinic, create_intake, intake_body
 from tests.factories import ops_headers, user_headers
+from tests.matching.helpers import make_physician
 
 PROBLEMS = "https://mdmatch.dev/problems/"
 
@@ -64,7 +65,8 @@ async def test_nobody_to_perform_services_is_422_unless_the_physician_does(clien
     assert ok.status_code == 201
 
 
-async def test_acceptance_cpom_blocks_submit_until_mso(client):
+async def test_acceptance_cpom_blocks_submit_until_mso(client, session):
+    await make_physician(session, states=("CA",), home_zip="90210")
     headers, clinic = await admin_with_clinic(
         client, ("CA",), ownership_model="non_physician_owned"
     )
@@ -93,7 +95,8 @@ async def test_acceptance_cpom_blocks_submit_until_mso(client):
     assert not [f for f in submitted.json()["compliance_flags"] if f["severity"] == "blocking"]
 
 
-async def test_acceptance_tx_rns_only_warns_and_submits(client):
+async def test_acceptance_tx_rns_only_warns_and_submits(client, session):
+    await make_physician(session)
     headers, clinic = await admin_with_clinic(client)
     intake = await create_intake(
         client, headers, clinic["id"], providers=[{"type": "rn", "count": 3}]
@@ -105,7 +108,8 @@ async def test_acceptance_tx_rns_only_warns_and_submits(client):
     assert submitted.json()["submitted_at"] is not None
 
 
-async def test_submitted_intake_is_frozen(client):
+async def test_submitted_intake_is_frozen(client, session):
+    await make_physician(session)
     headers, clinic = await admin_with_clinic(client)
     intake = await create_intake(client, headers, clinic["id"])
     await client.post(f"/v1/intakes/{intake['id']}/submit", headers=headers)
@@ -146,7 +150,8 @@ async def test_patch_a_draft_recomputes_flags(client):
         ).status_code == 422, bad
 
 
-async def test_withdraw(client):
+async def test_withdraw(client, session):
+    await make_physician(session)
     headers, clinic = await admin_with_clinic(client)
     intake = await create_intake(client, headers, clinic["id"])
     await client.post(f"/v1/intakes/{intake['id']}/submit", headers=headers)
@@ -183,7 +188,8 @@ async def test_another_admins_token_on_the_intake_is_404(client, session, settin
     assert (await client.post(f"/v1/intakes/{intake['id']}/submit", headers=ops)).status_code == 403
 
 
-async def test_intake_list_with_status_filter(client):
+async def test_intake_list_with_status_filter(client, session):
+    await make_physician(session)
     headers, clinic = await admin_with_clinic(client)
     first = await create_intake(client, headers, clinic["id"])
     second = await create_intake(client, headers, clinic["id"])

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, Timestamps, UUIDPrimaryKey, enum_check
+
+
+class EngagementStatus(StrEnum):
+    pending_payment = "pending_payment"
+    active = "active"
+    past_due = "past_due"
+    ending = "ending"
+    canceled = "canceled"
+
+
+# Engagements in these statuses hold their directors' capacity.
+LIVE_ENGAGEMENT_STATUSES = (
+    EngagementStatus.pending_payment.value,
+    EngagementStatus.active.value,
+    EngagementStatus.past_due.value,
+    EngagementStatus.ending.value,
+)
+
+
+class Engagement(UUIDPrimaryKey, Timestamps, Base):
+    """The contract between a clinic and its director(s) for one intake, under one subscription."""
+
+    __tablename__ = "engagements"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", EngagementStatus), name="status"),
+        # One live engagement per intake (it may have several directors).
+        Index(
+            "uq_engagements_live_intake",
+            "intake_id",
+            unique=True,
+            postgresql_where=text("status <> 'canceled'"),
+        ),
+        Index("ix_engagements_clinic_id", "clinic_id"),
+    )
+
+    intake_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("intakes.id"))
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    quote_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("quotes.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    payment_status: Mapped[str | None] = mapped_column(String(20))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    current_period_end: Mapped[datetime | None]
+    payment_due_by: Mapped[datetime | None]
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_subscription_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    confirmed_at: Mapped[datetime]
+    ends_on: Mapped[date | None]
+    canceled_at: Mapped[datetime | None]
+
+    directors: Mapped[list[EngagementDirector]] = relationship(
+        back_populates="engagement", lazy="selectin", order_by="EngagementDirector.position"
+    )
+
+
+class EngagementDirector(UUIDPrimaryKey, Base):
+    """One director of an engagement, with the states they oversee and their payout share.
+    The supervisee counts are what this engagement takes of the physician's capacity."""
+
+    __tablename__ = "engagement_directors"
+    __table_args__ = (
+        CheckConstraint("monthly_payout_cents >= 0", name="payout"),
+        Index("ix_engagement_directors_physician_id", "physician_id"),
+    )
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("engagements.id", ondelete="CASCADE"), index=True
+    )
+    physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id"))
+    match_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("matches.id"))
+    position: Mapped[int]
+    states: Mapped[list[str]] = mapped_column(ARRAY(String(2)))
+    monthly_payout_cents: Mapped[int]
+    supervisees: Mapped[int]
+    pa_count: Mapped[int]
+    np_count: Mapped[int]
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+    engagement: Mapped[Engagement] = relationship(back_populates="directors")

@@ -1,0 +1,159 @@
+"""Engagements: the contract a confirmed intake becomes (billing and the lifecycle: [5/8])."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import Role, User
+from app.clinics.models import ClinicMember
+from app.engagements.models import Engagement, EngagementDirector, EngagementStatus
+from app.engagements.schemas import DirectorRead, EngagementRead
+from app.errors import NotFound
+from app.kit.clock import utcnow
+from app.kit.pagination import PageParams, paginate
+from app.physicians.models import Physician
+from app.pricing.models import Quote
+from app.pricing.service import quote_read
+
+PAYMENT_WINDOW = timedelta(days=7)
+
+
+class EngagementNotFound(NotFound):
+    pass
+
+
+async def create_engagement(
+    session: AsyncSession,
+    *,
+    intake_id: uuid.UUID,
+    clinic_id: uuid.UUID,
+    quote_id: uuid.UUID,
+    directors: Sequence[tuple[uuid.UUID, uuid.UUID, list[str], int, int, int, int]],
+) -> Engagement:
+    """`directors`: (physician_id, match_id, states, payout_cents, supervisees, PAs, NPs)."""
+    now = utcnow()
+    engagement = Engagement(
+        id=uuid.uuid4(),
+        intake_id=intake_id,
+        clinic_id=clinic_id,
+        quote_id=quote_id,
+        status=EngagementStatus.pending_payment.value,
+        confirmed_at=now,
+        payment_due_by=now + PAYMENT_WINDOW,
+        directors=[],
+    )
+    session.add(engagement)
+    for position, (physician_id, match_id, states, payout, supervisees, pas, nps) in enumerate(
+        directors
+    ):
+        engagement.directors.append(
+            EngagementDirector(
+                id=uuid.uuid4(),
+                engagement_id=engagement.id,
+                physician_id=physician_id,
+                match_id=match_id,
+                position=position,
+                states=sorted(states),
+                monthly_payout_cents=payout,
+                supervisees=supervisees,
+                pa_count=pas,
+                np_count=nps,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    return engagement
+
+
+def _visible(user: User) -> object:
+    if user.role == Role.ops_admin.value:
+        return True
+    if user.role == Role.physician.value:
+        return exists().where(
+            EngagementDirector.engagement_id == Engagement.id,
+            EngagementDirector.physician_id == Physician.id,
+            Physician.user_id == user.id,
+        )
+    return exists().where(
+        ClinicMember.clinic_id == Engagement.clinic_id, ClinicMember.user_id == user.id
+    )
+
+
+async def get_engagement(
+    session: AsyncSession, user: User, engagement_id: uuid.UUID, *, for_update: bool = False
+) -> Engagement:
+    stmt = select(Engagement).where(Engagement.id == engagement_id)
+    if user.role != Role.ops_admin.value:
+        stmt = stmt.where(_visible(user))  # type: ignore[arg-type]
+    if for_update:
+        stmt = stmt.with_for_update(of=Engagement)
+    engagement = await session.scalar(stmt)
+    if engagement is None:
+        raise EngagementNotFound("No such engagement.")
+    return engagement
+
+
+async def list_for_clinic(
+    session: AsyncSession, clinic_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[Engagement], str | None]:
+    stmt = select(Engagement).where(Engagement.clinic_id == clinic_id)
+    return await paginate(
+        session, stmt, page, created_at=Engagement.created_at, id_column=Engagement.id
+    )
+
+
+async def list_for_physician(
+    session: AsyncSession, physician_id: uuid.UUID, page: PageParams
+) -> tuple[Sequence[Engagement], str | None]:
+    stmt = select(Engagement).where(
+        exists().where(
+            EngagementDirector.engagement_id == Engagement.id,
+            EngagementDirector.physician_id == physician_id,
+        )
+    )
+    return await paginate(
+        session, stmt, page, created_at=Engagement.created_at, id_column=Engagement.id
+    )
+
+
+def anonymized_name(p: Physician) -> str:
+    specialty = p.specialties[0].replace("_", " ").title() if p.specialties else "Medicine"
+    return f"Dr. {p.last_name[:1]}., {specialty}"
+
+
+async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRead:
+    quote = await session.get(Quote, engagement.quote_id)
+    assert quote is not None
+    ids = [d.physician_id for d in engagement.directors]
+    physicians = {
+        p.id: p for p in await session.scalars(select(Physician).where(or_(Physician.id.in_(ids))))
+    }
+    return EngagementRead(
+        id=engagement.id,
+        intake_id=engagement.intake_id,
+        clinic_id=engagement.clinic_id,
+        status=EngagementStatus(engagement.status),
+        directors=[
+            DirectorRead(
+                physician_id=d.physician_id,
+                display_name=physicians[d.physician_id].display_name,
+                states=d.states,
+                monthly_payout_cents=d.monthly_payout_cents,
+            )
+            for d in engagement.directors
+        ],
+        quote=quote_read(quote),
+        payment_status=engagement.payment_status,
+        failure_reason=engagement.failure_reason,
+        current_period_end=engagement.current_period_end,
+        payment_due_by=engagement.payment_due_by,
+        stripe_subscription_id=engagement.stripe_subscription_id,
+        confirmed_at=engagement.confirmed_at,
+        ends_on=engagement.ends_on,
+        created_at=engagement.created_at,
+    )

@@ -1,0 +1,297 @@
+"""The hard constraints of matching, as named SQL predicates over `physicians`.
+
+One definition serves three uses: the eligibility query (all predicates ANDed), the
+explanation of a single physician (each predicate evaluated for that row), and the funnel of an
+unmatched intake (how many physicians survive each constraint in turn). The selective
+predicates (a verified license in the state, the services array) are served by indexes, so cost
+grows with the physicians who could match, not with all of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    and_,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    union_all,
+)
+from sqlalchemy.sql.selectable import LateralFromClause
+
+from app.clinics.models import Intake
+from app.engagements.models import LIVE_ENGAGEMENT_STATUSES, Engagement, EngagementDirector
+from app.kit.geo import EARTH_RADIUS_MILES
+from app.matching.models import Match, MatchStatus, Offer, OfferStatus
+from app.physicians.eligibility import current_dea, current_license, current_malpractice
+from app.physicians.models import Physician
+
+
+@dataclass(frozen=True)
+class LocationNeed:
+    state: str
+    lat: float
+    lon: float
+    # The director must reach this location (on-site or hybrid mode, or an on-site service).
+    onsite: bool
+
+
+@dataclass(frozen=True)
+class MatchContext:
+    """Everything the constraints need to know about one intake."""
+
+    intake_id: uuid.UUID
+    clinic_id: uuid.UUID
+    services: tuple[str, ...]
+    dea_required: bool
+    engagement_model: str
+    oversight_mode: str
+    start: date
+    locations: tuple[LocationNeed, ...]
+    supervisees: int
+    pa_count: int
+    np_count: int
+    pa_caps: dict[str, int | None] = field(default_factory=dict)
+    np_caps: dict[str, int | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    name: str
+    description: str
+    expr: ColumnElement[bool]
+
+
+def capacity_load() -> LateralFromClause:
+    """Per physician (LATERAL, so only candidate rows are aggregated): clinics held and
+    supervisees, PAs and NPs supervised, by accepted-not-confirmed matches and by directors of
+    live engagements."""
+    held = union_all(
+        select(Match.supervisees, Match.pa_count, Match.np_count).where(
+            Match.physician_id == Physician.id, Match.status == MatchStatus.accepted.value
+        ),
+        select(
+            EngagementDirector.supervisees, EngagementDirector.pa_count, EngagementDirector.np_count
+        )
+        .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
+        .where(
+            EngagementDirector.physician_id == Physician.id,
+            EngagementDirector.ended_at.is_(None),
+            Engagement.status.in_(LIVE_ENGAGEMENT_STATUSES),
+        ),
+    ).subquery("held")
+    return (
+        select(
+            func.count().label("clinics"),
+            func.coalesce(func.sum(held.c.supervisees), 0).label("supervisees"),
+            func.coalesce(func.sum(held.c.pa_count), 0).label("pas"),
+            func.coalesce(func.sum(held.c.np_count), 0).label("nps"),
+        )
+        .select_from(held)
+        .lateral("load")
+    )
+
+
+def distance_miles(lat: float, lon: float) -> ColumnElement[float]:
+    """Great-circle distance from the physician's home to (lat, lon), in miles (haversine)."""
+    home_lat = func.radians(Physician.home_lat)
+    dlat = func.radians(literal(lat, Float) - Physician.home_lat) / 2
+    dlon = func.radians(literal(lon, Float) - Physician.home_lon) / 2
+    a = func.power(func.sin(dlat), 2) + func.cos(home_lat) * func.cos(
+        func.radians(literal(lat, Float))
+    ) * func.power(func.sin(dlon), 2)
+    return 2 * EARTH_RADIUS_MILES * func.asin(func.sqrt(func.least(a, 1.0)))
+
+
+def _min_cap(caps: dict[str, int | None], states: Sequence[str]) -> int | None:
+    known = [c for s in states if (c := caps.get(s)) is not None]
+    return min(known) if known else None
+
+
+def constraints(
+    ctx: MatchContext, states: Sequence[str], load: LateralFromClause
+) -> list[Constraint]:
+    """The hard constraints for a physician to direct the intake's locations in `states`."""
+    group = [loc for loc in ctx.locations if loc.state in states]
+    out = [
+        Constraint(
+            "verified",
+            "verified credentials, not suspended",
+            Physician.verification_status == "verified",
+        ),
+        Constraint("accepting_new", "accepting new clinics", Physician.accepting_new.is_(True)),
+        Constraint(
+            "malpractice",
+            f"malpractice cover current on {ctx.start.isoformat()}",
+            current_malpractice(ctx.start),
+        ),
+    ]
+    for state in sorted(states):
+        out.append(
+            Constraint(
+                f"license:{state}",
+                f"active {state} license not expiring before {ctx.start.isoformat()}",
+                current_license(state, ctx.start),
+            )
+        )
+    out.append(
+        Constraint(
+            "services",
+            "supervises every requested service",
+            Physician.services.contains(list(ctx.services)),
+        )
+    )
+    if ctx.dea_required:
+        for state in sorted(states):
+            out.append(
+                Constraint(
+                    f"dea:{state}",
+                    f"DEA registration in {state} for controlled substances",
+                    current_dea(state, ctx.start),
+                )
+            )
+    out.append(
+        Constraint(
+            "engagement_model",
+            f"offers {ctx.engagement_model.replace('_', ' ')} engagements",
+            Physician.engagement_models.contains([ctx.engagement_model]),
+        )
+    )
+    out.append(
+        Constraint(
+            "oversight_mode",
+            f"offers {ctx.oversight_mode} oversight",
+            Physician.oversight_modes.contains([ctx.oversight_mode]),
+        )
+    )
+    for i, loc in enumerate(group):
+        if loc.onsite:
+            out.append(
+                Constraint(
+                    f"travel:{loc.state}:{i}",
+                    f"lives within their travel radius of the {loc.state} location",
+                    distance_miles(loc.lat, loc.lon) <= Physician.travel_radius_miles,
+                )
+            )
+    out.append(
+        Constraint(
+            "capacity_clinics",
+            "has room for another clinic",
+            load.c.clinics < Physician.max_clinics,
+        )
+    )
+    out.append(
+        Constraint(
+            "capacity_supervisees",
+            f"can supervise {ctx.supervisees} more providers",
+            load.c.supervisees + ctx.supervisees <= Physician.max_supervisees,
+        )
+    )
+    pa_cap = _min_cap(ctx.pa_caps, states)
+    if pa_cap is not None and ctx.pa_count:
+        out.append(
+            Constraint(
+                "pa_ratio",
+                f"stays within the state PA cap of {pa_cap}",
+                load.c.pas + ctx.pa_count <= pa_cap,
+            )
+        )
+    np_cap = _min_cap(ctx.np_caps, states)
+    if np_cap is not None and ctx.np_count:
+        out.append(
+            Constraint(
+                "np_ratio",
+                f"stays within the state NP cap of {np_cap}",
+                load.c.nps + ctx.np_count <= np_cap,
+            )
+        )
+    declined = (
+        exists()
+        .where(
+            Offer.physician_id == Physician.id,
+            Offer.status == OfferStatus.declined.value,
+            Offer.intake_id == Intake.id,
+            Intake.clinic_id == ctx.clinic_id,
+        )
+        .correlate(Physician)
+    )
+    out.append(Constraint("not_declined", "has not declined this clinic", ~declined))
+    return out
+
+
+def already_matched(intake_id: uuid.UUID) -> ColumnElement[bool]:
+    return exists().where(Match.intake_id == intake_id, Match.physician_id == Physician.id)
+
+
+def eligible_query(
+    ctx: MatchContext, states: Sequence[str], *, exclude_matched: bool = True
+) -> Any:
+    """Eligible physicians for `states` with the columns ranking needs."""
+    load = capacity_load()
+    preds = [c.expr for c in constraints(ctx, states, load)]
+    if exclude_matched:
+        preds.append(~already_matched(ctx.intake_id))
+    onsite = [loc for loc in ctx.locations if loc.state in states and loc.onsite]
+    distance = (
+        func.greatest(*[distance_miles(loc.lat, loc.lon) for loc in onsite])
+        if len(onsite) > 1
+        else distance_miles(onsite[0].lat, onsite[0].lon)
+        if onsite
+        else literal(None, Float)
+    )
+    return (
+        select(
+            Physician.id,
+            Physician.first_name,
+            Physician.last_name,
+            Physician.degree,
+            Physician.specialties,
+            Physician.years_experience,
+            Physician.aesthetic_years,
+            Physician.max_clinics,
+            Physician.min_monthly_rate_cents,
+            Physician.travel_radius_miles,
+            Physician.offers_received,
+            Physician.offers_accepted,
+            Physician.offers_declined,
+            Physician.offers_expired,
+            load.c.clinics.label("clinics_held"),
+            distance.label("distance_miles"),
+        )
+        .select_from(Physician)
+        .join(load, true())
+        .where(and_(*preds))
+    )
+
+
+def explain_query(ctx: MatchContext, states: Sequence[str], physician_id: uuid.UUID) -> Any:
+    load = capacity_load()
+    cs = constraints(ctx, states, load)
+    cols = [c.expr.label(f"c{i}") for i, c in enumerate(cs)]
+    stmt = (
+        select(*cols).select_from(Physician).join(load, true()).where(Physician.id == physician_id)
+    )
+    return stmt, cs
+
+
+def funnel_query(ctx: MatchContext, states: Sequence[str]) -> Any:
+    """How many physicians pass the first 1, 2, ... constraints (one scan, for diagnostics)."""
+    load = capacity_load()
+    cs = constraints(ctx, states, load)
+    counts = []
+    acc: list[ColumnElement[bool]] = []
+    for i, c in enumerate(cs):
+        acc.append(c.expr)
+        counts.append(func.count().filter(and_(*acc)).label(f"c{i}"))
+    total = func.count().label("total")
+    stmt = select(total, *counts).select_from(Physician).join(load, true())
+    return stmt, cs

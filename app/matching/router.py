@@ -1,0 +1,297 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from sqlalchemy import exists, select
+
+from app.auth.deps import ClinicAdminUser, OpsUser, PhysicianUser, require_role
+from app.auth.models import Role, User
+from app.clinics import service as clinics
+from app.clinics.models import Clinic, Intake, IntakeStatus
+from app.clinics.schemas import IntakeRead, ProviderCount
+from app.config import Settings
+from app.db import SessionDep
+from app.engagements.schemas import EngagementRead
+from app.engagements.service import anonymized_name
+from app.engagements.service import to_read as engagement_read
+from app.errors import problem_responses
+from app.kit.clock import utcnow
+from app.kit.idempotency import AppRoute, idempotent
+from app.kit.pagination import Page, PageParams, page_params, paginate
+from app.matching import flows, offers, service
+from app.matching.models import Match, MatchStatus, Offer, OfferStatus
+from app.matching.schemas import (
+    ClinicContact,
+    ConfirmBody,
+    DeclineBody,
+    MatchList,
+    MatchPhysician,
+    MatchRead,
+    OfferRead,
+)
+from app.physicians.models import Physician
+from app.physicians.service import get_own_profile, verified_states
+
+router = APIRouter(prefix="/v1", tags=["matching"], route_class=AppRoute)
+ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+@router.post(
+    "/intakes/{intake_id}/submit",
+    operation_id="submit_intake",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+@idempotent
+async def submit_intake(
+    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, request: Request
+) -> IntakeRead:
+    """Freeze the intake, persist its quote (valid 30 days) and start matching: the best
+    candidates get offers at once. Blocking compliance flags answer 409
+    `blocking-compliance-flags` with the flags."""
+    intake, clinic = await clinics.get_intake(
+        session, user, intake_id, manage=True, for_update=True
+    )
+    await flows.submit(session, intake, clinic, actor=user, settings=settings_of(request))
+    await session.commit()
+    return IntakeRead.model_validate(intake)
+
+
+@router.post(
+    "/intakes/{intake_id}/withdraw",
+    operation_id="withdraw_intake",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def withdraw_intake(
+    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep
+) -> IntakeRead:
+    """Withdraw an intake that is not confirmed yet; its open offers are withdrawn."""
+    intake, _ = await clinics.get_intake(session, user, intake_id, manage=True, for_update=True)
+    await flows.withdraw(session, intake, actor=user)
+    await session.commit()
+    return IntakeRead.model_validate(intake)
+
+
+@router.get(
+    "/intakes/{intake_id}/matches",
+    operation_id="list_intake_matches",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: SessionDep) -> MatchList:
+    """The ranked candidates with their explanations; physicians stay anonymous until the
+    engagement is confirmed."""
+    intake, _ = await clinics.get_intake(session, user, intake_id)
+    rows = (
+        await session.execute(
+            select(Match, Offer.id, Physician)
+            .join(Physician, Physician.id == Match.physician_id)
+            .outerjoin(Offer, Offer.match_id == Match.id)
+            .where(Match.intake_id == intake.id)
+            .order_by(Match.group_key, Match.rank)
+        )
+    ).all()
+    items = []
+    for match, offer_id, physician in rows:
+        revealed = match.status == MatchStatus.confirmed.value or user.role == Role.ops_admin.value
+        items.append(
+            MatchRead(
+                match_id=match.id,
+                offer_id=offer_id,
+                rank=match.rank,
+                score=match.score,
+                status=MatchStatus(match.status),
+                covers_states=match.covers_states,
+                physician=MatchPhysician(
+                    id=physician.id,
+                    display_name=physician.display_name if revealed else anonymized_name(physician),
+                    degree=physician.degree,
+                    specialties=physician.specialties,
+                    years_experience=physician.years_experience,
+                    aesthetic_years=physician.aesthetic_years,
+                    states_licensed=verified_states(physician),
+                ),
+                explanation=match.explanation,
+            )
+        )
+    return MatchList(items=items)
+
+
+@router.post(
+    "/intakes/{intake_id}/confirm",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="confirm_intake",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+@idempotent
+async def confirm_intake(
+    intake_id: uuid.UUID,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    body: ConfirmBody | None = None,
+) -> EngagementRead:
+    """Confirm the accepted director(s): the engagement starts in `pending_payment`."""
+    intake, clinic = await clinics.get_intake(
+        session, user, intake_id, manage=True, for_update=True
+    )
+    engagement = await flows.confirm(
+        session, intake, clinic, match_id=body.match_id if body else None, actor=user
+    )
+    await session.commit()
+    return await engagement_read(session, engagement)
+
+
+@router.get("/intakes", operation_id="list_intakes", responses=problem_responses(401, 403, 422))
+async def list_intakes(
+    _ops: OpsUser,
+    session: SessionDep,
+    page: PageDep,
+    request: Request,
+    status: IntakeStatus | None = None,
+    stalled: Annotated[
+        bool, Query(description="Matching, with no accepted offer past the placement target")
+    ] = False,
+) -> Page[IntakeRead]:
+    """Every intake (operations), newest first; `?status=matching&stalled=true` lists the
+    placements that need a human."""
+    stmt = select(Intake)
+    if status:
+        stmt = stmt.where(Intake.status == status.value)
+    if stalled:
+        target = utcnow() - timedelta(hours=settings_of(request).placement_target_hours)
+        stmt = stmt.where(
+            Intake.status == IntakeStatus.matching.value,
+            Intake.submitted_at <= target,
+            ~exists().where(
+                Match.intake_id == Intake.id,
+                Match.status.in_([MatchStatus.accepted.value, MatchStatus.confirmed.value]),
+            ),
+        )
+    rows, cursor = await paginate(
+        session, stmt, page, created_at=Intake.created_at, id_column=Intake.id
+    )
+    return Page(items=[IntakeRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/intakes/{intake_id}/diagnostics",
+    operation_id="intake_matching_diagnostics",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def diagnostics(
+    intake_id: uuid.UUID,
+    ops: OpsUser,
+    session: SessionDep,
+    request: Request,
+    physician_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """Why physicians were or were not eligible (operations): the constraint funnel for every
+    state of the intake, and with `physician_id`, each constraint for that physician."""
+    intake, clinic = await clinics.get_intake(session, ops, intake_id)
+    ctx = await service.build_context(session, intake, clinic, settings_of(request))
+    states = service.states_of(ctx)
+    out: dict[str, Any] = {
+        "outcome": intake.matching_outcome,
+        "funnel": await service.diagnose(session, ctx, states),
+    }
+    if physician_id:
+        out["physician"] = await service.explain_physician(session, ctx, states, physician_id)
+    return out
+
+
+# --- the physician portal -------------------------------------------------------------------
+
+
+async def offer_read(session: Any, offer: Offer) -> OfferRead:
+    intake = await session.get(Intake, offer.intake_id)
+    match = await session.get(Match, offer.match_id)
+    clinic = await session.get(Clinic, intake.clinic_id)
+    contact = None
+    if match.status == MatchStatus.confirmed.value:
+        contact = ClinicContact(
+            legal_name=clinic.legal_name,
+            contact_name=clinic.contact_name,
+            contact_email=clinic.contact_email,
+            contact_phone=clinic.contact_phone,
+        )
+    return OfferRead(
+        id=offer.id,
+        status=OfferStatus(offer.status),
+        respond_by=offer.respond_by,
+        services=intake.services,
+        states=match.covers_states,
+        providers=[ProviderCount.model_validate(p) for p in intake.providers],
+        oversight_mode=intake.oversight_mode,
+        engagement_model=intake.engagement_model,
+        monthly_payout_cents=offer.monthly_payout_cents,
+        desired_start=intake.desired_start,
+        created_at=offer.created_at,
+        clinic=contact,
+    )
+
+
+@router.get(
+    "/physicians/me/offers",
+    operation_id="list_my_offers",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def my_offers(
+    user: PhysicianUser, session: SessionDep, page: PageDep, status: OfferStatus | None = None
+) -> Page[OfferRead]:
+    """The caller's offers, newest first; `?status=pending` for the ones awaiting an answer."""
+    physician = await get_own_profile(session, user)
+    stmt = select(Offer).where(Offer.physician_id == physician.id)
+    if status:
+        stmt = stmt.where(Offer.status == status.value)
+    rows, cursor = await paginate(
+        session, stmt, page, created_at=Offer.created_at, id_column=Offer.id
+    )
+    return Page(items=[await offer_read(session, o) for o in rows], next_cursor=cursor)
+
+
+@router.get(
+    "/offers/{offer_id}", operation_id="get_offer", responses=problem_responses(401, 403, 404, 422)
+)
+async def get_offer(offer_id: uuid.UUID, user: PhysicianUser, session: SessionDep) -> OfferRead:
+    """One of the caller's offers; the clinic's name and contacts appear once it confirms."""
+    return await offer_read(session, await service.own_offer(session, user, offer_id))
+
+
+@router.post(
+    "/offers/{offer_id}/accept",
+    operation_id="accept_offer",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def accept(
+    offer_id: uuid.UUID, user: PhysicianUser, session: SessionDep, request: Request
+) -> OfferRead:
+    """Accept an offer. The first accept of an intake wins; the others get 409 `offer-not-open`,
+    and a physician without capacity left gets 409 `capacity-exhausted`."""
+    offer = await offers.accept_offer(session, user, offer_id, settings_of(request))
+    await session.commit()
+    return await offer_read(session, offer)
+
+
+@router.post(
+    "/offers/{offer_id}/decline",
+    operation_id="decline_offer",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def decline(
+    offer_id: uuid.UUID,
+    body: DeclineBody,
+    user: PhysicianUser,
+    session: SessionDep,
+    request: Request,
+) -> OfferRead:
+    """Decline an offer with a reason; the next candidate is offered at once."""
+    offer = await offers.decline_offer(session, user, offer_id, body.reason, settings_of(request))
+    await session.commit()
+    return await offer_read(session, offer)

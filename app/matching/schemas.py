@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.clinics.schemas import ProviderCount
+from app.matching.models import MatchStatus, OfferStatus
+
+
+class MatchPhysician(BaseModel):
+    id: uuid.UUID
+    display_name: str = Field(description='Anonymized ("Dr. M., Dermatology") until confirmation')
+    degree: str
+    specialties: list[str]
+    years_experience: int
+    aesthetic_years: int
+    states_licensed: list[str]
+
+
+class MatchRead(BaseModel):
+    match_id: uuid.UUID
+    offer_id: uuid.UUID | None
+    rank: int
+    score: float
+    status: MatchStatus
+    covers_states: list[str]
+    physician: MatchPhysician
+    explanation: dict[str, Any]
+
+
+class MatchList(BaseModel):
+    items: list[MatchRead]
+    next_cursor: None = None
+
+
+class ClinicContact(BaseModel):
+    legal_name: str
+    contact_name: str
+    contact_email: str
+    contact_phone: str
+
+
+class OfferRead(BaseModel):
+    id: uuid.UUID
+    status: OfferStatus
+    respond_by: datetime
+    services: list[str]
+    states: list[str]
+    providers: list[ProviderCount]
+    oversight_mode: str
+    engagement_model: str
+    monthly_payout_cents: int
+    currency: str = "usd"
+    desired_start: date
+    created_at: datetime
+    clinic: ClinicContact | None = Field(
+        default=None, description="Only once the clinic has confirmed the engagement"
+    )
+
+
+class DeclineBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class ConfirmBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    match_id: uuid.UUID | None = None

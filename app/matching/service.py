@@ -1,0 +1,564 @@
+"""Matching an intake to physicians: candidates, offers, the cascade, accept and decline.
+
+Locks are always taken in the same order — intake, then offer, then physician — so accepts,
+declines, withdrawals and the cascade never deadlock one another. The intake lock serialises
+everything that changes one intake's offers; the physician lock serialises capacity checks of
+one physician across intakes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import User
+from app.catalog.services import service_catalog
+from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
+from app.clinics.service import provider_counts, state_contexts
+from app.clinics.status import transition
+from app.config import Settings
+from app.errors import Conflict, NotFound
+from app.kit.clock import utcnow
+from app.kit.geo import lookup_zip
+from app.matching import constraints as mc
+from app.matching import scoring
+from app.matching.models import Match, MatchStatus, Offer, OfferStatus
+from app.notifications.service import notify, notify_ops
+from app.physicians.models import Physician
+from app.pricing.models import Quote
+
+log = structlog.get_logger(__name__)
+
+OPEN_MATCH = (MatchStatus.candidate.value, MatchStatus.offered.value)
+
+
+class OfferNotOpen(Conflict):
+    slug, title = "offer-not-open", "Offer is no longer open"
+
+
+class CapacityExhausted(Conflict):
+    slug, title = "capacity-exhausted", "No capacity left"
+
+
+class OfferNotFound(NotFound):
+    pass
+
+
+def group_key(states: Sequence[str]) -> str:
+    return ",".join(sorted(states))
+
+
+# --- context --------------------------------------------------------------------------------
+
+
+async def build_context(
+    session: AsyncSession, intake: Intake, clinic: Clinic, settings: Settings
+) -> mc.MatchContext:
+    catalog = service_catalog()
+    contexts = {
+        c.code: c
+        for c in await state_contexts(
+            session,
+            [loc.state for loc in clinic.locations],
+            default_cap=settings.default_supervisee_cap,
+        )
+    }
+    requested = set(intake.services)
+    locations = []
+    for loc in clinic.locations:
+        onsite_services = requested & set(contexts[loc.state].onsite_required_services)
+        onsite = intake.oversight_mode in ("onsite", "hybrid") or bool(onsite_services)
+        lat, lon = loc.lat, loc.lon
+        if lat is None or lon is None:  # pragma: no cover - locations always geocode
+            info = lookup_zip(loc.zip)
+            assert info is not None
+            lat, lon = info.lat, info.lon
+        locations.append(mc.LocationNeed(loc.state, lat, lon, onsite))
+    counts = provider_counts(intake)
+    return mc.MatchContext(
+        intake_id=intake.id,
+        clinic_id=clinic.id,
+        services=tuple(sorted(requested)),
+        dea_required=any(catalog[s].controlled_substance for s in requested),
+        engagement_model=intake.engagement_model,
+        oversight_mode=intake.oversight_mode,
+        start=intake.desired_start,
+        locations=tuple(locations),
+        supervisees=sum(counts.values()),
+        pa_count=counts.get("pa", 0),
+        np_count=counts.get("np", 0),
+        pa_caps={c: ctx.pa_cap for c, ctx in contexts.items()},
+        np_caps={c: ctx.np_cap for c, ctx in contexts.items()},
+    )
+
+
+def states_of(ctx: mc.MatchContext) -> list[str]:
+    return sorted({loc.state for loc in ctx.locations})
+
+
+def needs_multiple_directors(ctx: mc.MatchContext) -> list[dict[str, Any]]:
+    out = []
+    for state in states_of(ctx):
+        for label, count, cap in (
+            ("PAs", ctx.pa_count, ctx.pa_caps.get(state)),
+            ("NPs", ctx.np_count, ctx.np_caps.get(state)),
+        ):
+            if cap is not None and count > cap:
+                out.append(
+                    {"state": state, "providers": label, "count": count, "cap_per_physician": cap}
+                )
+    return out
+
+
+# --- candidates -----------------------------------------------------------------------------
+
+
+@dataclass
+class RankedCandidate:
+    row: Any
+    ranked: scoring.Ranked
+
+
+async def ranked_candidates(
+    session: AsyncSession,
+    ctx: mc.MatchContext,
+    states: Sequence[str],
+    *,
+    payout_cents: int,
+    settings: Settings,
+    limit: int | None = None,
+) -> list[RankedCandidate]:
+    rows = (await session.execute(mc.eligible_query(ctx, states))).all()
+    catalog = service_catalog()
+    facts = [
+        scoring.CandidateFacts(
+            physician_id=r.id,
+            specialties=tuple(r.specialties),
+            years_experience=r.years_experience,
+            aesthetic_years=r.aesthetic_years,
+            max_clinics=r.max_clinics,
+            clinics_held=r.clinics_held,
+            min_monthly_rate_cents=r.min_monthly_rate_cents,
+            travel_radius_miles=r.travel_radius_miles,
+            distance_miles=r.distance_miles,
+            offers_received=r.offers_received,
+            offers_accepted=r.offers_accepted,
+            offers_declined=r.offers_declined,
+            offers_expired=r.offers_expired,
+        )
+        for r in rows
+    ]
+    ranked = scoring.rank(
+        facts,
+        service_fit={s: catalog[s].fit_specialties for s in ctx.services},
+        payout_cents=payout_cents,
+        weights=settings.match_weights,
+    )
+    by_id = {r.id: r for r in rows}
+    out = [RankedCandidate(by_id[r.physician_id], r) for r in ranked]
+    return out[:limit] if limit else out
+
+
+def _constraint_list(ctx: mc.MatchContext, states: Sequence[str]) -> list[dict[str, str]]:
+    load = mc.capacity_load()
+    return [
+        {"name": c.name, "description": c.description} for c in mc.constraints(ctx, states, load)
+    ]
+
+
+def split_payout(
+    total_cents: int, groups: Sequence[Sequence[str]], ctx: mc.MatchContext
+) -> list[int]:
+    """Each director's share of the physician payout, by the locations they oversee; the
+    remainder of the integer division goes to the first group, so shares add up exactly."""
+    counts = [sum(1 for loc in ctx.locations if loc.state in g) for g in groups]
+    total_locations = sum(counts) or 1
+    shares = [total_cents * c // total_locations for c in counts]
+    shares[0] += total_cents - sum(shares)
+    return shares
+
+
+async def _add_candidates(
+    session: AsyncSession,
+    ctx: mc.MatchContext,
+    states: Sequence[str],
+    *,
+    payout_cents: int,
+    settings: Settings,
+) -> int:
+    """Store the next best candidates of a state group as `candidate` matches."""
+    key = group_key(states)
+    start_rank = (
+        await session.scalar(
+            select(func.coalesce(func.max(Match.rank), 0)).where(
+                Match.intake_id == ctx.intake_id, Match.group_key == key
+            )
+        )
+        or 0
+    )
+    found = await ranked_candidates(
+        session,
+        ctx,
+        states,
+        payout_cents=payout_cents,
+        settings=settings,
+        limit=settings.match_candidates_per_group,
+    )
+    passed = _constraint_list(ctx, states)
+    for i, cand in enumerate(found, start=1):
+        session.add(
+            Match(
+                id=uuid.uuid4(),
+                intake_id=ctx.intake_id,
+                physician_id=cand.row.id,
+                group_key=key,
+                covers_states=sorted(states),
+                rank=start_rank + i,
+                score=cand.ranked.score,
+                status=MatchStatus.candidate.value,
+                explanation={
+                    "constraints": passed,
+                    "factors": [f.__dict__ for f in cand.ranked.factors],
+                },
+                monthly_payout_cents=payout_cents,
+                supervisees=ctx.supervisees,
+                pa_count=ctx.pa_count,
+                np_count=ctx.np_count,
+            )
+        )
+    await session.flush()
+    return len(found)
+
+
+async def diagnose(
+    session: AsyncSession, ctx: mc.MatchContext, states: Sequence[str]
+) -> dict[str, Any]:
+    """Which constraints eliminated how many physicians (a cumulative funnel)."""
+    stmt, cs = mc.funnel_query(ctx, states)
+    row = (await session.execute(stmt)).one()
+    funnel, remaining = [], row.total
+    for i, c in enumerate(cs):
+        after = getattr(row, f"c{i}")
+        funnel.append(
+            {
+                "constraint": c.name,
+                "description": c.description,
+                "eliminated": remaining - after,
+                "remaining": after,
+            }
+        )
+        remaining = after
+    return {"states": list(states), "physicians": row.total, "funnel": funnel}
+
+
+async def explain_physician(
+    session: AsyncSession, ctx: mc.MatchContext, states: Sequence[str], physician_id: uuid.UUID
+) -> list[dict[str, Any]]:
+    stmt, cs = mc.explain_query(ctx, states, physician_id)
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        raise NotFound("No such physician.")
+    return [
+        {"name": c.name, "description": c.description, "passed": bool(getattr(row, f"c{i}"))}
+        for i, c in enumerate(cs)
+    ]
+
+
+# --- starting and advancing -----------------------------------------------------------------
+
+
+async def _quote(session: AsyncSession, intake_id: uuid.UUID) -> Quote:
+    quote = await session.scalar(
+        select(Quote).where(Quote.intake_id == intake_id).order_by(Quote.created_at.desc()).limit(1)
+    )
+    assert quote is not None, "a submitted intake always has a quote"
+    return quote
+
+
+async def start_matching(
+    session: AsyncSession, intake: Intake, clinic: Clinic, settings: Settings
+) -> None:
+    """Right after submit (intake locked, status `matching`): plan the state groups, store the
+    best candidates of each, and send the first offers."""
+    ctx = await build_context(session, intake, clinic, settings)
+    quote = await _quote(session, intake.id)
+    intake.matching_outcome = None
+    too_many = needs_multiple_directors(ctx)
+    if too_many:
+        await _mark_unmatched(
+            session,
+            intake,
+            clinic,
+            {"reason": "needs_multiple_directors", "details": too_many},
+        )
+        return
+    states = states_of(ctx)
+    groups: list[tuple[str, ...]] | None = [tuple(states)]
+    whole = await ranked_candidates(
+        session, ctx, states, payout_cents=quote.physician_payout_cents, settings=settings, limit=1
+    )
+    if not whole and len(states) > 1:
+        per_state = {
+            s: [
+                c.row.id
+                for c in await ranked_candidates(
+                    session, ctx, [s], payout_cents=quote.physician_payout_cents, settings=settings
+                )
+            ]
+            for s in states
+        }
+        groups = scoring.plan_coverage(states, per_state)
+    if not whole and (groups is None or len(states) == 1):
+        await _mark_unmatched(
+            session,
+            intake,
+            clinic,
+            {
+                "reason": "no_eligible_physicians",
+                "diagnostics": [await diagnose(session, ctx, [s]) for s in states]
+                if len(states) > 1
+                else [await diagnose(session, ctx, states)],
+            },
+        )
+        return
+    assert groups is not None
+    payouts = split_payout(quote.physician_payout_cents, groups, ctx)
+    for group, payout in zip(groups, payouts, strict=True):
+        await _add_candidates(session, ctx, group, payout_cents=payout, settings=settings)
+    await advance(session, intake, clinic, settings, ctx=ctx)
+
+
+def _respond_by(intake: Intake, settings: Settings) -> datetime:
+    hours = settings.rush_offer_ttl_hours if intake.rush else settings.offer_ttl_hours
+    return utcnow() + timedelta(hours=hours)
+
+
+async def advance(
+    session: AsyncSession,
+    intake: Intake,
+    clinic: Clinic,
+    settings: Settings,
+    *,
+    ctx: mc.MatchContext | None = None,
+) -> None:
+    """One step of the cascade (intake locked): keep `match_fan_out` offers open in every state
+    group without an accepted director, topping up candidates when they run out; a group with
+    nobody left makes the intake `unmatched`; all groups accepted makes it `matched`."""
+    if intake.status != IntakeStatus.matching.value:
+        return
+    matches = list(
+        await session.scalars(
+            select(Match).where(Match.intake_id == intake.id).order_by(Match.rank)
+        )
+    )
+    groups = sorted({m.group_key for m in matches})
+    accepted = {m.group_key for m in matches if m.status in ("accepted", "confirmed")}
+    for key in groups:
+        if key in accepted:
+            continue
+        in_group = [m for m in matches if m.group_key == key]
+        open_offers = sum(1 for m in in_group if m.status == MatchStatus.offered.value)
+        waiting = [m for m in in_group if m.status == MatchStatus.candidate.value]
+        room = settings.match_fan_out - open_offers
+        if room > 0 and len(waiting) < room:
+            ctx = ctx or await build_context(session, intake, clinic, settings)
+            added = await _add_candidates(
+                session,
+                ctx,
+                key.split(","),
+                payout_cents=in_group[0].monthly_payout_cents,
+                settings=settings,
+            )
+            if added:
+                waiting = list(
+                    await session.scalars(
+                        select(Match)
+                        .where(
+                            Match.intake_id == intake.id,
+                            Match.group_key == key,
+                            Match.status == MatchStatus.candidate.value,
+                        )
+                        .order_by(Match.rank)
+                    )
+                )
+        for match in waiting[: max(room, 0)]:
+            await _offer(session, intake, match, settings)
+            open_offers += 1
+        if open_offers == 0:
+            ctx = ctx or await build_context(session, intake, clinic, settings)
+            await _mark_unmatched(
+                session,
+                intake,
+                clinic,
+                {
+                    "reason": "candidates_exhausted",
+                    "state_group": key,
+                    "diagnostics": [await diagnose(session, ctx, key.split(","))],
+                },
+            )
+            return
+    await session.flush()
+
+
+async def _offer(session: AsyncSession, intake: Intake, match: Match, settings: Settings) -> Offer:
+    now = utcnow()
+    offer = Offer(
+        id=uuid.uuid4(),
+        match_id=match.id,
+        intake_id=intake.id,
+        physician_id=match.physician_id,
+        group_key=match.group_key,
+        status=OfferStatus.pending.value,
+        respond_by=_respond_by(intake, settings),
+        monthly_payout_cents=match.monthly_payout_cents,
+        created_at=now,
+    )
+    session.add(offer)
+    match.status = MatchStatus.offered.value
+    if intake.first_offer_at is None:
+        intake.first_offer_at = now
+    await session.execute(
+        update(Physician)
+        .where(Physician.id == match.physician_id)
+        .values(offers_received=Physician.offers_received + 1)
+    )
+    user_id = await session.scalar(
+        select(Physician.user_id).where(Physician.id == match.physician_id)
+    )
+    assert user_id is not None
+    await notify(
+        session,
+        user_id=user_id,
+        kind="offer.new",
+        email=True,
+        title="New medical-director offer",
+        body=(
+            f"A clinic in {match.group_key.replace(',', ', ')} needs a medical director: "
+            f"${match.monthly_payout_cents / 100:,.2f} a month. Respond by "
+            f"{offer.respond_by:%Y-%m-%d %H:%M} UTC."
+        ),
+        data={"offer_id": str(offer.id), "intake_id": str(intake.id)},
+    )
+    await session.flush()
+    return offer
+
+
+async def clinic_admin_ids(session: AsyncSession, clinic_id: uuid.UUID) -> list[uuid.UUID]:
+    return list(
+        await session.scalars(
+            select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic_id)
+        )
+    )
+
+
+async def _mark_unmatched(
+    session: AsyncSession, intake: Intake, clinic: Clinic, outcome: dict[str, Any]
+) -> None:
+    await _release_open(session, intake.id, include_accepted=True)
+    transition(intake, IntakeStatus.unmatched)
+    intake.matching_outcome = outcome
+    await session.flush()
+    reason = outcome["reason"].replace("_", " ")
+    for admin in await clinic_admin_ids(session, clinic.id):
+        await notify(
+            session,
+            user_id=admin,
+            kind="intake.unmatched",
+            email=True,
+            title="We could not place a director yet",
+            body=f"No eligible physician accepted your intake ({reason}). Our team is on it; you "
+            "can adjust the intake and submit it again.",
+            data={"intake_id": str(intake.id), "reason": outcome["reason"]},
+        )
+    await notify_ops(
+        session,
+        kind="intake.unmatched",
+        title=f"Intake unmatched: {clinic.legal_name}",
+        body=f"Intake {intake.id} ended unmatched: {reason}.",
+        data={"intake_id": str(intake.id), "outcome": outcome},
+    )
+    log.info("intake_unmatched", intake_id=str(intake.id), reason=outcome["reason"])
+
+
+async def _release_open(
+    session: AsyncSession, intake_id: uuid.UUID, *, include_accepted: bool, group: str | None = None
+) -> list[Offer]:
+    """Withdraw the intake's pending offers (and accepted-unconfirmed ones when asked), freeing
+    the physicians' capacity; notify them."""
+    statuses = [OfferStatus.pending.value] + (
+        [OfferStatus.accepted.value] if include_accepted else []
+    )
+    stmt = select(Offer).where(Offer.intake_id == intake_id, Offer.status.in_(statuses))
+    if group is not None:
+        stmt = stmt.where(Offer.group_key == group)
+    offers = list(await session.scalars(stmt.with_for_update()))
+    now = utcnow()
+    for offer in offers:
+        match = await session.get(Match, offer.match_id)
+        assert match is not None
+        if match.status == MatchStatus.confirmed.value:
+            continue
+        offer.status = OfferStatus.withdrawn.value
+        offer.responded_at = offer.responded_at or now
+        match.status = MatchStatus.withdrawn.value
+        user_id = await session.scalar(
+            select(Physician.user_id).where(Physician.id == offer.physician_id)
+        )
+        assert user_id is not None
+        await notify(
+            session,
+            user_id=user_id,
+            kind="offer.withdrawn",
+            title="An offer was withdrawn",
+            body="The clinic's placement no longer needs you; no action is required.",
+            data={"offer_id": str(offer.id)},
+        )
+    await session.execute(
+        update(Match)
+        .where(Match.intake_id == intake_id, Match.status == MatchStatus.candidate.value)
+        .values(status=MatchStatus.withdrawn.value)
+        if group is None
+        else update(Match)
+        .where(
+            Match.intake_id == intake_id,
+            Match.group_key == group,
+            Match.status == MatchStatus.candidate.value,
+        )
+        .values(status=MatchStatus.withdrawn.value)
+    )
+    await session.flush()
+    return offers
+
+
+# --- shared by offers and the sweeper --------------------------------------------------
+
+
+async def lock_intake(session: AsyncSession, intake_id: uuid.UUID) -> tuple[Intake, Clinic]:
+    intake = await session.scalar(select(Intake).where(Intake.id == intake_id).with_for_update())
+    assert intake is not None
+    clinic = await session.get(Clinic, intake.clinic_id)
+    assert clinic is not None
+    return intake, clinic
+
+
+async def own_offer(session: AsyncSession, user: User, offer_id: uuid.UUID) -> Offer:
+    """The offer if it is the caller's, else 404 (another physician's offer does not exist)."""
+    offer = await session.scalar(
+        select(Offer)
+        .join(Physician, Physician.id == Offer.physician_id)
+        .where(Offer.id == offer_id, Physician.user_id == user.id)
+    )
+    if offer is None:
+        raise OfferNotFound("No such offer.")
+    return offer
+
+
+async def withdraw_open_offers(session: AsyncSession, intake_id: uuid.UUID) -> int:
+    return len(await _release_open(session, intake_id, include_accepted=True))
