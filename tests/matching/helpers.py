@@ -149,13 +149,15 @@ async def make_physician(
     return physician
 
 
-async def physician_headers(client, session: AsyncSession, physician: Physician) -> dict[str, str]:
+async def physician_headers(
+    client, session: AsyncSession, settings, physician: Physician
+) -> dict[str, str]:
     """Log in as the physician (their password is set here, hashed like any other)."""
     from app.auth.service import hash_password
     from tests.factories import PASSWORD, bearer, login
 
     user = await session.get(User, physician.user_id)
     assert user is not None
-    user.password_hash = await hash_password(client._transport.app.state.settings, PASSWORD)  # type: ignore[attr-defined]
+    user.password_hash = await hash_password(settings, PASSWORD)
     await session.commit()
     return bearer((await login(client, user.email))["access_token"])
