@@ -13,14 +13,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, event, func
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 
 from app.config import Settings
 from app.kit.clock import utcnow
@@ -50,6 +50,15 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), default=utcnow, onupdate=utcnow
     )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _locking_reads_refresh(state: ORMExecuteState) -> None:
+    """A `SELECT ... FOR UPDATE` waits for the row lock and must then see the row as the lock
+    holder left it. Without `populate_existing`, an object already in the identity map keeps
+    its stale attributes, so a status check after the wait would pass on old data."""
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        state.update_execution_options(populate_existing=True)
 
 
 def enum_check(column: str, values: Any) -> str:

@@ -54,9 +54,13 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             settings.jwt_secret.get_secret_value(),
             algorithms=[settings.jwt_algorithm],
             issuer=ISSUER,
-            options={"require": ["sub", "exp", "iat", "typ"], "verify_exp": False},
+            options={
+                "require": ["sub", "exp", "iat", "typ"],
+                "verify_exp": False,
+                "verify_iat": False,
+            },
         )
-        # Expiry is checked against the app clock (tests move it), not PyJWT's wall clock.
+        # Expiry (and issue time) are checked against the app clock, not PyJWT's wall clock.
         if claims["exp"] <= utcnow().timestamp():
             raise InvalidToken("token expired")
         if claims.get("typ") != ACCESS_TOKEN_TYPE:

@@ -226,5 +226,10 @@ class IntakeRead(BaseModel):
     compliance_flags: list[ComplianceFlagRead]
     submitted_at: datetime | None
     withdrawn_at: datetime | None
+    matching_outcome: dict[str, Any] | None = Field(
+        default=None, description="Why matching ended unmatched (reason and diagnostics)"
+    )
+    first_offer_at: datetime | None = None
+    matched_at: datetime | None = None
     created_at: datetime
     updated_at: datetime

@@ -76,9 +76,9 @@ def capacity_load() -> LateralFromClause:
     supervisees, PAs and NPs supervised, by accepted-not-confirmed matches and by directors of
     live engagements."""
     held = union_all(
-        select(Match.supervisees, Match.pa_count, Match.np_count).where(
-            Match.physician_id == Physician.id, Match.status == MatchStatus.accepted.value
-        ),
+        select(Match.supervisees, Match.pa_count, Match.np_count)
+        .where(Match.physician_id == Physician.id, Match.status == MatchStatus.accepted.value)
+        .correlate(Physician),
         select(
             EngagementDirector.supervisees, EngagementDirector.pa_count, EngagementDirector.np_count
         )
@@ -87,7 +87,8 @@ def capacity_load() -> LateralFromClause:
             EngagementDirector.physician_id == Physician.id,
             EngagementDirector.ended_at.is_(None),
             Engagement.status.in_(LIVE_ENGAGEMENT_STATUSES),
-        ),
+        )
+        .correlate(Physician),
     ).subquery("held")
     return (
         select(

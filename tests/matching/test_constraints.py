@@ -1,0 +1,160 @@
+"""Each hard constraint excludes a physician who violates only it, and says so."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from app.clinics.models import Intake
+from app.kit.clock import today, utcnow
+from app.matching.models import Match, Offer
+from tests.clinics.helpers import create_clinic, create_intake
+from tests.factories import ops_headers, user_headers
+from tests.matching.helpers import make_physician
+
+INTAKE = {
+    "services": ["neurotoxins", "hormone_therapy"],
+    "providers": [
+        {"type": "np", "count": 1},
+        {"type": "pa", "count": 2},
+        {"type": "rn", "count": 2},
+    ],
+    "oversight_mode": "hybrid",
+}
+
+
+async def hold_capacity(session, physician, *, clinic_id, pa_count=0, supervisees=1):
+    """An accepted (not yet confirmed) match elsewhere, which holds the physician's capacity."""
+    other = Intake(
+        id=uuid.uuid4(),
+        clinic_id=clinic_id,
+        status="matched",
+        services=["neurotoxins"],
+        providers=[],
+        physician_performs_services=True,
+        engagement_model="retainer",
+        oversight_mode="remote",
+        billing_interval="month",
+        monthly_patient_volume=10,
+        desired_start=today(),
+        rush=False,
+        compliance_flags=[],
+    )
+    session.add(other)
+    await session.flush()
+    session.add(
+        Match(
+            id=uuid.uuid4(),
+            intake_id=other.id,
+            physician_id=physician.id,
+            group_key="TX",
+            covers_states=["TX"],
+            rank=1,
+            score=50,
+            status="accepted",
+            explanation={},
+            monthly_payout_cents=50000,
+            supervisees=supervisees,
+            pa_count=pa_count,
+            np_count=0,
+            accepted_at=utcnow(),
+            confirm_by=utcnow() + timedelta(hours=72),
+        )
+    )
+    await session.commit()
+    return other
+
+
+async def test_each_constraint_excludes_exactly_its_violator(client, session, settings):
+    admin = await user_headers(client, "clinic_admin")
+    clinic = await create_clinic(client, admin, ("TX",), ownership_model="mso")
+    other_clinic = await create_clinic(client, admin, ("TX",), ownership_model="mso")
+    base: dict[str, Any] = {"dea_states": ("TX",)}
+    good = await make_physician(session, last_name="Good", **base)
+    violators = {
+        "verified": await make_physician(session, verification_status="pending", **base),
+        "accepting_new": await make_physician(session, accepting_new=False, **base),
+        "malpractice": await make_physician(session, malpractice_days=5, **base),
+        "license:TX": await make_physician(session, license_days=7, **base),
+        "services": await make_physician(
+            session, services=["neurotoxins", "dermal_fillers"], **base
+        ),
+        "dea:TX": await make_physician(session, dea_states=()),
+        "engagement_model": await make_physician(session, engagement_models=["fractional"], **base),
+        "oversight_mode": await make_physician(session, oversight_modes=["remote"], **base),
+        "travel:TX:0": await make_physician(session, home_zip="10001", **base),
+        "capacity_clinics": await make_physician(session, max_clinics=1, **base),
+        "capacity_supervisees": await make_physician(session, max_supervisees=4, **base),
+        "pa_ratio": await make_physician(session, **base),
+        "not_declined": await make_physician(session, **base),
+    }
+    suspended = await make_physician(session, verification_status="suspended", **base)
+    await hold_capacity(session, violators["capacity_clinics"], clinic_id=other_clinic["id"])
+    await hold_capacity(
+        session, violators["pa_ratio"], clinic_id=other_clinic["id"], pa_count=6, supervisees=6
+    )
+    # An earlier offer from this same clinic, declined.
+    earlier = await hold_capacity(session, good, clinic_id=clinic["id"])
+    from sqlalchemy import delete
+
+    await session.execute(delete(Match).where(Match.intake_id == earlier.id))
+    declined_match = Match(
+        id=uuid.uuid4(),
+        intake_id=earlier.id,
+        physician_id=violators["not_declined"].id,
+        group_key="TX",
+        covers_states=["TX"],
+        rank=1,
+        score=1,
+        status="declined",
+        explanation={},
+        monthly_payout_cents=1,
+        supervisees=0,
+        pa_count=0,
+        np_count=0,
+    )
+    session.add(declined_match)
+    await session.flush()
+    session.add(
+        Offer(
+            id=uuid.uuid4(),
+            match_id=declined_match.id,
+            intake_id=earlier.id,
+            physician_id=violators["not_declined"].id,
+            group_key="TX",
+            status="declined",
+            respond_by=utcnow(),
+            monthly_payout_cents=1,
+            created_at=utcnow(),
+            decline_reason="Too far",
+        )
+    )
+    await session.commit()
+
+    intake = await create_intake(client, admin, clinic["id"], **INTAKE)
+    submitted = await client.post(f"/v1/intakes/{intake['id']}/submit", headers=admin)
+    assert submitted.json()["status"] == "matching"
+    matches = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()[
+        "items"
+    ]
+    assert [m["physician"]["id"] for m in matches] == [str(good.id)]
+    passed = {c["name"] for c in matches[0]["explanation"]["constraints"]}
+    assert set(violators) <= passed
+
+    ops = await ops_headers(client, session, settings)
+    for name, physician in {**violators, "verified ": suspended}.items():
+        report = (
+            await client.get(
+                f"/v1/intakes/{intake['id']}/diagnostics",
+                params={"physician_id": str(physician.id)},
+                headers=ops,
+            )
+        ).json()
+        failed = [c["name"] for c in report["physician"] if not c["passed"]]
+        assert failed == [name.strip()], (name, failed)
+    funnel = (await client.get(f"/v1/intakes/{intake['id']}/diagnostics", headers=ops)).json()[
+        "funnel"
+    ]
+    assert funnel["funnel"][-1]["remaining"] == 1  # only the good physician survives every step
+    assert sum(step["eliminated"] for step in funnel["funnel"]) == funnel["physicians"] - 1
