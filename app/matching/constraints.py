@@ -141,7 +141,10 @@ def constraints(
             Constraint(
                 f"license:{state}",
                 f"active {state} license not expiring before {ctx.start.isoformat()}",
-                current_license(state, ctx.start),
+                and_(
+                    Physician.licensed_states.contains([state]),
+                    current_license(state, ctx.start),
+                ),
             )
         )
     out.append(

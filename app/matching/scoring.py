@@ -26,7 +26,7 @@ MIN_OFFERS_FOR_HISTORY = 3
 NEUTRAL = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CandidateFacts:
     physician_id: uuid.UUID
     specialties: tuple[str, ...]
@@ -58,12 +58,12 @@ class Ranked:
     factors: tuple[Factor, ...]
 
 
-def specialty_fit(specialties: Sequence[str], service_fit: Mapping[str, Sequence[str]]) -> float:
+def specialty_fit(specialties: Sequence[str], fit_sets: Sequence[frozenset[str]]) -> float:
     """Share of the requested services whose best-fit specialties the physician has."""
-    if not service_fit:
+    if not fit_sets:
         return NEUTRAL
     mine = set(specialties)
-    return sum(1 for fits in service_fit.values() if mine & set(fits)) / len(service_fit)
+    return sum(1 for fits in fit_sets if not mine.isdisjoint(fits)) / len(fit_sets)
 
 
 def responsiveness(c: CandidateFacts) -> float:
@@ -83,14 +83,14 @@ def price_fit(min_rate_cents: int, payout_cents: int) -> float:
 
 
 def factor_values(
-    c: CandidateFacts, *, service_fit: Mapping[str, Sequence[str]], payout_cents: int
+    c: CandidateFacts, *, fit_sets: Sequence[frozenset[str]], payout_cents: int
 ) -> dict[str, float | None]:
     distance = None
     if c.distance_miles is not None:
         radius = max(c.travel_radius_miles, 1)
         distance = max(0.0, 1.0 - c.distance_miles / radius)
     return {
-        "specialty_fit": specialty_fit(c.specialties, service_fit),
+        "specialty_fit": specialty_fit(c.specialties, fit_sets),
         "aesthetic_experience": min(c.aesthetic_years, AESTHETIC_YEARS_FOR_FULL_MARKS)
         / AESTHETIC_YEARS_FOR_FULL_MARKS,
         "responsiveness": responsiveness(c),
@@ -106,9 +106,12 @@ def rank(
     service_fit: Mapping[str, Sequence[str]],
     payout_cents: int,
     weights: Mapping[str, float] = DEFAULT_WEIGHTS,
+    limit: int | None = None,
 ) -> list[Ranked]:
+    """Rank every candidate; return the best `limit` (all by default) with explanations."""
+    fit_sets = [frozenset(fits) for fits in service_fit.values()]
     values = {
-        c.physician_id: factor_values(c, service_fit=service_fit, payout_cents=payout_cents)
+        c.physician_id: factor_values(c, fit_sets=fit_sets, payout_cents=payout_cents)
         for c in candidates
     }
     # A factor counts only if it applies to every candidate (distance does or does not).
@@ -118,30 +121,24 @@ def rank(
         if w > 0 and all(v[name] is not None for v in values.values())
     ]
     total_weight = sum(weights[n] for n in applicable) or 1.0
-    ranked = []
+    scale = [(n, 100 * weights[n] / total_weight) for n in applicable]
+    scored = []
     for c in candidates:
         v = values[c.physician_id]
-        applied = {n: float(v[n] or 0.0) for n in applicable}
+        score = round(sum(s * float(v[n] or 0.0) for n, s in scale), 2)
+        scored.append((-score, -c.aesthetic_years, -c.years_experience, str(c.physician_id), c))
+    scored.sort(key=lambda t: t[:4])
+    best = scored[:limit] if limit else scored
+    # Explanations only for the candidates that are kept.
+    out = []
+    for neg_score, *_, c in best:
+        v = values[c.physician_id]
         factors = tuple(
-            Factor(
-                name=n,
-                weight=weights[n],
-                value=round(applied[n], 4),
-                contribution=round(100 * weights[n] * applied[n] / total_weight, 2),
-            )
-            for n in applicable
+            Factor(n, weights[n], round(float(v[n] or 0.0), 4), round(s * float(v[n] or 0.0), 2))
+            for n, s in scale
         )
-        score = round(sum(100 * weights[n] * applied[n] for n in applicable) / total_weight, 2)
-        ranked.append((c, Ranked(c.physician_id, score, factors)))
-    ranked.sort(
-        key=lambda cr: (
-            -cr[1].score,
-            -cr[0].aesthetic_years,
-            -cr[0].years_experience,
-            str(cr[0].physician_id),
-        )
-    )
-    return [r for _, r in ranked]
+        out.append(Ranked(c.physician_id, -neg_score, factors))
+    return out
 
 
 def plan_coverage(

@@ -160,10 +160,10 @@ async def ranked_candidates(
         service_fit={s: catalog[s].fit_specialties for s in ctx.services},
         payout_cents=payout_cents,
         weights=settings.match_weights,
+        limit=limit,
     )
     by_id = {r.id: r for r in rows}
-    out = [RankedCandidate(by_id[r.physician_id], r) for r in ranked]
-    return out[:limit] if limit else out
+    return [RankedCandidate(by_id[r.physician_id], r) for r in ranked]
 
 
 def _constraint_list(ctx: mc.MatchContext, states: Sequence[str]) -> list[dict[str, str]]:
@@ -192,25 +192,30 @@ async def _add_candidates(
     *,
     payout_cents: int,
     settings: Settings,
+    found: list[RankedCandidate] | None = None,
+    start_rank: int | None = None,
 ) -> int:
-    """Store the next best candidates of a state group as `candidate` matches."""
+    """Store the next best candidates of a state group as `candidate` matches (`found` when the
+    caller already ranked them; `start_rank` 0 for a group that has none yet)."""
     key = group_key(states)
-    start_rank = (
-        await session.scalar(
-            select(func.coalesce(func.max(Match.rank), 0)).where(
-                Match.intake_id == ctx.intake_id, Match.group_key == key
+    if start_rank is None:
+        start_rank = (
+            await session.scalar(
+                select(func.coalesce(func.max(Match.rank), 0)).where(
+                    Match.intake_id == ctx.intake_id, Match.group_key == key
+                )
             )
+            or 0
         )
-        or 0
-    )
-    found = await ranked_candidates(
-        session,
-        ctx,
-        states,
-        payout_cents=payout_cents,
-        settings=settings,
-        limit=settings.match_candidates_per_group,
-    )
+    if found is None:
+        found = await ranked_candidates(
+            session,
+            ctx,
+            states,
+            payout_cents=payout_cents,
+            settings=settings,
+            limit=settings.match_candidates_per_group,
+        )
     passed = _constraint_list(ctx, states)
     for i, cand in enumerate(found, start=1):
         session.add(
@@ -302,7 +307,12 @@ async def start_matching(
     states = states_of(ctx)
     groups: list[tuple[str, ...]] | None = [tuple(states)]
     whole = await ranked_candidates(
-        session, ctx, states, payout_cents=quote.physician_payout_cents, settings=settings, limit=1
+        session,
+        ctx,
+        states,
+        payout_cents=quote.physician_payout_cents,
+        settings=settings,
+        limit=settings.match_candidates_per_group,
     )
     if not whole and len(states) > 1:
         per_state = {
@@ -329,9 +339,22 @@ async def start_matching(
         )
         return
     assert groups is not None
-    payouts = split_payout(quote.physician_payout_cents, groups, ctx)
-    for group, payout in zip(groups, payouts, strict=True):
-        await _add_candidates(session, ctx, group, payout_cents=payout, settings=settings)
+    if whole:
+        await _add_candidates(
+            session,
+            ctx,
+            states,
+            payout_cents=quote.physician_payout_cents,
+            settings=settings,
+            found=whole,
+            start_rank=0,
+        )
+    else:
+        payouts = split_payout(quote.physician_payout_cents, groups, ctx)
+        for group, payout in zip(groups, payouts, strict=True):
+            await _add_candidates(
+                session, ctx, group, payout_cents=payout, settings=settings, start_rank=0
+            )
     await advance(session, intake, clinic, settings, ctx=ctx)
 
 
@@ -388,9 +411,9 @@ async def advance(
                         .order_by(Match.rank)
                     )
                 )
-        for match in waiting[: max(room, 0)]:
-            await _offer(session, intake, match, settings)
-            open_offers += 1
+        chosen = waiting[: max(room, 0)]
+        await _send_offers(session, intake, chosen, settings)
+        open_offers += len(chosen)
         if open_offers == 0:
             ctx = ctx or await build_context(session, intake, clinic, settings)
             await _mark_unmatched(
@@ -407,47 +430,58 @@ async def advance(
     await session.flush()
 
 
-async def _offer(session: AsyncSession, intake: Intake, match: Match, settings: Settings) -> Offer:
+async def _send_offers(
+    session: AsyncSession, intake: Intake, matches: Sequence[Match], settings: Settings
+) -> list[Offer]:
+    """Offer `matches` (one round trip for each kind of write, however many offers)."""
+    if not matches:
+        return []
     now = utcnow()
-    offer = Offer(
-        id=uuid.uuid4(),
-        match_id=match.id,
-        intake_id=intake.id,
-        physician_id=match.physician_id,
-        group_key=match.group_key,
-        status=OfferStatus.pending.value,
-        respond_by=_respond_by(intake, settings),
-        monthly_payout_cents=match.monthly_payout_cents,
-        created_at=now,
+    respond_by = _respond_by(intake, settings)
+    physician_ids = [m.physician_id for m in matches]
+    rows = await session.execute(
+        select(Physician.id, Physician.user_id).where(Physician.id.in_(physician_ids))
     )
-    session.add(offer)
-    match.status = MatchStatus.offered.value
-    if intake.first_offer_at is None:
-        intake.first_offer_at = now
+    users = dict(rows.all())
     await session.execute(
         update(Physician)
-        .where(Physician.id == match.physician_id)
+        .where(Physician.id.in_(physician_ids))
         .values(offers_received=Physician.offers_received + 1)
     )
-    user_id = await session.scalar(
-        select(Physician.user_id).where(Physician.id == match.physician_id)
-    )
-    assert user_id is not None
-    await notify(
-        session,
-        user_id=user_id,
-        kind="offer.new",
-        email=True,
-        title="New medical-director offer",
-        body=(
-            f"A clinic in {match.group_key.replace(',', ', ')} needs a medical director: "
-            f"${match.monthly_payout_cents / 100:,.2f} a month. Respond by "
-            f"{offer.respond_by:%Y-%m-%d %H:%M} UTC."
-        ),
-        data={"offer_id": str(offer.id), "intake_id": str(intake.id)},
-    )
+    offers = []
+    for match in matches:
+        offer = Offer(
+            id=uuid.uuid4(),
+            match_id=match.id,
+            intake_id=intake.id,
+            physician_id=match.physician_id,
+            group_key=match.group_key,
+            status=OfferStatus.pending.value,
+            respond_by=respond_by,
+            monthly_payout_cents=match.monthly_payout_cents,
+            created_at=now,
+        )
+        session.add(offer)
+        offers.append(offer)
+        match.status = MatchStatus.offered.value
+        await notify(
+            session,
+            user_id=users[match.physician_id],
+            kind="offer.new",
+            email=True,
+            title="New medical-director offer",
+            body=(
+                f"A clinic in {match.group_key.replace(',', ', ')} needs a medical director: "
+                f"${match.monthly_payout_cents / 100:,.2f} a month. Respond by "
+                f"{respond_by:%Y-%m-%d %H:%M} UTC."
+            ),
+            data={"offer_id": str(offer.id), "intake_id": str(intake.id)},
+            flush=False,
+        )
+    if intake.first_offer_at is None:
+        intake.first_offer_at = now
     await session.flush()
-    return offer
+    return offers
 
 
 async def clinic_admin_ids(session: AsyncSession, clinic_id: uuid.UUID) -> list[uuid.UUID]:

@@ -22,6 +22,7 @@ async def notify(
     body: str,
     data: dict[str, Any] | None = None,
     email: bool = False,
+    flush: bool = True,
 ) -> Notification:
     """Add a notification for a user in the caller's transaction (and, with `email`, queue an
     e-mail copy in the outbox)."""
@@ -36,7 +37,8 @@ async def notify(
         email_status="pending" if email else "none",
     )
     session.add(note)
-    await session.flush()
+    if flush:
+        await session.flush()
     return note
 
 

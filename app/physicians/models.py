@@ -32,7 +32,19 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("max_supervisees >= 1", name="max_supervisees"),
         CheckConstraint("min_monthly_rate_cents >= 0", name="min_rate"),
         Index("ix_physicians_status_accepting", "verification_status", "accepting_new"),
-        Index("ix_physicians_services", "services", postgresql_using="gin"),
+        # Matching's first cut: one GIN scan intersects the state, the services, the engagement
+        # model and the oversight mode, so a query touches only physicians who could match.
+        Index(
+            "ix_physicians_matching",
+            "licensed_states",
+            "services",
+            "engagement_models",
+            "oversight_modes",
+            postgresql_using="gin",
+            # Physicians change rarely and are read on every submit: no pending list, so scans
+            # never pay for entries not yet merged into the index.
+            postgresql_with={"fastupdate": "off"},
+        ),
     )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
@@ -63,6 +75,11 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(Text)
     status_before_suspension: Mapped[str | None] = mapped_column(String(16))
+    # States with a verified license, maintained by a trigger on `licenses` (migration 0006); a
+    # prefilter for the GIN index only: the exact per-date license check stays in the query.
+    licensed_states: Mapped[list[str]] = mapped_column(
+        ARRAY(String(2)), server_default="{}", default=list
+    )
     # Response history, kept with each offer outcome (a ranking factor).
     offers_received: Mapped[int] = mapped_column(server_default="0", default=0)
     offers_accepted: Mapped[int] = mapped_column(server_default="0", default=0)

@@ -1,0 +1,335 @@
+"""Matching latency at scale: seed N physicians with COPY, then time matching one intake.
+
+Usage (from the project root):
+    .venv/bin/python -m bench.match_bench --physicians 10000 100000 [--runs 200]
+        [--server-url postgresql://postgres@127.0.0.1:5432/postgres] [--keep]
+
+Without --server-url it uses TEST_DATABASE_URL's server, else an embedded one under var/.
+Each size gets its own database `mdmatch_bench_<n>` (dropped unless --keep), built by the
+migrations and loaded with the reference data, then N physicians (with users, licenses,
+malpractice and DEA rows) through COPY. Two figures per size:
+- eligibility + ranking: the SQL of every hard constraint and the pure scoring of all eligible
+  physicians for one Texas intake (what submit does per state group);
+- submit's matching step: candidates stored, three offers sent, notifications written, all in
+  a transaction that is rolled back so every run sees the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from app.catalog.rules import seed_rules
+from app.catalog.services import service_catalog
+from app.clinics.models import Clinic, Intake, Location
+from app.config import Settings, libpq_url
+from app.db import create_engine, create_sessionmaker
+from app.devtools.embedded_postgres import embedded_server, with_database
+from app.kit.geo import _index as zip_index
+from app.matching import constraints as mc
+from app.matching.service import build_context, ranked_candidates, start_matching
+from app.migrate import upgrade
+from app.physicians.npi import make_npi
+from app.pricing.models import Quote
+from app.seed import seed_reference_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def server(url: str | None) -> Iterator[str]:
+    url = url or os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+    else:
+        with embedded_server(ROOT / "var" / "pg-bench") as embedded:
+            yield embedded
+
+
+def copy_physicians(url: str, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    states = [r["code"] for r in seed_rules()[1]]
+    zips: dict[str, list[tuple[str, float, float]]] = {}
+    for z in zip_index().values():
+        zips.setdefault(z.state, []).append((z.zip_code, z.lat, z.lon))
+    catalog = sorted(service_catalog())
+    today = date.today()
+    now = datetime.now(UTC)
+    specialties = [
+        "dermatology",
+        "plastic_surgery",
+        "facial_plastic_surgery",
+        "family_medicine",
+        "internal_medicine",
+        "emergency_medicine",
+        "obesity_medicine",
+    ]
+    models = ["retainer", "fractional", "full_time", "per_case"]
+    modes = ["remote", "hybrid", "onsite"]
+    with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cur:
+        with cur.copy(
+            "COPY users (id, email, password_hash, role, token_version) FROM STDIN"
+        ) as cp:
+            ids = [uuid.uuid4() for _ in range(n)]
+            for i, uid in enumerate(ids):
+                cp.write_row((uid, f"bench-{i}@example.com", "x", "physician", 0))
+        with cur.copy(
+            "COPY physicians (id, user_id, npi, first_name, last_name, degree, specialties, "
+            "years_experience, aesthetic_years, services, engagement_models, oversight_modes, "
+            "home_zip, home_lat, home_lon, travel_radius_miles, max_clinics, max_supervisees, "
+            "min_monthly_rate_cents, accepting_new, verification_status, verification_reasons, "
+            "verified_at, created_at, updated_at) FROM STDIN"
+        ) as cp:
+            pids = []
+            for i, uid in enumerate(ids):
+                pid = uuid.uuid4()
+                pids.append(pid)
+                home = states[i % len(states)]
+                z, lat, lon = rng.choice(zips[home])
+                years = rng.randint(3, 35)
+                cp.write_row(
+                    (
+                        pid,
+                        uid,
+                        make_npi(f"{200000000 + i:09d}"),
+                        "Bench",
+                        f"Doc{i}",
+                        "MD",
+                        rng.sample(specialties, rng.randint(1, 2)),
+                        years,
+                        rng.randint(0, years),
+                        sorted(rng.sample(catalog, rng.randint(4, 12))),
+                        sorted(rng.sample(models, rng.randint(1, 4))),
+                        sorted(rng.sample(modes, rng.randint(1, 3))),
+                        z,
+                        lat,
+                        lon,
+                        rng.choice([25, 50, 100, 200]),
+                        rng.randint(1, 12),
+                        rng.randint(5, 40),
+                        rng.choice([40000, 60000, 90000]),
+                        rng.random() > 0.1,
+                        "verified" if rng.random() > 0.05 else "pending",
+                        "[]",
+                        now,
+                        now,
+                        now,
+                    )
+                )
+        # Bulk load: the per-row trigger is switched off and licensed_states computed once.
+        cur.execute("ALTER TABLE licenses DISABLE TRIGGER licenses_refresh_licensed_states")
+        with cur.copy(
+            "COPY licenses (id, physician_id, state, number, expires_on, status, verified_at, "
+            "created_at) FROM STDIN"
+        ) as cp:
+            for i, pid in enumerate(pids):
+                home = states[i % len(states)]
+                for st in {home, *rng.sample(states, rng.choice([0, 0, 1, 2, 4]))}:
+                    cp.write_row(
+                        (
+                            uuid.uuid4(),
+                            pid,
+                            st,
+                            f"L{i}{st}",
+                            today + timedelta(days=rng.randint(-30, 900)),
+                            "verified",
+                            now,
+                            now,
+                        )
+                    )
+        cur.execute(
+            "UPDATE physicians p SET licensed_states = ARRAY(SELECT DISTINCT l.state FROM "
+            "licenses l WHERE l.physician_id = p.id AND l.status = 'verified' ORDER BY l.state)"
+        )
+        cur.execute("ALTER TABLE licenses ENABLE TRIGGER licenses_refresh_licensed_states")
+        with cur.copy(
+            "COPY malpractice_policies (id, physician_id, carrier, policy_number, per_claim_cents, "
+            "aggregate_cents, currency, expires_on, status, verified_at, created_at) FROM STDIN"
+        ) as cp:
+            for i, pid in enumerate(pids):
+                cp.write_row(
+                    (
+                        uuid.uuid4(),
+                        pid,
+                        "MedPro",
+                        f"P{i}",
+                        100_000_000,
+                        300_000_000,
+                        "usd",
+                        today + timedelta(days=rng.randint(-10, 700)),
+                        "verified",
+                        now,
+                        now,
+                    )
+                )
+        conn.commit()
+    # What autovacuum would do after a bulk load: statistics, and a clean visibility map.
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def bench_settings(url: str) -> Settings:
+    return Settings(_env_file=None, environment="test", database_url=url)  # type: ignore[call-arg]
+
+
+async def seed(url: str) -> None:
+    engine = create_engine(bench_settings(url))
+    async with create_sessionmaker(engine)() as session:
+        await seed_reference_data(session)
+    await engine.dispose()
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+async def measure(url: str, runs: int) -> dict[str, float]:
+    settings = bench_settings(url)
+    engine = create_engine(settings)
+    sm = create_sessionmaker(engine)
+    clinic_id, intake_id = uuid.uuid4(), uuid.uuid4()
+    info = zip_index()["78701"]
+    rank_times, step_times, counts = [], [], []
+    for _ in range(runs):
+        async with sm() as session, session.begin():
+            clinic = Clinic(
+                id=clinic_id,
+                legal_name="Bench Spa",
+                ownership_model="mso",
+                contact_name="B",
+                contact_email="b@example.com",
+                contact_phone="5125550100",
+            )
+            clinic.locations = [
+                Location(
+                    id=uuid.uuid4(),
+                    clinic_id=clinic_id,
+                    position=0,
+                    address="1 Congress",
+                    city="Austin",
+                    state="TX",
+                    zip="78701",
+                    lat=info.lat,
+                    lon=info.lon,
+                )
+            ]
+            intake = Intake(
+                id=intake_id,
+                clinic_id=clinic_id,
+                status="matching",
+                services=["neurotoxins", "dermal_fillers"],
+                providers=[{"type": "np", "count": 1}, {"type": "rn", "count": 2}],
+                physician_performs_services=False,
+                engagement_model="retainer",
+                oversight_mode="remote",
+                billing_interval="month",
+                monthly_patient_volume=200,
+                desired_start=date.today() + timedelta(days=14),
+                rush=False,
+                compliance_flags=[],
+            )
+            session.add_all([clinic, intake])
+            await session.flush()
+            session.add(
+                Quote(
+                    id=uuid.uuid4(),
+                    intake_id=intake_id,
+                    pricing_version="2026.11.1",
+                    currency="usd",
+                    billing_interval="month",
+                    line_items=[],
+                    monthly_total_cents=99385,
+                    first_invoice_cents=99385,
+                    physician_payout_cents=69570,
+                    platform_fee_cents=29815,
+                    oversight_tier=2,
+                    valid_until=date.today(),
+                    compliance_flags=[],
+                    inputs={},
+                    state_rules_used={},
+                    services_used={},
+                    created_at=datetime.now(UTC),
+                )
+            )
+            await session.flush()
+            ctx: mc.MatchContext = await build_context(session, intake, clinic, settings)
+            t0 = time.perf_counter()
+            found = await ranked_candidates(
+                session, ctx, ["TX"], payout_cents=69570, settings=settings
+            )
+            rank_times.append((time.perf_counter() - t0) * 1000)
+            counts.append(len(found))
+            t0 = time.perf_counter()
+            await start_matching(session, intake, clinic, settings)
+            step_times.append((time.perf_counter() - t0) * 1000)
+            await session.rollback()
+    await engine.dispose()
+    return {
+        "eligible": statistics.median(counts),
+        "rank_p50": percentile(rank_times, 50),
+        "rank_p95": percentile(rank_times, 95),
+        "step_p50": percentile(step_times, 50),
+        "step_p95": percentile(step_times, 95),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--physicians", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--server-url")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    results = {}
+    with server(args.server_url) as base:
+        for n in args.physicians:
+            name = f"mdmatch_bench_{n}"
+            with psycopg.connect(libpq_url(base), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}"')
+            url = with_database(base, name)
+            try:
+                upgrade(url)
+                asyncio.run(seed(url))
+                t0 = time.perf_counter()
+                copy_physicians(url, n)
+                load_s = time.perf_counter() - t0
+                results[n] = asyncio.run(measure(url, args.runs))
+                r = results[n]
+                print(
+                    f"{n:>7} physicians  (COPY {load_s:5.1f} s)  eligible for the TX intake: "
+                    f"{r['eligible']:.0f}\n"
+                    f"         eligibility + ranking   p50 {r['rank_p50']:6.2f} ms   "
+                    f"p95 {r['rank_p95']:6.2f} ms\n"
+                    f"         submit's matching step  p50 {r['step_p50']:6.2f} ms   "
+                    f"p95 {r['step_p95']:6.2f} ms",
+                    flush=True,
+                )
+            finally:
+                if not args.keep:
+                    with psycopg.connect(libpq_url(base), autocommit=True) as conn:
+                        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    if len(results) >= 2:
+        small, large = min(results), max(results)
+        ratio = results[large]["step_p95"] / results[small]["step_p95"]
+        print(
+            f"p95 ratio {large} / {small}: {ratio:.2f} "
+            f"(target <= 1.5; p95 at {large} target <= 25 ms)"
+        )
+
+
+if __name__ == "__main__":
+    main()
