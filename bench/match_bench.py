@@ -96,7 +96,7 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
                 pid = uuid.uuid4()
                 pids.append(pid)
                 home = states[i % len(states)]
-                z, lat, lon = rng.choice(zips[home])
+                zip_code, lat, lon = rng.choice(zips[home])
                 years = rng.randint(3, 35)
                 cp.write_row(
                     (
@@ -112,7 +112,7 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
                         sorted(rng.sample(catalog, rng.randint(4, 12))),
                         sorted(rng.sample(models, rng.randint(1, 4))),
                         sorted(rng.sample(modes, rng.randint(1, 3))),
-                        z,
+                        zip_code,
                         lat,
                         lon,
                         rng.choice([25, 50, 100, 200]),
@@ -180,7 +180,7 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
 
 
 def bench_settings(url: str) -> Settings:
-    return Settings(_env_file=None, environment="test", database_url=url)  # type: ignore[call-arg]
+    return Settings(_env_file=None, environment="test", database_url=url)
 
 
 async def seed(url: str) -> None:
