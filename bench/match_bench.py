@@ -8,8 +8,9 @@ Without --server-url it uses TEST_DATABASE_URL's server, else an embedded one un
 Each size gets its own database `mdmatch_bench_<n>` (dropped unless --keep), built by the
 migrations and loaded with the reference data, then N physicians (with users, licenses,
 malpractice and DEA rows) through COPY. Two figures per size:
-- eligibility + ranking: the SQL of every hard constraint and the pure scoring of all eligible
-  physicians for one Texas intake (what submit does per state group);
+- eligibility + ranking: the SQL of every hard constraint, ordered by the SQL mirror of the
+  ranking and cut to the best 20 (+ a margin), then ranked and explained by `scoring.rank`:
+  who gets offers and in what order, for one Texas intake (what submit does per state group);
 - submit's matching step: candidates stored, three offers sent, notifications written, all in
   a transaction that is rolled back so every run sees the same data.
 """
@@ -29,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import func, select
 
 from app.catalog.rules import seed_rules
 from app.catalog.services import service_catalog
@@ -57,9 +59,19 @@ def server(url: str | None) -> Iterator[str]:
             yield embedded
 
 
-def copy_physicians(url: str, n: int, seed: int = 7) -> None:
+def copy_physicians(url: str, n: int, *, roster: str = "uniform", seed: int = 7) -> None:
+    """`uniform`: homes and licenses spread over all 51 jurisdictions, so the physicians who
+    could serve a Texas clinic grow with the roster. `texas-fixed`: the first 10,000 are spread
+    the same way and every physician beyond them lives and is licensed outside Texas, so the
+    Texas-eligible set stays the same while the roster grows (the cost of the physicians who
+    cannot match, isolated)."""
     rng = random.Random(seed)
     states = [r["code"] for r in seed_rules()[1]]
+    elsewhere = [st for st in states if st != "TX"]
+
+    def pool(i: int) -> list[str]:
+        return elsewhere if roster == "texas-fixed" and i >= 10_000 else states
+
     zips: dict[str, list[tuple[str, float, float]]] = {}
     for z in zip_index().values():
         zips.setdefault(z.state, []).append((z.zip_code, z.lat, z.lon))
@@ -95,7 +107,7 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
             for i, uid in enumerate(ids):
                 pid = uuid.uuid4()
                 pids.append(pid)
-                home = states[i % len(states)]
+                home = pool(i)[i % len(pool(i))]
                 zip_code, lat, lon = rng.choice(zips[home])
                 years = rng.randint(3, 35)
                 cp.write_row(
@@ -127,15 +139,15 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
                         now,
                     )
                 )
-        # Bulk load: the per-row trigger is switched off and licensed_states computed once.
+        # Bulk load: the per-row triggers are switched off and their columns computed once.
         cur.execute("ALTER TABLE licenses DISABLE TRIGGER licenses_refresh_licensed_states")
         with cur.copy(
             "COPY licenses (id, physician_id, state, number, expires_on, status, verified_at, "
             "created_at) FROM STDIN"
         ) as cp:
             for i, pid in enumerate(pids):
-                home = states[i % len(states)]
-                for st in {home, *rng.sample(states, rng.choice([0, 0, 1, 2, 4]))}:
+                home = pool(i)[i % len(pool(i))]
+                for st in {home, *rng.sample(pool(i), rng.choice([0, 0, 1, 2, 4]))}:
                     cp.write_row(
                         (
                             uuid.uuid4(),
@@ -148,11 +160,7 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
                             now,
                         )
                     )
-        cur.execute(
-            "UPDATE physicians p SET licensed_states = ARRAY(SELECT DISTINCT l.state FROM "
-            "licenses l WHERE l.physician_id = p.id AND l.status = 'verified' ORDER BY l.state)"
-        )
-        cur.execute("ALTER TABLE licenses ENABLE TRIGGER licenses_refresh_licensed_states")
+        cur.execute("ALTER TABLE malpractice_policies DISABLE TRIGGER malpractice_refresh_expiry")
         with cur.copy(
             "COPY malpractice_policies (id, physician_id, carrier, policy_number, per_claim_cents, "
             "aggregate_cents, currency, expires_on, status, verified_at, created_at) FROM STDIN"
@@ -173,6 +181,17 @@ def copy_physicians(url: str, n: int, seed: int = 7) -> None:
                         now,
                     )
                 )
+        cur.execute(
+            "UPDATE physicians p SET licensed_states = ARRAY(SELECT DISTINCT l.state FROM "
+            "licenses l WHERE l.physician_id = p.id AND l.status = 'verified' ORDER BY l.state),"
+            " license_expiry = COALESCE((SELECT jsonb_object_agg(e.state, e.expires_on) FROM "
+            "(SELECT state, max(expires_on) AS expires_on FROM licenses l WHERE "
+            "l.physician_id = p.id AND l.status = 'verified' GROUP BY state) e), '{}'::jsonb),"
+            " malpractice_expires_on = (SELECT max(expires_on) FROM malpractice_policies m "
+            "WHERE m.physician_id = p.id AND m.status = 'verified')"
+        )
+        cur.execute("ALTER TABLE licenses ENABLE TRIGGER licenses_refresh_licensed_states")
+        cur.execute("ALTER TABLE malpractice_policies ENABLE TRIGGER malpractice_refresh_expiry")
         conn.commit()
     # What autovacuum would do after a bulk load: statistics, and a clean visibility map.
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
@@ -203,7 +222,8 @@ async def measure(url: str, runs: int) -> dict[str, float]:
     clinic_id, intake_id = uuid.uuid4(), uuid.uuid4()
     info = zip_index()["78701"]
     rank_times, step_times, counts = [], [], []
-    for _ in range(runs):
+    warmup = 20  # connection, prepared-statement and buffer caches settle first
+    for run in range(warmup + runs):
         async with sm() as session, session.begin():
             clinic = Clinic(
                 id=clinic_id,
@@ -268,14 +288,28 @@ async def measure(url: str, runs: int) -> dict[str, float]:
             ctx: mc.MatchContext = await build_context(session, intake, clinic, settings)
             t0 = time.perf_counter()
             found = await ranked_candidates(
-                session, ctx, ["TX"], payout_cents=69570, settings=settings
+                session,
+                ctx,
+                ["TX"],
+                payout_cents=69570,
+                settings=settings,
+                limit=settings.match_candidates_per_group,
             )
-            rank_times.append((time.perf_counter() - t0) * 1000)
-            counts.append(len(found))
-            t0 = time.perf_counter()
+            t1 = time.perf_counter()
             await start_matching(session, intake, clinic, settings)
-            step_times.append((time.perf_counter() - t0) * 1000)
+            t2 = time.perf_counter()
+            # Outside the timings: how many were eligible (the figure the cost follows).
+            eligible = await session.scalar(
+                select(func.count()).select_from(
+                    mc.eligible_query(ctx, ["TX"], exclude_matched=False).subquery()
+                )
+            )
             await session.rollback()
+            if run >= warmup:
+                rank_times.append((t1 - t0) * 1000)
+                step_times.append((t2 - t1) * 1000)
+                counts.append(eligible or 0)
+                assert len(found) == min(eligible or 0, settings.match_candidates_per_group)
     await engine.dispose()
     return {
         "eligible": statistics.median(counts),
@@ -292,8 +326,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--server-url")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--roster", choices=["uniform", "texas-fixed"], default="uniform")
     args = parser.parse_args()
     results = {}
+    print(f"roster: {args.roster}")
     with server(args.server_url) as base:
         for n in args.physicians:
             name = f"mdmatch_bench_{n}"
@@ -305,7 +341,7 @@ def main() -> None:
                 upgrade(url)
                 asyncio.run(seed(url))
                 t0 = time.perf_counter()
-                copy_physicians(url, n)
+                copy_physicians(url, n, roster=args.roster)
                 load_s = time.perf_counter() - t0
                 results[n] = asyncio.run(measure(url, args.runs))
                 r = results[n]
@@ -324,11 +360,12 @@ def main() -> None:
                         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     if len(results) >= 2:
         small, large = min(results), max(results)
-        ratio = results[large]["step_p95"] / results[small]["step_p95"]
-        print(
-            f"p95 ratio {large} / {small}: {ratio:.2f} "
-            f"(target <= 1.5; p95 at {large} target <= 25 ms)"
-        )
+        for key, label in (("rank", "eligibility + ranking"), ("step", "matching step")):
+            ratio = results[large][f"{key}_p95"] / results[small][f"{key}_p95"]
+            print(
+                f"{label}: p95 {results[large][f'{key}_p95']:.2f} ms at {large}, "
+                f"{ratio:.2f}x the {small} figure (targets: <= 25 ms, <= 1.5x)"
+            )
 
 
 if __name__ == "__main__":

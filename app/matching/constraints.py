@@ -10,7 +10,7 @@ grows with the physicians who could match, not with all of them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -18,7 +18,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
+    String,
     and_,
+    cast,
     exists,
     func,
     literal,
@@ -141,10 +143,7 @@ def constraints(
             Constraint(
                 f"license:{state}",
                 f"active {state} license not expiring before {ctx.start.isoformat()}",
-                and_(
-                    Physician.licensed_states.contains([state]),
-                    current_license(state, ctx.start),
-                ),
+                current_license(state, ctx.start),
             )
         )
     out.append(
@@ -237,9 +236,16 @@ def already_matched(intake_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 def eligible_query(
-    ctx: MatchContext, states: Sequence[str], *, exclude_matched: bool = True
+    ctx: MatchContext,
+    states: Sequence[str],
+    *,
+    exclude_matched: bool = True,
+    preselect: tuple[Sequence[frozenset[str]], int, Mapping[str, float], int] | None = None,
 ) -> Any:
-    """Eligible physicians for `states` with the columns ranking needs."""
+    """Eligible physicians for `states` with the columns ranking needs; with `preselect`
+    (fit sets, payout, weights, how many), only the best by the SQL mirror of the ranking."""
+    from app.matching.preselect import MARGIN, score_expr
+
     load = capacity_load()
     preds = [c.expr for c in constraints(ctx, states, load)]
     if exclude_matched:
@@ -252,7 +258,7 @@ def eligible_query(
         if onsite
         else literal(None, Float)
     )
-    return (
+    stmt = (
         select(
             Physician.id,
             Physician.first_name,
@@ -275,6 +281,22 @@ def eligible_query(
         .join(load, true())
         .where(and_(*preds))
     )
+    if preselect is not None:
+        fit_sets, payout_cents, weights, limit = preselect
+        score = score_expr(
+            load=load,
+            distance=distance if onsite else None,
+            fit_sets=fit_sets,
+            payout_cents=payout_cents,
+            weights=weights,
+        )
+        stmt = stmt.order_by(
+            score.desc(),
+            Physician.aesthetic_years.desc(),
+            Physician.years_experience.desc(),
+            cast(Physician.id, String),
+        ).limit(limit + MARGIN)
+    return stmt
 
 
 def explain_query(ctx: MatchContext, states: Sequence[str], physician_id: uuid.UUID) -> Any:

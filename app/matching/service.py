@@ -135,8 +135,10 @@ async def ranked_candidates(
     settings: Settings,
     limit: int | None = None,
 ) -> list[RankedCandidate]:
-    rows = (await session.execute(mc.eligible_query(ctx, states))).all()
     catalog = service_catalog()
+    fit_sets = [frozenset(catalog[s].fit_specialties) for s in ctx.services]
+    preselect = (fit_sets, payout_cents, settings.match_weights, limit) if limit else None
+    rows = (await session.execute(mc.eligible_query(ctx, states, preselect=preselect))).all()
     facts = [
         scoring.CandidateFacts(
             physician_id=r.id,
@@ -194,7 +196,7 @@ async def _add_candidates(
     settings: Settings,
     found: list[RankedCandidate] | None = None,
     start_rank: int | None = None,
-) -> int:
+) -> list[Match]:
     """Store the next best candidates of a state group as `candidate` matches (`found` when the
     caller already ranked them; `start_rank` 0 for a group that has none yet)."""
     key = group_key(states)
@@ -217,8 +219,9 @@ async def _add_candidates(
             limit=settings.match_candidates_per_group,
         )
     passed = _constraint_list(ctx, states)
+    created = []
     for i, cand in enumerate(found, start=1):
-        session.add(
+        created.append(
             Match(
                 id=uuid.uuid4(),
                 intake_id=ctx.intake_id,
@@ -238,8 +241,9 @@ async def _add_candidates(
                 np_count=ctx.np_count,
             )
         )
+    session.add_all(created)
     await session.flush()
-    return len(found)
+    return created
 
 
 async def diagnose(
@@ -339,8 +343,9 @@ async def start_matching(
         )
         return
     assert groups is not None
+    created: list[Match] = []
     if whole:
-        await _add_candidates(
+        created += await _add_candidates(
             session,
             ctx,
             states,
@@ -352,10 +357,10 @@ async def start_matching(
     else:
         payouts = split_payout(quote.physician_payout_cents, groups, ctx)
         for group, payout in zip(groups, payouts, strict=True):
-            await _add_candidates(
+            created += await _add_candidates(
                 session, ctx, group, payout_cents=payout, settings=settings, start_rank=0
             )
-    await advance(session, intake, clinic, settings, ctx=ctx)
+    await advance(session, intake, clinic, settings, ctx=ctx, matches=created)
 
 
 def _respond_by(intake: Intake, settings: Settings) -> datetime:
@@ -370,17 +375,20 @@ async def advance(
     settings: Settings,
     *,
     ctx: mc.MatchContext | None = None,
+    matches: list[Match] | None = None,
 ) -> None:
     """One step of the cascade (intake locked): keep `match_fan_out` offers open in every state
     group without an accepted director, topping up candidates when they run out; a group with
-    nobody left makes the intake `unmatched`; all groups accepted makes it `matched`."""
+    nobody left makes the intake `unmatched`; all groups accepted makes it `matched`.
+    `matches`: every match of the intake, when the caller just created them."""
     if intake.status != IntakeStatus.matching.value:
         return
-    matches = list(
-        await session.scalars(
-            select(Match).where(Match.intake_id == intake.id).order_by(Match.rank)
+    if matches is None:
+        matches = list(
+            await session.scalars(
+                select(Match).where(Match.intake_id == intake.id).order_by(Match.rank)
+            )
         )
-    )
     groups = sorted({m.group_key for m in matches})
     accepted = {m.group_key for m in matches if m.status in ("accepted", "confirmed")}
     for key in groups:

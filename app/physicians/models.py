@@ -75,11 +75,15 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(Text)
     status_before_suspension: Mapped[str | None] = mapped_column(String(16))
-    # States with a verified license, maintained by a trigger on `licenses` (migration 0006); a
-    # prefilter for the GIN index only: the exact per-date license check stays in the query.
+    # Kept by triggers on `licenses` and `malpractice_policies` (migrations 0006, 0007), so
+    # matching reads one row per physician instead of probing credentials: the states with a
+    # verified license (for the GIN index), the latest expiry of a verified license per state,
+    # and the latest expiry of a verified malpractice policy.
     licensed_states: Mapped[list[str]] = mapped_column(
         ARRAY(String(2)), server_default="{}", default=list
     )
+    license_expiry: Mapped[dict[str, str]] = mapped_column(JSONB, server_default="{}", default=dict)
+    malpractice_expires_on: Mapped[date | None]
     # Response history, kept with each offer outcome (a ranking factor).
     offers_received: Mapped[int] = mapped_column(server_default="0", default=0)
     offers_accepted: Mapped[int] = mapped_column(server_default="0", default=0)
