@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Annotated, Self
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Values that ship in examples and docs; a production deploy using one of them is a mistake.
@@ -124,6 +124,26 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator("match_weights")
+    @classmethod
+    def _known_factors(cls, weights: dict[str, float]) -> dict[str, float]:
+        known = {
+            "specialty_fit",
+            "aesthetic_experience",
+            "responsiveness",
+            "spare_capacity",
+            "price_fit",
+            "distance",
+        }
+        unknown = set(weights) - known
+        if unknown:
+            raise ValueError(
+                f"MATCH_WEIGHTS has unknown factors {sorted(unknown)}; use {sorted(known)}"
+            )
+        if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
+            raise ValueError("MATCH_WEIGHTS must be non-negative with at least one positive")
+        return weights
 
     @model_validator(mode="before")
     @classmethod

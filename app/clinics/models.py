@@ -118,3 +118,5 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     matching_outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     first_offer_at: Mapped[datetime | None]
     matched_at: Mapped[datetime | None]
+    # Each submit starts a new matching round; matches belong to the round that made them.
+    matching_round: Mapped[int] = mapped_column(server_default="0", default=0)

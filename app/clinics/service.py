@@ -312,16 +312,17 @@ async def get_intake(
     manage: bool = False,
     for_update: bool = False,
 ) -> tuple[Intake, Clinic]:
-    stmt = select(Intake).where(Intake.id == intake_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    intake = await session.scalar(stmt)
+    """The intake if `user` may see it (else 404). Authorisation comes before the row lock, so
+    another tenant's request can never hold a clinic's intake locked."""
+    intake = await session.scalar(select(Intake).where(Intake.id == intake_id))
     if intake is None:
         raise IntakeNotFound("No such intake.")
     try:
         clinic = await get_clinic(session, user, intake.clinic_id, manage=manage)
     except ClinicNotFound:
         raise IntakeNotFound("No such intake.") from None
+    if for_update:
+        await session.scalar(select(Intake).where(Intake.id == intake_id).with_for_update())
     return intake, clinic
 
 

@@ -18,9 +18,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Float,
-    String,
     and_,
-    cast,
     exists,
     func,
     literal,
@@ -64,6 +62,7 @@ class MatchContext:
     np_count: int
     pa_caps: dict[str, int | None] = field(default_factory=dict)
     np_caps: dict[str, int | None] = field(default_factory=dict)
+    round: int = 1
 
 
 @dataclass(frozen=True)
@@ -231,8 +230,10 @@ def constraints(
     return out
 
 
-def already_matched(intake_id: uuid.UUID) -> ColumnElement[bool]:
-    return exists().where(Match.intake_id == intake_id, Match.physician_id == Physician.id)
+def already_matched(intake_id: uuid.UUID, round_: int) -> ColumnElement[bool]:
+    return exists().where(
+        Match.intake_id == intake_id, Match.round == round_, Match.physician_id == Physician.id
+    )
 
 
 def eligible_query(
@@ -249,7 +250,7 @@ def eligible_query(
     load = capacity_load()
     preds = [c.expr for c in constraints(ctx, states, load)]
     if exclude_matched:
-        preds.append(~already_matched(ctx.intake_id))
+        preds.append(~already_matched(ctx.intake_id, ctx.round))
     onsite = [loc for loc in ctx.locations if loc.state in states and loc.onsite]
     distance = (
         func.greatest(*[distance_miles(loc.lat, loc.lon) for loc in onsite])
@@ -294,7 +295,7 @@ def eligible_query(
             score.desc(),
             Physician.aesthetic_years.desc(),
             Physician.years_experience.desc(),
-            cast(Physician.id, String),
+            Physician.id,
         ).limit(limit + MARGIN)
     return stmt
 

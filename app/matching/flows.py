@@ -18,7 +18,7 @@ from app.engagements.service import create_engagement
 from app.errors import Conflict, ValidationFailed
 from app.kit.clock import utcnow
 from app.matching.models import Match, MatchStatus
-from app.matching.service import start_matching, withdraw_open_offers
+from app.matching.service import current_round, start_matching, withdraw_open_offers
 from app.notifications.service import notify
 from app.physicians.models import Physician
 from app.pricing.service import latest_quote, submit_intake
@@ -50,10 +50,12 @@ async def confirm(
     match_id: uuid.UUID | None,
     actor: User,
 ) -> Engagement:
+    # Only the current round's acceptances that have not lapsed (the sweeper may not have run
+    # yet when the window closed).
     accepted = list(
         await session.scalars(
-            select(Match)
-            .where(Match.intake_id == intake.id, Match.status == MatchStatus.accepted.value)
+            current_round(intake)
+            .where(Match.status == MatchStatus.accepted.value, Match.confirm_by > utcnow())
             .order_by(Match.group_key)
             .with_for_update()
         )

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import uuid
-
 import structlog
 
 from app.jobs.queue import queue
@@ -12,23 +10,22 @@ log = structlog.get_logger(__name__)
 
 
 @queue.periodic(cron="* * * * *", periodic_id="offer-sweeper")
-@queue.task(name="matching.sweep_offers", queueing_lock="offer-sweeper")
+@queue.task(name="matching.sweep_offers", queueing_lock="offer-sweeper", lock="offer-sweeper")
 async def sweep_offers(timestamp: int) -> dict[str, int]:
     """Every minute: expire overdue offers, lapse unconfirmed acceptances, move cascades on."""
     runtime = get_runtime()
-    async with runtime.sessionmaker() as session:
-        result = await sweeper.expire_overdue(session, runtime.settings)
-        await session.commit()
+    result = await sweeper.expire_overdue(runtime.sessionmaker, runtime.settings)
     if any(result.values()):
         log.info("offers_swept", **result)
     return result
 
 
-@queue.task(name="matching.advance", queueing_lock="advance")
-async def advance_intake(intake_id: str) -> None:
-    """Move one intake's cascade on (after a decline, or on demand)."""
+@queue.periodic(cron="*/10 * * * *", periodic_id="response-stats")
+@queue.task(name="matching.refresh_response_stats", queueing_lock="response-stats")
+async def refresh_response_stats(timestamp: int) -> int:
+    """Every ten minutes: recount each physician's offers by outcome (a ranking factor)."""
     runtime = get_runtime()
     async with runtime.sessionmaker() as session:
-        intake, clinic = await service.lock_intake(session, uuid.UUID(intake_id))
-        await service.advance(session, intake, clinic, runtime.settings)
+        changed = await service.refresh_response_stats(session)
         await session.commit()
+    return changed

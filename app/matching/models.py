@@ -40,11 +40,14 @@ class Match(UUIDPrimaryKey, Timestamps, Base):
     __tablename__ = "matches"
     __table_args__ = (
         CheckConstraint(enum_check("status", MatchStatus), name="status"),
-        Index("uq_matches_intake_physician", "intake_id", "physician_id", unique=True),
-        # At most one accepted (or confirmed) director per state group of an intake.
+        Index(
+            "uq_matches_intake_round_physician", "intake_id", "round", "physician_id", unique=True
+        ),
+        # At most one accepted (or confirmed) director per state group of an intake's round.
         Index(
             "uq_matches_one_accepted_per_group",
             "intake_id",
+            "round",
             "group_key",
             unique=True,
             postgresql_where=text("status IN ('accepted', 'confirmed')"),
@@ -57,6 +60,7 @@ class Match(UUIDPrimaryKey, Timestamps, Base):
     )
 
     intake_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("intakes.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(server_default="1", default=1)
     physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id"))
     group_key: Mapped[str] = mapped_column(String(160))
     covers_states: Mapped[list[str]] = mapped_column(ARRAY(String(2)))

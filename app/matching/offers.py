@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, true, update
+from sqlalchemy import select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -22,11 +22,28 @@ from app.matching.service import (
     advance,
     build_context,
     clinic_admin_ids,
+    current_round,
+    explain_physician,
     lock_intake,
     own_offer,
 )
 from app.notifications.service import notify
 from app.physicians.models import Physician
+
+CAPACITY_CONSTRAINTS = frozenset(
+    {"capacity_clinics", "capacity_supervisees", "pa_ratio", "np_ratio"}
+)
+
+
+async def _clinics_held(session: AsyncSession, physician_id: uuid.UUID) -> int:
+    held = mc.capacity_load()
+    value = await session.scalar(
+        select(held.c.clinics)
+        .select_from(Physician)
+        .join(held, true())
+        .where(Physician.id == physician_id)
+    )
+    return int(value or 0)
 
 
 async def accept_offer(
@@ -43,64 +60,61 @@ async def accept_offer(
             "clinic withdrew.",
             offer_status=offer.status if offer.respond_by > now else "expired",
         )
+    # FOR NO KEY UPDATE: serialises this physician's accepts (capacity) without blocking
+    # other transactions' foreign-key checks on the physician row.
     physician = await session.scalar(
-        select(Physician).where(Physician.id == offer.physician_id).with_for_update()
+        select(Physician).where(Physician.id == offer.physician_id).with_for_update(key_share=True)
     )
     assert physician is not None
     match = await session.get(Match, offer.match_id)
     assert match is not None
-    # Capacity rechecked under the physician's lock: two accepts by one physician serialise.
-    held = mc.capacity_load()
-    load = await session.execute(
-        select(held.c.clinics, held.c.supervisees, held.c.pas, held.c.nps)
-        .select_from(Physician)
-        .join(held, true())
-        .where(Physician.id == physician.id)
-    )
-    clinics_held, supervisees, pas, nps = load.one()
-    reasons = []
-    if clinics_held + 1 > physician.max_clinics:
-        reasons.append(
-            f"you already oversee {clinics_held} of your {physician.max_clinics} clinics"
-        )
-    if supervisees + match.supervisees > physician.max_supervisees:
-        reasons.append(
-            f"{match.supervisees} more providers would exceed your limit of "
-            f"{physician.max_supervisees}"
-        )
+    # Every hard constraint re-checked under that lock, with the same SQL as matching: a
+    # physician suspended, no longer accepting, or whose license or cover lapsed since the offer
+    # cannot accept it, and capacity cannot be exceeded by two accepts at once.
     ctx = await build_context(session, intake, clinic, settings)
-    states = match.covers_states
-    pa_cap = mc._min_cap(ctx.pa_caps, states)
-    np_cap = mc._min_cap(ctx.np_caps, states)
-    if pa_cap is not None and match.pa_count and pas + match.pa_count > pa_cap:
-        reasons.append(f"the PAs would exceed the state cap of {pa_cap}")
-    if np_cap is not None and match.np_count and nps + match.np_count > np_cap:
-        reasons.append(f"the NPs would exceed the state cap of {np_cap}")
-    if reasons:
+    failed = [
+        c
+        for c in await explain_physician(session, ctx, match.covers_states, physician.id)
+        if not c["passed"]
+    ]
+    capacity = [c for c in failed if c["name"] in CAPACITY_CONSTRAINTS]
+    if failed and len(capacity) == len(failed):
+        held = await _clinics_held(session, physician.id)
+        reasons = [
+            f"you already oversee {held} of your {physician.max_clinics} clinics"
+            if c["name"] == "capacity_clinics"
+            else f"{match.supervisees} more providers would exceed your limit of "
+            f"{physician.max_supervisees}"
+            if c["name"] == "capacity_supervisees"
+            else f"the clinic's providers would exceed a state cap ({c['description']})"
+            for c in capacity
+        ]
         raise CapacityExhausted(
-            "You have no capacity left for this clinic: " + "; ".join(reasons) + "."
+            "You have no capacity left for this clinic: " + "; ".join(reasons) + ".",
+            clinics_held=held,
+            max_clinics=physician.max_clinics,
+        )
+    if failed:
+        raise OfferNotOpen(
+            "You can no longer accept this offer: "
+            + "; ".join(f"not met: {c['description']}" for c in failed)
+            + ".",
+            offer_status=offer.status,
         )
     offer.status = OfferStatus.accepted.value
     offer.responded_at = now
     match.status = MatchStatus.accepted.value
     match.accepted_at = now
     match.confirm_by = now + timedelta(hours=settings.confirm_window_hours)
-    physician.offers_accepted += 1
     await session.flush()
     await _release_open(session, intake.id, include_accepted=False, group=offer.group_key)
-    groups = set(
-        await session.scalars(
-            select(Match.group_key).where(Match.intake_id == intake.id).distinct()
-        )
-    )
-    accepted = set(
-        await session.scalars(
-            select(Match.group_key).where(
-                Match.intake_id == intake.id,
-                Match.status.in_([MatchStatus.accepted.value, MatchStatus.confirmed.value]),
-            )
-        )
-    )
+    round_matches = list(await session.scalars(current_round(intake)))
+    groups = {m.group_key for m in round_matches}
+    accepted = {
+        m.group_key
+        for m in round_matches
+        if m.status in (MatchStatus.accepted.value, MatchStatus.confirmed.value)
+    }
     if groups <= accepted:
         transition(intake, IntakeStatus.matched)
         intake.matched_at = now
@@ -134,11 +148,6 @@ async def decline_offer(
     match = await session.get(Match, offer.match_id)
     assert match is not None
     match.status = MatchStatus.declined.value
-    await session.execute(
-        update(Physician)
-        .where(Physician.id == offer.physician_id)
-        .values(offers_declined=Physician.offers_declined + 1)
-    )
     await session.flush()
     await advance(session, intake, clinic, settings)
     return offer

@@ -94,7 +94,7 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
             select(Match, Offer.id, Physician)
             .join(Physician, Physician.id == Match.physician_id)
             .outerjoin(Offer, Offer.match_id == Match.id)
-            .where(Match.intake_id == intake.id)
+            .where(Match.intake_id == intake.id, Match.round == intake.matching_round)
             .order_by(Match.group_key, Match.rank)
         )
     ).all()

@@ -125,8 +125,9 @@ def rank(
     scored = []
     for c in candidates:
         v = values[c.physician_id]
-        score = round(sum(s * float(v[n] or 0.0) for n, s in scale), 2)
-        scored.append((-score, -c.aesthetic_years, -c.years_experience, str(c.physician_id), c))
+        # Sorted on the raw score (as the SQL preselection does); rounded only for display.
+        score = sum(s * float(v[n] or 0.0) for n, s in scale)
+        scored.append((-score, -c.aesthetic_years, -c.years_experience, c.physician_id, c))
     scored.sort(key=lambda t: t[:4])
     best = scored[:limit] if limit else scored
     # Explanations only for the candidates that are kept.
@@ -137,7 +138,7 @@ def rank(
             Factor(n, weights[n], round(float(v[n] or 0.0), 4), round(s * float(v[n] or 0.0), 2))
             for n, s in scale
         )
-        out.append(Ranked(c.physician_id, -neg_score, factors))
+        out.append(Ranked(c.physician_id, round(-neg_score, 2), factors))
     return out
 
 

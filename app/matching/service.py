@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -53,6 +53,11 @@ class OfferNotFound(NotFound):
 
 def group_key(states: Sequence[str]) -> str:
     return ",".join(sorted(states))
+
+
+def current_round(intake: Intake) -> Select[Match]:
+    """The matches of the intake's latest matching round (each submit starts one)."""
+    return select(Match).where(Match.intake_id == intake.id, Match.round == intake.matching_round)
 
 
 # --- context --------------------------------------------------------------------------------
@@ -96,6 +101,7 @@ async def build_context(
         np_count=counts.get("np", 0),
         pa_caps={c: ctx.pa_cap for c, ctx in contexts.items()},
         np_caps={c: ctx.np_cap for c, ctx in contexts.items()},
+        round=intake.matching_round,
     )
 
 
@@ -204,7 +210,9 @@ async def _add_candidates(
         start_rank = (
             await session.scalar(
                 select(func.coalesce(func.max(Match.rank), 0)).where(
-                    Match.intake_id == ctx.intake_id, Match.group_key == key
+                    Match.intake_id == ctx.intake_id,
+                    Match.round == ctx.round,
+                    Match.group_key == key,
                 )
             )
             or 0
@@ -225,6 +233,7 @@ async def _add_candidates(
             Match(
                 id=uuid.uuid4(),
                 intake_id=ctx.intake_id,
+                round=ctx.round,
                 physician_id=cand.row.id,
                 group_key=key,
                 covers_states=sorted(states),
@@ -294,8 +303,9 @@ async def _quote(session: AsyncSession, intake_id: uuid.UUID) -> Quote:
 async def start_matching(
     session: AsyncSession, intake: Intake, clinic: Clinic, settings: Settings
 ) -> None:
-    """Right after submit (intake locked, status `matching`): plan the state groups, store the
-    best candidates of each, and send the first offers."""
+    """Right after submit (intake locked, status `matching`): start a new round, plan the state
+    groups, store the best candidates of each, and send the first offers."""
+    intake.matching_round += 1
     ctx = await build_context(session, intake, clinic, settings)
     quote = await _quote(session, intake.id)
     intake.matching_outcome = None
@@ -384,11 +394,7 @@ async def advance(
     if intake.status != IntakeStatus.matching.value:
         return
     if matches is None:
-        matches = list(
-            await session.scalars(
-                select(Match).where(Match.intake_id == intake.id).order_by(Match.rank)
-            )
-        )
+        matches = list(await session.scalars(current_round(intake).order_by(Match.rank)))
     groups = sorted({m.group_key for m in matches})
     accepted = {m.group_key for m in matches if m.status in ("accepted", "confirmed")}
     for key in groups:
@@ -410,9 +416,8 @@ async def advance(
             if added:
                 waiting = list(
                     await session.scalars(
-                        select(Match)
+                        current_round(intake)
                         .where(
-                            Match.intake_id == intake.id,
                             Match.group_key == key,
                             Match.status == MatchStatus.candidate.value,
                         )
@@ -451,11 +456,6 @@ async def _send_offers(
         select(Physician.id, Physician.user_id).where(Physician.id.in_(physician_ids))
     )
     users = dict(rows.all())
-    await session.execute(
-        update(Physician)
-        .where(Physician.id.in_(physician_ids))
-        .values(offers_received=Physician.offers_received + 1)
-    )
     offers = []
     for match in matches:
         offer = Offer(
@@ -600,6 +600,40 @@ async def own_offer(session: AsyncSession, user: User, offer_id: uuid.UUID) -> O
     if offer is None:
         raise OfferNotFound("No such offer.")
     return offer
+
+
+async def refresh_response_stats(session: AsyncSession) -> int:
+    """Recount every physician's offers by outcome (the responsiveness factor). Run by a
+    periodic job rather than on each answer, so accepting, declining and the cascade never lock
+    physician rows just to keep statistics."""
+    stats = (
+        select(
+            Offer.physician_id.label("pid"),
+            func.count().label("received"),
+            func.count().filter(Offer.status == OfferStatus.accepted.value).label("accepted"),
+            func.count().filter(Offer.status == OfferStatus.declined.value).label("declined"),
+            func.count().filter(Offer.status == OfferStatus.expired.value).label("expired"),
+        )
+        .group_by(Offer.physician_id)
+        .subquery()
+    )
+    result = await session.execute(
+        update(Physician)
+        .where(Physician.id == stats.c.pid)
+        .where(
+            (Physician.offers_received != stats.c.received)
+            | (Physician.offers_accepted != stats.c.accepted)
+            | (Physician.offers_declined != stats.c.declined)
+            | (Physician.offers_expired != stats.c.expired)
+        )
+        .values(
+            offers_received=stats.c.received,
+            offers_accepted=stats.c.accepted,
+            offers_declined=stats.c.declined,
+            offers_expired=stats.c.expired,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def withdraw_open_offers(session: AsyncSession, intake_id: uuid.UUID) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+import uuid
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clinics.models import IntakeStatus
 from app.clinics.status import transition
@@ -11,70 +15,83 @@ from app.config import Settings
 from app.kit.clock import utcnow
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.service import advance, lock_intake
-from app.physicians.models import Physician
+
+log = structlog.get_logger(__name__)
 
 
-async def expire_overdue(session: AsyncSession, settings: Settings) -> dict[str, int]:
+async def expire_overdue(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> dict[str, int]:
     """Expire offers past `respond_by` and lapse accepted matches past `confirm_by`, then move
     each affected intake's cascade on. Re-derived from state with the app clock, so it is safe to
-    run any number of times and after any crash."""
+    run any number of times and after any crash. Each intake is its own transaction: one intake's
+    trouble never rolls back the others, and locks are held briefly."""
     now = utcnow()
-    due_offers = await session.scalars(
-        select(Offer.intake_id).where(
-            Offer.status == OfferStatus.pending.value, Offer.respond_by <= now
+    async with sessionmaker() as session:
+        due_offers = await session.scalars(
+            select(Offer.intake_id).where(
+                Offer.status == OfferStatus.pending.value, Offer.respond_by <= now
+            )
         )
-    )
-    due_matches = await session.scalars(
-        select(Match.intake_id).where(
-            Match.status == MatchStatus.accepted.value, Match.confirm_by <= now
+        due_matches = await session.scalars(
+            select(Match.intake_id).where(
+                Match.status == MatchStatus.accepted.value, Match.confirm_by <= now
+            )
         )
-    )
-    intake_ids = sorted(set(due_offers) | set(due_matches))
-    expired = lapsed = 0
+        intake_ids = sorted(set(due_offers) | set(due_matches))
+    totals = {"offers_expired": 0, "acceptances_lapsed": 0}
     for intake_id in intake_ids:
-        intake, clinic = await lock_intake(session, intake_id)
-        offers = list(
-            await session.scalars(
-                select(Offer)
-                .where(
-                    Offer.intake_id == intake_id,
-                    Offer.status == OfferStatus.pending.value,
-                    Offer.respond_by <= now,
-                )
-                .with_for_update()
+        try:
+            async with sessionmaker() as session:
+                expired, lapsed = await _sweep_intake(session, intake_id, now, settings)
+                await session.commit()
+        except Exception:
+            log.exception("sweep_failed", intake_id=str(intake_id))
+            continue
+        totals["offers_expired"] += expired
+        totals["acceptances_lapsed"] += lapsed
+    return totals
+
+
+async def _sweep_intake(
+    session: AsyncSession, intake_id: uuid.UUID, now: datetime, settings: Settings
+) -> tuple[int, int]:
+    intake, clinic = await lock_intake(session, intake_id)
+    offers = list(
+        await session.scalars(
+            select(Offer)
+            .where(
+                Offer.intake_id == intake_id,
+                Offer.status == OfferStatus.pending.value,
+                Offer.respond_by <= now,
             )
+            .with_for_update()
         )
-        for offer in offers:
-            offer.status = OfferStatus.expired.value
-            match = await session.get(Match, offer.match_id)
-            assert match is not None
-            match.status = MatchStatus.expired.value
-            await session.execute(
-                update(Physician)
-                .where(Physician.id == offer.physician_id)
-                .values(offers_expired=Physician.offers_expired + 1)
+    )
+    for offer in offers:
+        offer.status = OfferStatus.expired.value
+        match = await session.get(Match, offer.match_id)
+        assert match is not None
+        match.status = MatchStatus.expired.value
+    stale = list(
+        await session.scalars(
+            select(Match)
+            .where(
+                Match.intake_id == intake_id,
+                Match.status == MatchStatus.accepted.value,
+                Match.confirm_by <= now,
             )
-            expired += 1
-        stale = list(
-            await session.scalars(
-                select(Match)
-                .where(
-                    Match.intake_id == intake_id,
-                    Match.status == MatchStatus.accepted.value,
-                    Match.confirm_by <= now,
-                )
-                .with_for_update()
-            )
+            .with_for_update()
         )
-        for match in stale:
-            match.status = MatchStatus.expired.value
-            accepted_offer = await session.scalar(select(Offer).where(Offer.match_id == match.id))
-            if accepted_offer is not None:
-                accepted_offer.status = OfferStatus.expired.value
-            lapsed += 1
-        if stale and intake.status == IntakeStatus.matched.value:
-            transition(intake, IntakeStatus.matching)
-            intake.matched_at = None
-        await session.flush()
-        await advance(session, intake, clinic, settings)
-    return {"offers_expired": expired, "acceptances_lapsed": lapsed}
+    )
+    for match in stale:
+        match.status = MatchStatus.expired.value
+        accepted_offer = await session.scalar(select(Offer).where(Offer.match_id == match.id))
+        if accepted_offer is not None:
+            accepted_offer.status = OfferStatus.expired.value
+    if stale and intake.status == IntakeStatus.matched.value:
+        transition(intake, IntakeStatus.matching)
+        intake.matched_at = None
+    await session.flush()
+    await advance(session, intake, clinic, settings)
+    return len(offers), len(stale)

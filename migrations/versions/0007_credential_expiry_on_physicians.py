@@ -33,6 +33,10 @@ BEGIN
             SELECT OLD.physician_id WHERE TG_OP <> 'INSERT'
         ) AS t
     LOOP
+        -- Lock first, recompute in a later statement: under READ COMMITTED the recompute then
+        -- sees every credential change committed before the lock was granted (a concurrent
+        -- renewal and expiry cannot leave a stale value).
+        PERFORM 1 FROM physicians WHERE id = target FOR NO KEY UPDATE;
         UPDATE physicians p
            SET licensed_states = ARRAY(
                    SELECT DISTINCT l.state FROM licenses l
@@ -64,6 +68,7 @@ BEGIN
             SELECT OLD.physician_id WHERE TG_OP <> 'INSERT'
         ) AS t
     LOOP
+        PERFORM 1 FROM physicians WHERE id = target FOR NO KEY UPDATE;
         UPDATE physicians p
            SET malpractice_expires_on = (
                SELECT max(m.expires_on) FROM malpractice_policies m

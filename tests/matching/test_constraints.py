@@ -139,8 +139,11 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
         "items"
     ]
     assert [m["physician"]["id"] for m in matches] == [str(good.id)]
-    passed = {c["name"] for c in matches[0]["explanation"]["constraints"]}
-    assert set(violators) <= passed
+    assert {c["name"] for c in matches[0]["explanation"]["constraints"]} >= set(violators)
+    # Clinics never see credentials: no NPI, no license numbers, no name before confirmation.
+    assert "npi" not in matches[0]["physician"]
+    assert good.npi not in str(matches)
+    assert good.last_name not in matches[0]["physician"]["display_name"]
 
     ops = await ops_headers(client, session, settings)
     for name, physician in {**violators, "verified ": suspended}.items():
@@ -153,6 +156,14 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
         ).json()
         failed = [c["name"] for c in report["physician"] if not c["passed"]]
         assert failed == [name.strip()], (name, failed)
+    good_report = (
+        await client.get(
+            f"/v1/intakes/{intake['id']}/diagnostics",
+            params={"physician_id": str(good.id)},
+            headers=ops,
+        )
+    ).json()["physician"]
+    assert all(c["passed"] for c in good_report)
     funnel = (await client.get(f"/v1/intakes/{intake['id']}/diagnostics", headers=ops)).json()[
         "funnel"
     ]

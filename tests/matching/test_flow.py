@@ -349,3 +349,92 @@ async def test_outbox_sends_offer_emails(client, session, settings, outbox, boun
     user = await session.get(User, doc.user_id)
     assert any(m.to == user.email and "offer" in m.subject.lower() for m in outbox.outbox)
     assert await send_emails(timestamp=0) == 0  # sent once
+
+
+async def test_resubmitting_an_unmatched_intake_starts_a_fresh_round(client, session, settings):
+    """Round 1 has one group (CA,TX) that declines; round 2 plans CA and TX separately, and
+    accepting both matches the intake (the first round's groups no longer count)."""
+    both = await make_physician(session, states=("TX", "CA"), last_name="Both")
+    admin = await user_headers(client, "clinic_admin")
+    _, intake = await submitted_intake(client, admin, ("TX", "CA"))
+    both_h = await physician_headers(client, session, settings, both)
+    [offer] = await offers_of(client, both_h)
+    declined = await client.post(
+        f"/v1/offers/{offer['id']}/decline", json={"reason": "Busy"}, headers=both_h
+    )
+    assert declined.status_code == 200
+    assert (await client.get(f"/v1/intakes/{intake['id']}", headers=admin)).json()[
+        "status"
+    ] == "unmatched"
+
+    tx = await make_physician(session, states=("TX",), last_name="Texan")
+    ca = await make_physician(session, states=("CA",), last_name="Cali", home_zip="90210")
+    again = await client.post(f"/v1/intakes/{intake['id']}/submit", headers=admin)
+    assert again.status_code == 200
+    assert again.json()["status"] == "matching"
+    matches = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()[
+        "items"
+    ]
+    assert sorted(m["covers_states"][0] for m in matches) == ["CA", "TX"]
+    for doc in (tx, ca):
+        h = await physician_headers(client, session, settings, doc)
+        [o] = await offers_of(client, h, "pending")
+        accepted = await client.post(f"/v1/offers/{o['id']}/accept", headers=h)
+        assert accepted.status_code == 200
+    assert (await client.get(f"/v1/intakes/{intake['id']}", headers=admin)).json()[
+        "status"
+    ] == "matched"
+    confirmed = await client.post(f"/v1/intakes/{intake['id']}/confirm", headers=admin)
+    assert confirmed.status_code == 201
+    assert len(confirmed.json()["directors"]) == 2
+
+
+async def test_a_physician_who_lost_eligibility_cannot_accept(client, session, settings):
+    doc = await make_physician(session)
+    admin = await user_headers(client, "clinic_admin")
+    _, intake = await submitted_intake(client, admin)
+    headers = await physician_headers(client, session, settings, doc)
+    [offer] = await offers_of(client, headers)
+    doc.verification_status = "suspended"
+    await session.commit()
+    refused = await client.post(f"/v1/offers/{offer['id']}/accept", headers=headers)
+    assert refused.status_code == 409
+    assert refused.json()["type"] == PROBLEMS + "offer-not-open"
+    assert "verified credentials" in refused.json()["detail"]
+    assert (await client.get(f"/v1/intakes/{intake['id']}", headers=admin)).json()[
+        "status"
+    ] == "matching"
+
+
+async def test_a_lapsed_acceptance_cannot_be_confirmed_before_the_sweep(client, session, settings):
+    from tests.factories import bearer, login, register
+
+    doc = await make_physician(session)
+    owner = await register(client, "clinic_admin")
+    admin = bearer((await login(client, owner["email"]))["access_token"])
+    _, intake = await submitted_intake(client, admin)
+    headers = await physician_headers(client, session, settings, doc)
+    [offer] = await offers_of(client, headers)
+    assert (
+        await client.post(f"/v1/offers/{offer['id']}/accept", headers=headers)
+    ).status_code == 200
+    with travel(timedelta(hours=73)):  # the window closed, and the sweeper has not run yet
+        later = bearer((await login(client, owner["email"]))["access_token"])
+        late = await client.post(f"/v1/intakes/{intake['id']}/confirm", headers=later)
+    assert late.status_code == 409
+    assert late.json()["type"] == PROBLEMS + "no-accepted-match"
+
+
+async def test_response_statistics_are_recounted(client, session, settings, bound_app):
+    from app.matching.jobs import refresh_response_stats
+
+    first = await make_physician(session, aesthetic_years=12, last_name="First")
+    admin = await user_headers(client, "clinic_admin")
+    await submitted_intake(client, admin)
+    first_h = await physician_headers(client, session, settings, first)
+    [offer] = await offers_of(client, first_h)
+    await client.post(f"/v1/offers/{offer['id']}/decline", json={"reason": "No"}, headers=first_h)
+    assert await refresh_response_stats(timestamp=0) >= 1
+    await session.refresh(first)
+    assert (first.offers_received, first.offers_declined, first.offers_accepted) == (1, 1, 0)
+    assert await refresh_response_stats(timestamp=0) == 0  # nothing changed since
