@@ -95,11 +95,18 @@ class Offer(UUIDPrimaryKey, Base):
         ),
         Index("ix_offers_physician_created_at", "physician_id", "created_at"),
         Index("ix_offers_intake_id", "intake_id"),
+        # A match is offered again when an acceptance that withdrew it lapses; at most one of
+        # its offers is live at a time.
+        Index("ix_offers_match_id", "match_id"),
+        Index(
+            "uq_offers_live_per_match",
+            "match_id",
+            unique=True,
+            postgresql_where=text("status IN ('pending', 'accepted')"),
+        ),
     )
 
-    match_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("matches.id", ondelete="CASCADE"), unique=True
-    )
+    match_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("matches.id", ondelete="CASCADE"))
     intake_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("intakes.id", ondelete="CASCADE"))
     physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id"))
     group_key: Mapped[str] = mapped_column(String(160))

@@ -89,11 +89,18 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
     """The ranked candidates with their explanations; physicians stay anonymous until the
     engagement is confirmed."""
     intake, _ = await clinics.get_intake(session, user, intake_id)
+    latest_offer = (
+        select(Offer.id)
+        .where(Offer.match_id == Match.id)
+        .order_by(Offer.created_at.desc())
+        .limit(1)
+        .correlate(Match)
+        .scalar_subquery()
+    )
     rows = (
         await session.execute(
-            select(Match, Offer.id, Physician)
+            select(Match, latest_offer, Physician)
             .join(Physician, Physician.id == Match.physician_id)
-            .outerjoin(Offer, Offer.match_id == Match.id)
             .where(Match.intake_id == intake.id, Match.round == intake.matching_round)
             .order_by(Match.group_key, Match.rank)
         )

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clinics.models import IntakeStatus
@@ -86,9 +86,24 @@ async def _sweep_intake(
     )
     for match in stale:
         match.status = MatchStatus.expired.value
-        accepted_offer = await session.scalar(select(Offer).where(Offer.match_id == match.id))
+        accepted_offer = await session.scalar(
+            select(Offer).where(
+                Offer.match_id == match.id, Offer.status == OfferStatus.accepted.value
+            )
+        )
         if accepted_offer is not None:
             accepted_offer.status = OfferStatus.expired.value
+        # The candidates this acceptance withdrew may be asked again.
+        await session.execute(
+            update(Match)
+            .where(
+                Match.intake_id == intake_id,
+                Match.round == match.round,
+                Match.group_key == match.group_key,
+                Match.status == MatchStatus.withdrawn.value,
+            )
+            .values(status=MatchStatus.candidate.value)
+        )
     if stale and intake.status == IntakeStatus.matched.value:
         transition(intake, IntakeStatus.matching)
         intake.matched_at = None

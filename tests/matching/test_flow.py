@@ -438,3 +438,33 @@ async def test_response_statistics_are_recounted(client, session, settings, boun
     await session.refresh(first)
     assert (first.offers_received, first.offers_declined, first.offers_accepted) == (1, 1, 0)
     assert await refresh_response_stats(timestamp=0) == 0  # nothing changed since
+
+
+async def test_a_lapsed_acceptance_gives_the_withdrawn_candidates_another_chance(
+    client, session, settings, bound_app
+):
+    first = await make_physician(session, aesthetic_years=12, last_name="First")
+    second = await make_physician(session, aesthetic_years=6, last_name="Second")
+    admin = await user_headers(client, "clinic_admin")
+    _, intake = await submitted_intake(client, admin)
+    first_h = await physician_headers(client, session, settings, first)
+    [offer] = await offers_of(client, first_h)
+    assert (
+        await client.post(f"/v1/offers/{offer['id']}/accept", headers=first_h)
+    ).status_code == 200
+    second_h = await physician_headers(client, session, settings, second)
+    [withdrawn] = await offers_of(client, second_h)
+    assert withdrawn["status"] == "withdrawn"
+    with travel(timedelta(hours=73)):
+        assert (await jobs.sweep_offers(timestamp=0))["acceptances_lapsed"] == 1
+        second_h = await physician_headers(client, session, settings, second)
+        pending = await offers_of(client, second_h, "pending")
+        assert len(pending) == 1  # asked again, with a new offer
+        assert pending[0]["id"] != withdrawn["id"]
+        accepted = await client.post(f"/v1/offers/{pending[0]['id']}/accept", headers=second_h)
+        assert accepted.status_code == 200
+    status = (await client.get(f"/v1/intakes/{intake['id']}", headers=admin)).json()["status"]
+    assert status == "matched"
+    matches = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()
+    by_status = {m["status"] for m in matches["items"]}
+    assert by_status == {"expired", "accepted"}
