@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clinics.models import IntakeStatus
@@ -15,6 +15,12 @@ from app.config import Settings
 from app.kit.clock import utcnow
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.service import advance, lock_intake
+from app.physicians.models import Physician
+
+
+def physician_available() -> ColumnElement[bool]:
+    return and_(Physician.verification_status == "verified", Physician.accepting_new.is_(True))
+
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +44,14 @@ async def expire_overdue(
                 Match.status == MatchStatus.accepted.value, Match.confirm_by <= now
             )
         )
-        intake_ids = sorted(set(due_offers) | set(due_matches))
+        # Offers to physicians suspended or no longer accepting since: withdrawn, so their
+        # places go to the next candidates without waiting for the offers to expire.
+        orphaned = await session.scalars(
+            select(Offer.intake_id)
+            .join(Physician, Physician.id == Offer.physician_id)
+            .where(Offer.status == OfferStatus.pending.value, ~physician_available())
+        )
+        intake_ids = sorted(set(due_offers) | set(due_matches) | set(orphaned))
     totals = {"offers_expired": 0, "acceptances_lapsed": 0}
     for intake_id in intake_ids:
         try:
@@ -73,6 +86,24 @@ async def _sweep_intake(
         match = await session.get(Match, offer.match_id)
         assert match is not None
         match.status = MatchStatus.expired.value
+    unavailable = list(
+        await session.scalars(
+            select(Offer)
+            .join(Physician, Physician.id == Offer.physician_id)
+            .where(
+                Offer.intake_id == intake_id,
+                Offer.status == OfferStatus.pending.value,
+                ~physician_available(),
+            )
+            .with_for_update(of=Offer)
+        )
+    )
+    for offer in unavailable:
+        offer.status = OfferStatus.withdrawn.value
+        offer.responded_at = now
+        match = await session.get(Match, offer.match_id)
+        assert match is not None
+        match.status = MatchStatus.withdrawn.value
     stale = list(
         await session.scalars(
             select(Match)

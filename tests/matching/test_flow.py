@@ -468,3 +468,20 @@ async def test_a_lapsed_acceptance_gives_the_withdrawn_candidates_another_chance
     matches = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()
     by_status = {m["status"] for m in matches["items"]}
     assert by_status == {"expired", "accepted"}
+
+
+async def test_a_suspended_physicians_offer_goes_to_the_next_candidate(
+    client, session, settings, fan_out_one, bound_app
+):
+    first = await make_physician(session, aesthetic_years=12, last_name="First")
+    second = await make_physician(session, aesthetic_years=6, last_name="Second")
+    admin = await user_headers(client, "clinic_admin")
+    await submitted_intake(client, admin)
+    first_h = await physician_headers(client, session, settings, first)
+    second_h = await physician_headers(client, session, settings, second)
+    assert len(await offers_of(client, first_h, "pending")) == 1
+    first.verification_status = "suspended"
+    await session.commit()
+    await jobs.sweep_offers(timestamp=0)  # no need to wait 12 hours for the offer to expire
+    assert (await offers_of(client, first_h))[0]["status"] == "withdrawn"
+    assert len(await offers_of(client, second_h, "pending")) == 1
