@@ -10,7 +10,7 @@ grows with the physicians who could match, not with all of them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -119,115 +119,142 @@ def _min_cap(caps: dict[str, int | None], states: Sequence[str]) -> int | None:
     return min(known) if known else None
 
 
-def constraints(
-    ctx: MatchContext, states: Sequence[str], load: LateralFromClause
-) -> list[Constraint]:
-    """The hard constraints for a physician to direct the intake's locations in `states`."""
+Builder = Callable[[LateralFromClause], ColumnElement[bool]]
+
+
+def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, str, Builder]]:
+    """The hard constraints for a physician to direct the intake's locations in `states`: name,
+    description and a builder of the SQL predicate (given the capacity load). Describing them
+    builds no SQL; `constraints()` builds it for the queries."""
+    start = ctx.start
     group = [loc for loc in ctx.locations if loc.state in states]
-    out = [
-        Constraint(
+    out: list[tuple[str, str, Builder]] = [
+        (
             "verified",
             "verified credentials, not suspended",
-            Physician.verification_status == "verified",
+            lambda load: Physician.verification_status == "verified",
         ),
-        Constraint("accepting_new", "accepting new clinics", Physician.accepting_new.is_(True)),
-        Constraint(
+        ("accepting_new", "accepting new clinics", lambda load: Physician.accepting_new.is_(True)),
+        (
             "malpractice",
-            f"malpractice cover current on {ctx.start.isoformat()}",
-            current_malpractice(ctx.start),
+            f"malpractice cover current on {start.isoformat()}",
+            lambda load: current_malpractice(start),
         ),
     ]
     for state in sorted(states):
         out.append(
-            Constraint(
+            (
                 f"license:{state}",
-                f"active {state} license not expiring before {ctx.start.isoformat()}",
-                current_license(state, ctx.start),
+                f"active {state} license not expiring before {start.isoformat()}",
+                lambda load, state=state: current_license(state, start),  # type: ignore[misc]
             )
         )
+    services = list(ctx.services)
     out.append(
-        Constraint(
+        (
             "services",
             "supervises every requested service",
-            Physician.services.contains(list(ctx.services)),
+            lambda load: Physician.services.contains(services),
         )
     )
     if ctx.dea_required:
         for state in sorted(states):
             out.append(
-                Constraint(
+                (
                     f"dea:{state}",
                     f"DEA registration in {state} for controlled substances",
-                    current_dea(state, ctx.start),
+                    lambda load, state=state: current_dea(state, start),  # type: ignore[misc]
                 )
             )
+    model, mode = ctx.engagement_model, ctx.oversight_mode
     out.append(
-        Constraint(
+        (
             "engagement_model",
-            f"offers {ctx.engagement_model.replace('_', ' ')} engagements",
-            Physician.engagement_models.contains([ctx.engagement_model]),
+            f"offers {model.replace('_', ' ')} engagements",
+            lambda load: Physician.engagement_models.contains([model]),
         )
     )
     out.append(
-        Constraint(
+        (
             "oversight_mode",
-            f"offers {ctx.oversight_mode} oversight",
-            Physician.oversight_modes.contains([ctx.oversight_mode]),
+            f"offers {mode} oversight",
+            lambda load: Physician.oversight_modes.contains([mode]),
         )
     )
     for i, loc in enumerate(group):
         if loc.onsite:
             out.append(
-                Constraint(
+                (
                     f"travel:{loc.state}:{i}",
                     f"lives within their travel radius of the {loc.state} location",
-                    distance_miles(loc.lat, loc.lon) <= Physician.travel_radius_miles,
+                    lambda load, loc=loc: (
+                        distance_miles(loc.lat, loc.lon)  # type: ignore[misc]
+                        <= Physician.travel_radius_miles
+                    ),
                 )
             )
+    supervisees, pas, nps = ctx.supervisees, ctx.pa_count, ctx.np_count
     out.append(
-        Constraint(
+        (
             "capacity_clinics",
             "has room for another clinic",
-            load.c.clinics < Physician.max_clinics,
+            lambda load: load.c.clinics < Physician.max_clinics,
         )
     )
     out.append(
-        Constraint(
+        (
             "capacity_supervisees",
-            f"can supervise {ctx.supervisees} more providers",
-            load.c.supervisees + ctx.supervisees <= Physician.max_supervisees,
+            f"can supervise {supervisees} more providers",
+            lambda load: load.c.supervisees + supervisees <= Physician.max_supervisees,
         )
     )
     pa_cap = _min_cap(ctx.pa_caps, states)
-    if pa_cap is not None and ctx.pa_count:
+    if pa_cap is not None and pas:
         out.append(
-            Constraint(
+            (
                 "pa_ratio",
                 f"stays within the state PA cap of {pa_cap}",
-                load.c.pas + ctx.pa_count <= pa_cap,
+                lambda load: load.c.pas + pas <= pa_cap,
             )
         )
     np_cap = _min_cap(ctx.np_caps, states)
-    if np_cap is not None and ctx.np_count:
+    if np_cap is not None and nps:
         out.append(
-            Constraint(
+            (
                 "np_ratio",
                 f"stays within the state NP cap of {np_cap}",
-                load.c.nps + ctx.np_count <= np_cap,
+                lambda load: load.c.nps + nps <= np_cap,
             )
         )
-    declined = (
-        exists()
-        .where(
-            Offer.physician_id == Physician.id,
-            Offer.status == OfferStatus.declined.value,
-            Offer.intake_id == Intake.id,
-            Intake.clinic_id == ctx.clinic_id,
+    clinic_id = ctx.clinic_id
+
+    def not_declined(load: LateralFromClause) -> ColumnElement[bool]:
+        declined = (
+            exists()
+            .where(
+                Offer.physician_id == Physician.id,
+                Offer.status == OfferStatus.declined.value,
+                Offer.intake_id == Intake.id,
+                Intake.clinic_id == clinic_id,
+            )
+            .correlate(Physician)
         )
-        .correlate(Physician)
-    )
-    out.append(Constraint("not_declined", "has not declined this clinic", ~declined))
+        return ~declined
+
+    out.append(("not_declined", "has not declined this clinic", not_declined))
     return out
+
+
+def constraints(
+    ctx: MatchContext, states: Sequence[str], load: LateralFromClause
+) -> list[Constraint]:
+    """The hard constraints as SQL predicates over `physicians` joined to `load`."""
+    return [Constraint(name, text, build(load)) for name, text, build in _definitions(ctx, states)]
+
+
+def describe(ctx: MatchContext, states: Sequence[str]) -> list[dict[str, str]]:
+    """The constraints' names and descriptions (for explanations; no SQL is built)."""
+    return [{"name": name, "description": text} for name, text, _ in _definitions(ctx, states)]
 
 
 def already_matched(intake_id: uuid.UUID, round_: int) -> ColumnElement[bool]:

@@ -174,13 +174,6 @@ async def ranked_candidates(
     return [RankedCandidate(by_id[r.physician_id], r) for r in ranked]
 
 
-def _constraint_list(ctx: mc.MatchContext, states: Sequence[str]) -> list[dict[str, str]]:
-    load = mc.capacity_load()
-    return [
-        {"name": c.name, "description": c.description} for c in mc.constraints(ctx, states, load)
-    ]
-
-
 def split_payout(
     total_cents: int, groups: Sequence[Sequence[str]], ctx: mc.MatchContext
 ) -> list[int]:
@@ -226,7 +219,7 @@ async def _add_candidates(
             settings=settings,
             limit=settings.match_candidates_per_group,
         )
-    passed = _constraint_list(ctx, states)
+    passed = mc.describe(ctx, states)
     created = []
     for i, cand in enumerate(found, start=1):
         created.append(
