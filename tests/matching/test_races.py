@@ -123,3 +123,33 @@ async def test_last_slot_is_taken_once(live_app, live, round_):
             .where(Offer.physician_id == doctor.id, Offer.status == "accepted")
         )
     assert accepted == 1
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_withdraw_racing_accepts_leaves_no_live_offer(live_app, live, round_):
+    settings = live_app.state.settings
+    async with live_app.state.sessionmaker() as session:
+        doctors = [await make_physician(session, last_name=f"W{i}") for i in range(3)]
+        heads = [await physician_headers(live, session, settings, d) for d in doctors]
+    admin = await user_headers(live, "clinic_admin")
+    intake = await submitted(live, admin)
+    offers = []
+    for h in heads:
+        mine = (
+            await live.get("/v1/physicians/me/offers", params={"status": "pending"}, headers=h)
+        ).json()["items"]
+        offers += [(h, o) for o in mine]
+    results = await asyncio.gather(
+        live.post(f"/v1/intakes/{intake['id']}/withdraw", headers=admin),
+        *[live.post(f"/v1/offers/{o['id']}/accept", headers=h) for h, o in offers],
+    )
+    assert results[0].status_code == 200
+    assert {r.status_code for r in results[1:]} <= {200, 409}
+    assert sum(r.status_code == 200 for r in results[1:]) <= 1
+    async with live_app.state.sessionmaker() as session:
+        statuses = set(
+            await session.scalars(select(Offer.status).where(Offer.intake_id == intake["id"]))
+        )
+    assert statuses == {"withdrawn"}
+    final = (await live.get(f"/v1/intakes/{intake['id']}", headers=admin)).json()
+    assert final["status"] == "withdrawn"
