@@ -551,6 +551,7 @@ async def _release_open(
             session,
             user_id=user_id,
             kind="offer.withdrawn",
+            email=True,
             title="An offer was withdrawn",
             body="The clinic's placement no longer needs you; no action is required.",
             data={"offer_id": str(offer.id)},

@@ -300,6 +300,13 @@ async def test_withdrawing_the_intake_withdraws_its_offers(client, session, sett
     await client.post(f"/v1/intakes/{intake['id']}/withdraw", headers=admin)
     [offer] = await offers_of(client, headers)
     assert offer["status"] == "withdrawn"
+    note = await session.scalar(
+        select(Notification).where(
+            Notification.user_id == doc.user_id, Notification.kind == "offer.withdrawn"
+        )
+    )
+    assert note is not None
+    assert note.email_status == "pending"  # an e-mail copy is queued too
     assert (
         await client.post(f"/v1/offers/{offer['id']}/accept", headers=headers)
     ).status_code == 409
