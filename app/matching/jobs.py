@@ -4,7 +4,7 @@ import structlog
 
 from app.jobs.queue import queue
 from app.jobs.runtime import get_runtime
-from app.matching import service, sweeper
+from app.matching import stats, sweeper
 
 log = structlog.get_logger(__name__)
 
@@ -26,6 +26,6 @@ async def refresh_response_stats(timestamp: int) -> int:
     """Every ten minutes: recount each physician's offers by outcome (a ranking factor)."""
     runtime = get_runtime()
     async with runtime.sessionmaker() as session:
-        changed = await service.refresh_response_stats(session)
+        changed = await stats.refresh_response_stats(session)
         await session.commit()
     return changed

@@ -14,6 +14,7 @@ from app.clinics.status import transition
 from app.config import Settings
 from app.kit.clock import utcnow
 from app.matching import constraints as mc
+from app.matching.diagnostics import explain_physician
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.service import (
     CapacityExhausted,
@@ -23,7 +24,6 @@ from app.matching.service import (
     build_context,
     clinic_admin_ids,
     current_round,
-    explain_physician,
     lock_intake,
     own_offer,
 )

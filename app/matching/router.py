@@ -21,7 +21,7 @@ from app.errors import problem_responses
 from app.kit.clock import utcnow
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params, paginate
-from app.matching import flows, offers, service
+from app.matching import diagnostics, flows, offers, service
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.schemas import (
     ClinicContact,
@@ -192,7 +192,7 @@ async def list_intakes(
     operation_id="intake_matching_diagnostics",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def diagnostics(
+async def intake_diagnostics(
     intake_id: uuid.UUID,
     ops: OpsUser,
     session: SessionDep,
@@ -206,10 +206,10 @@ async def diagnostics(
     states = service.states_of(ctx)
     out: dict[str, Any] = {
         "outcome": intake.matching_outcome,
-        "funnel": await service.diagnose(session, ctx, states),
+        "funnel": await diagnostics.diagnose(session, ctx, states),
     }
     if physician_id:
-        out["physician"] = await service.explain_physician(session, ctx, states, physician_id)
+        out["physician"] = await diagnostics.explain_physician(session, ctx, states, physician_id)
     return out
 
 

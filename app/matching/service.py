@@ -29,6 +29,7 @@ from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
 from app.matching import constraints as mc
 from app.matching import scoring
+from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
@@ -246,40 +247,6 @@ async def _add_candidates(
     session.add_all(created)
     await session.flush()
     return created
-
-
-async def diagnose(
-    session: AsyncSession, ctx: mc.MatchContext, states: Sequence[str]
-) -> dict[str, Any]:
-    """Which constraints eliminated how many physicians (a cumulative funnel)."""
-    stmt, cs = mc.funnel_query(ctx, states)
-    row = (await session.execute(stmt)).one()
-    funnel, remaining = [], row.total
-    for i, c in enumerate(cs):
-        after = getattr(row, f"c{i}")
-        funnel.append(
-            {
-                "constraint": c.name,
-                "description": c.description,
-                "eliminated": remaining - after,
-                "remaining": after,
-            }
-        )
-        remaining = after
-    return {"states": list(states), "physicians": row.total, "funnel": funnel}
-
-
-async def explain_physician(
-    session: AsyncSession, ctx: mc.MatchContext, states: Sequence[str], physician_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    stmt, cs = mc.explain_query(ctx, states, physician_id)
-    row = (await session.execute(stmt)).one_or_none()
-    if row is None:
-        raise NotFound("No such physician.")
-    return [
-        {"name": c.name, "description": c.description, "passed": bool(getattr(row, f"c{i}"))}
-        for i, c in enumerate(cs)
-    ]
 
 
 # --- starting and advancing -----------------------------------------------------------------
@@ -594,40 +561,6 @@ async def own_offer(session: AsyncSession, user: User, offer_id: uuid.UUID) -> O
     if offer is None:
         raise OfferNotFound("No such offer.")
     return offer
-
-
-async def refresh_response_stats(session: AsyncSession) -> int:
-    """Recount every physician's offers by outcome (the responsiveness factor). Run by a
-    periodic job rather than on each answer, so accepting, declining and the cascade never lock
-    physician rows just to keep statistics."""
-    stats = (
-        select(
-            Offer.physician_id.label("pid"),
-            func.count().label("received"),
-            func.count().filter(Offer.status == OfferStatus.accepted.value).label("accepted"),
-            func.count().filter(Offer.status == OfferStatus.declined.value).label("declined"),
-            func.count().filter(Offer.status == OfferStatus.expired.value).label("expired"),
-        )
-        .group_by(Offer.physician_id)
-        .subquery()
-    )
-    result = await session.execute(
-        update(Physician)
-        .where(Physician.id == stats.c.pid)
-        .where(
-            (Physician.offers_received != stats.c.received)
-            | (Physician.offers_accepted != stats.c.accepted)
-            | (Physician.offers_declined != stats.c.declined)
-            | (Physician.offers_expired != stats.c.expired)
-        )
-        .values(
-            offers_received=stats.c.received,
-            offers_accepted=stats.c.accepted,
-            offers_declined=stats.c.declined,
-            offers_expired=stats.c.expired,
-        )
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def withdraw_open_offers(session: AsyncSession, intake_id: uuid.UUID) -> int:
