@@ -5,7 +5,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -44,6 +53,8 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
             # Physicians change rarely and are read on every submit: no pending list, so scans
             # never pay for entries not yet merged into the index.
             postgresql_with={"fastupdate": "off"},
+            # Only physicians who can be matched at all are indexed (matching filters on both).
+            postgresql_where=text("verification_status = 'verified' AND accepting_new IS TRUE"),
         ),
     )
 
