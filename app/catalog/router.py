@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
-from app.auth.deps import OpsUser
+from app.auth.deps import OpsUser, SettingsDep
 from app.catalog import service
 from app.catalog.schemas import (
     ServiceList,
@@ -22,10 +22,6 @@ router = APIRouter(prefix="/v1", tags=["reference data"], route_class=AppRoute)
 StateCode = Annotated[str, Path(min_length=2, max_length=2, pattern="^[A-Za-z]{2}$")]
 
 
-def _cap(request: Request) -> int:
-    return int(request.app.state.settings.default_supervisee_cap)
-
-
 @router.get("/services", operation_id="list_services")
 async def list_services(session: SessionDep) -> ServiceList:
     """The service catalog, every item in one page."""
@@ -34,16 +30,20 @@ async def list_services(session: SessionDep) -> ServiceList:
 
 
 @router.get("/states", operation_id="list_states")
-async def list_states(session: SessionDep, request: Request) -> StateRuleList:
+async def list_states(session: SessionDep, settings: SettingsDep) -> StateRuleList:
     """The 50 states and DC with their med-spa rules, every item in one page."""
     rows = await service.list_states(session)
-    return StateRuleList(items=[service.to_read(r, default_cap=_cap(request)) for r in rows])
+    return StateRuleList(
+        items=[service.to_read(r, default_cap=settings.default_supervisee_cap) for r in rows]
+    )
 
 
 @router.get("/states/{code}", operation_id="get_state", responses=problem_responses(404, 422))
-async def get_state(code: StateCode, session: SessionDep, request: Request) -> StateRuleRead:
+async def get_state(code: StateCode, session: SessionDep, settings: SettingsDep) -> StateRuleRead:
     """One jurisdiction's rules. `null` means unknown, never "no limit" or "allowed"."""
-    return service.to_read(await service.get_state(session, code), default_cap=_cap(request))
+    return service.to_read(
+        await service.get_state(session, code), default_cap=settings.default_supervisee_cap
+    )
 
 
 @router.put(
@@ -52,10 +52,14 @@ async def get_state(code: StateCode, session: SessionDep, request: Request) -> S
     responses=problem_responses(401, 403, 404, 422),
 )
 async def update_state(
-    code: StateCode, body: StateRuleUpdate, user: OpsUser, session: SessionDep, request: Request
+    code: StateCode,
+    body: StateRuleUpdate,
+    user: OpsUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> StateRuleRead:
     """Replace a state's editable rules (operations). `oversight_tier`, `reviewed_on` and, unless
     pinned, `onsite_required_services` are recomputed; the change is audited."""
     rule = await service.update_state(session, code, body, actor_id=user.id)
     await session.commit()
-    return service.to_read(rule, default_cap=_cap(request))
+    return service.to_read(rule, default_cap=settings.default_supervisee_cap)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
-from app.auth.deps import ClinicAdminUser, require_role
+from app.auth.deps import ClinicAdminUser, SettingsDep, require_role
 from app.auth.models import Role, User
 from app.clinics import service
 from app.clinics.models import IntakeStatus
@@ -26,10 +26,6 @@ router = APIRouter(prefix="/v1", tags=["clinics"], route_class=AppRoute)
 
 ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
 PageDep = Annotated[PageParams, Depends(page_params)]
-
-
-def default_cap(request: Request) -> int:
-    return int(request.app.state.settings.default_supervisee_cap)
 
 
 def intake_read(intake: object) -> IntakeRead:
@@ -96,13 +92,13 @@ async def create_intake(
     body: IntakeCreate,
     user: ClinicAdminUser,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
 ) -> IntakeRead:
     """Start an intake (a draft) for the clinic's locations; it comes back with its compliance
     flags, which tell the clinic what to change before submitting."""
     clinic = await service.get_clinic(session, user, clinic_id, manage=True)
     intake = await service.create_intake(
-        session, clinic, body, actor=user, default_cap=default_cap(request)
+        session, clinic, body, actor=user, default_cap=settings.default_supervisee_cap
     )
     await session.commit()
     return intake_read(intake)
@@ -149,14 +145,14 @@ async def update_intake(
     body: IntakeUpdate,
     user: ClinicAdminUser,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
 ) -> IntakeRead:
     """Change a draft intake (409 `intake-not-editable` once submitted)."""
     intake, clinic = await service.get_intake(
         session, user, intake_id, manage=True, for_update=True
     )
     intake = await service.update_intake(
-        session, intake, clinic, body, actor=user, default_cap=default_cap(request)
+        session, intake, clinic, body, actor=user, default_cap=settings.default_supervisee_cap
     )
     await session.commit()
     return intake_read(intake)

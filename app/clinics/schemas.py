@@ -25,7 +25,8 @@ from app.catalog.vocabulary import (
 )
 from app.clinics.models import IntakeStatus
 from app.kit.clock import today
-from app.kit.geo import lookup_zip
+from app.kit.geo import zip_in_state
+from app.kit.validation import reject_null
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 Phone = Annotated[
@@ -53,11 +54,7 @@ class LocationIn(BaseModel):
 
     @model_validator(mode="after")
     def _zip_in_state(self) -> Self:
-        info = lookup_zip(self.zip)
-        if info is None:
-            raise ValueError(f"zip {self.zip} is not a known US zip code")
-        if info.state != self.state:
-            raise ValueError(f"zip {self.zip} is in {info.state}, not {self.state}")
+        zip_in_state(self.zip, self.state)
         return self
 
 
@@ -90,12 +87,7 @@ class ClinicUpdate(BaseModel):
     contact: Contact | None = None
     locations: list[LocationIn] | None = Field(default=None, min_length=1, max_length=50)
 
-    @field_validator("*")
-    @classmethod
-    def _no_nulls(cls, v: object) -> object:
-        if v is None:
-            raise ValueError("must not be null; omit the field to leave it unchanged")
-        return v
+    _no_nulls = field_validator("*")(reject_null)
 
 
 class ClinicRead(BaseModel):
@@ -192,12 +184,8 @@ class IntakeUpdate(BaseModel):
     rush: bool | None = None
     promo_code: PromoCode | None = None
 
-    @field_validator("*")
-    @classmethod
-    def _no_nulls(cls, v: object, info: Any) -> object:
-        if v is None and info.field_name != "promo_code":
-            raise ValueError("must not be null; omit the field to leave it unchanged")
-        return v
+    # promo_code may be cleared with null; every other field only omitted.
+    _no_nulls = field_validator(*(set(IntakeFields.model_fields) - {"promo_code"}))(reject_null)
 
 
 class ComplianceFlagRead(BaseModel):

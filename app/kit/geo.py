@@ -42,6 +42,16 @@ def lookup_zip(zip_code: str) -> ZipInfo | None:
     return _index().get(zip_code.strip()[:5])
 
 
+def zip_in_state(zip_code: str, state: str) -> ZipInfo:
+    """The zip's data if it lies in `state`; ValueError (a 422 in a schema) naming the problem."""
+    info = lookup_zip(zip_code)
+    if info is None:
+        raise ValueError(f"zip {zip_code} is not a known US zip code")
+    if info.state != state:
+        raise ValueError(f"zip {zip_code} is in {info.state}, not {state}")
+    return info
+
+
 def distance_miles(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     dp, dl = p2 - p1, math.radians(lon2 - lon1)

@@ -4,15 +4,14 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import exists, select
 
-from app.auth.deps import ClinicAdminUser, OpsUser, PhysicianUser, require_role
+from app.auth.deps import ClinicAdminUser, OpsUser, PhysicianUser, SettingsDep, require_role
 from app.auth.models import Role, User
 from app.clinics import service as clinics
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.schemas import IntakeRead, ProviderCount
-from app.config import Settings
 from app.db import SessionDep
 from app.engagements.schemas import EngagementRead
 from app.engagements.service import anonymized_name
@@ -40,11 +39,6 @@ ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def settings_of(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 @router.post(
     "/intakes/{intake_id}/submit",
     operation_id="submit_intake",
@@ -52,7 +46,7 @@ def settings_of(request: Request) -> Settings:
 )
 @idempotent
 async def submit_intake(
-    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, request: Request
+    intake_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, settings: SettingsDep
 ) -> IntakeRead:
     """Freeze the intake, persist its quote (valid 30 days) and start matching: the best
     candidates get offers at once. Blocking compliance flags answer 409
@@ -60,7 +54,7 @@ async def submit_intake(
     intake, clinic = await clinics.get_intake(
         session, user, intake_id, manage=True, for_update=True
     )
-    await flows.submit(session, intake, clinic, actor=user, settings=settings_of(request))
+    await flows.submit(session, intake, clinic, actor=user, settings=settings)
     await session.commit()
     return IntakeRead.model_validate(intake)
 
@@ -160,7 +154,7 @@ async def list_intakes(
     _ops: OpsUser,
     session: SessionDep,
     page: PageDep,
-    request: Request,
+    settings: SettingsDep,
     status: IntakeStatus | None = None,
     stalled: Annotated[
         bool, Query(description="Matching, with no accepted offer past the placement target")
@@ -172,7 +166,7 @@ async def list_intakes(
     if status:
         stmt = stmt.where(Intake.status == status.value)
     if stalled:
-        target = utcnow() - timedelta(hours=settings_of(request).placement_target_hours)
+        target = utcnow() - timedelta(hours=settings.placement_target_hours)
         stmt = stmt.where(
             Intake.status == IntakeStatus.matching.value,
             Intake.submitted_at <= target,
@@ -196,13 +190,13 @@ async def intake_diagnostics(
     intake_id: uuid.UUID,
     ops: OpsUser,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     physician_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """Why physicians were or were not eligible (operations): the constraint funnel for every
     state of the intake, and with `physician_id`, each constraint for that physician."""
     intake, clinic = await clinics.get_intake(session, ops, intake_id)
-    ctx = await service.build_context(session, intake, clinic, settings_of(request))
+    ctx = await service.build_context(session, intake, clinic, settings)
     states = service.states_of(ctx)
     out: dict[str, Any] = {
         "outcome": intake.matching_outcome,
@@ -277,11 +271,11 @@ async def get_offer(offer_id: uuid.UUID, user: PhysicianUser, session: SessionDe
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def accept(
-    offer_id: uuid.UUID, user: PhysicianUser, session: SessionDep, request: Request
+    offer_id: uuid.UUID, user: PhysicianUser, session: SessionDep, settings: SettingsDep
 ) -> OfferRead:
     """Accept an offer. The first accept of an intake wins; the others get 409 `offer-not-open`,
     and a physician without capacity left gets 409 `capacity-exhausted`."""
-    offer = await offers.accept_offer(session, user, offer_id, settings_of(request))
+    offer = await offers.accept_offer(session, user, offer_id, settings)
     await session.commit()
     return await offer_read(session, offer)
 
@@ -296,9 +290,9 @@ async def decline(
     body: DeclineBody,
     user: PhysicianUser,
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
 ) -> OfferRead:
     """Decline an offer with a reason; the next candidate is offered at once."""
-    offer = await offers.decline_offer(session, user, offer_id, body.reason, settings_of(request))
+    offer = await offers.decline_offer(session, user, offer_id, body.reason, settings)
     await session.commit()
     return await offer_read(session, offer)

@@ -25,6 +25,7 @@ from app.catalog.vocabulary import (
 )
 from app.kit.clock import today
 from app.kit.geo import lookup_zip
+from app.kit.validation import reject_null
 from app.physicians.models import VerificationStatus
 from app.physicians.npi import is_valid_npi
 
@@ -132,13 +133,7 @@ class PhysicianUpdate(BaseModel):
     min_monthly_rate_cents: int | None = Field(default=None, ge=0, le=10_000_000)
     accepting_new: bool | None = None
 
-    @field_validator("*")
-    @classmethod
-    def _no_nulls(cls, v: object) -> object:
-        # Omit a field to leave it unchanged; null is not a value any of them can take.
-        if v is None:
-            raise ValueError("must not be null; omit the field to leave it unchanged")
-        return v
+    _no_nulls = field_validator("*")(reject_null)
 
 
 class LicenseCreate(BaseModel):

@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 
-from app.auth.deps import OpsUser, require_role
+from app.auth.deps import OpsUser, SettingsDep, require_role
 from app.auth.models import Role, User
 from app.clinics import service as clinics
 from app.db import SessionDep
@@ -21,19 +21,17 @@ router = APIRouter(prefix="/v1", tags=["quotes"], route_class=AppRoute)
 ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
 
 
-def default_cap(request: Request) -> int:
-    return int(request.app.state.settings.default_supervisee_cap)
-
-
 @router.post(
     "/quotes",
     operation_id="instant_quote",
     dependencies=[Depends(rate_limit("quotes", "rate_limit_quotes"))],
     responses=problem_responses(422, 429),
 )
-async def instant_quote(body: QuoteRequest, session: SessionDep, request: Request) -> QuoteRead:
+async def instant_quote(
+    body: QuoteRequest, session: SessionDep, settings: SettingsDep
+) -> QuoteRead:
     """An itemized monthly price at once, with compliance flags; nothing is stored."""
-    return await service.instant_quote(session, body, default_cap=default_cap(request))
+    return await service.instant_quote(session, body, default_cap=settings.default_supervisee_cap)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from pydantic import (
 from app.catalog.types import UsState
 from app.catalog.vocabulary import OwnershipModel
 from app.clinics.schemas import ComplianceFlagRead, IntakeFields, _not_past
-from app.kit.geo import lookup_zip
+from app.kit.geo import zip_in_state
 
 
 class QuoteLocationIn(BaseModel):
@@ -28,11 +28,7 @@ class QuoteLocationIn(BaseModel):
     @model_validator(mode="after")
     def _zip_in_state(self) -> QuoteLocationIn:
         if self.zip is not None:
-            info = lookup_zip(self.zip)
-            if info is None:
-                raise ValueError(f"zip {self.zip} is not a known US zip code")
-            if info.state != self.state:
-                raise ValueError(f"zip {self.zip} is in {info.state}, not {self.state}")
+            zip_in_state(self.zip, self.state)
         return self
 
 
