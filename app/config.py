@@ -45,6 +45,13 @@ class Environment(StrEnum):
     production = "production"
 
 
+class StripeBackend(StrEnum):
+    # Real Stripe (test or live keys).
+    stripe = "stripe"
+    # The emulator (localstripe), for local runs and tests: some features are missing.
+    localstripe = "localstripe"
+
+
 class EmailBackend(StrEnum):
     log = "log"
     smtp = "smtp"
@@ -72,6 +79,16 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_emulator_port: int = 8420
+    stripe_backend: StripeBackend = StripeBackend.stripe
+    stripe_timeout_seconds: float = Field(default=10.0, gt=0, le=80)
+    # Network retries inside stripe-python (real Stripe honours idempotency keys, so they are
+    # safe there); always 0 on the emulator, which ignores keys and answers 500 to unknowns.
+    stripe_max_network_retries: int = Field(default=2, ge=0, le=5)
+    # Stripe Connect transfers of the payout ledger (real Stripe only).
+    stripe_connect_enabled: bool = False
+    # An engagement still unpaid this long after confirmation is canceled (Stripe lets a first
+    # invoice stay open 23 hours before the subscription becomes incomplete_expired).
+    payment_window_hours: float = Field(default=23, gt=0)
 
     nppes_base_url: str = "https://npiregistry.cms.hhs.gov"
     nppes_timeout_seconds: float = 5.0
@@ -172,6 +189,8 @@ class Settings(BaseSettings):
             value: SecretStr | None = getattr(self, name)
             if value is None or value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
                 problems.append(f"{name.upper()} must be set in production")
+        if self.stripe_backend is not StripeBackend.stripe:
+            problems.append("STRIPE_BACKEND must be stripe in production (not the emulator)")
         if self.email_backend is not EmailBackend.smtp:
             problems.append("EMAIL_BACKEND must be smtp in production (reset links must arrive)")
         elif not self.smtp_host:

@@ -16,6 +16,8 @@ from app import health
 from app.account.router import router as account_router
 from app.audit.router import router as audit_router
 from app.auth.router import router as auth_router
+from app.billing.router import router as billing_router
+from app.billing.stripe_gateway import StripeGateway
 from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
@@ -70,9 +72,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         attempts=settings.nppes_attempts,
         backoff=settings.nppes_retry_backoff_seconds,
     )
+    app.state.stripe = StripeGateway.from_settings(settings)
     configure_runtime(
         JobRuntime(
-            settings=settings, sessionmaker=sessionmaker, email_sender=app.state.email_sender
+            settings=settings,
+            sessionmaker=sessionmaker,
+            email_sender=app.state.email_sender,
+            stripe=app.state.stripe,
         )
     )
     async with contextlib.AsyncExitStack() as stack:
@@ -93,6 +99,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await app.state.nppes.aclose()
+            if app.state.stripe is not None:
+                await app.state.stripe.aclose()
             await engine.dispose()
             configure_runtime(None)
 
@@ -113,6 +121,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
             {"name": "quotes", "description": "Instant quotes, intake quotes, price books"},
             {"name": "matching", "description": "Matches, offers and the physician portal"},
             {"name": "engagements", "description": "Engagements and their directors"},
+            {"name": "billing", "description": "Cards, subscriptions, invoices, Stripe webhooks"},
             {"name": "operations", "description": "Health, metrics and operations tools"},
         ],
     )
@@ -132,6 +141,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         pricing_router,
         matching_router,
         engagements_router,
+        billing_router,
         audit_router,
     ):
         app.include_router(router)

@@ -3,6 +3,7 @@
 
 from app.audit import models as audit_models
 from app.auth import models as auth_models
+from app.billing import models as billing_models
 from app.catalog import models as catalog_models
 from app.clinics import models as clinic_models
 from app.db import Base
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "audit_models",
     "auth_models",
+    "billing_models",
     "catalog_models",
     "clinic_models",
     "engagement_models",

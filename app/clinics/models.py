@@ -38,6 +38,8 @@ class Clinic(UUIDPrimaryKey, Timestamps, Base):
     contact_name: Mapped[str] = mapped_column(String(120))
     contact_email: Mapped[str] = mapped_column(String(320))
     contact_phone: Mapped[str] = mapped_column(String(32))
+    # The clinic's Stripe customer (created once, on its first payment-method request).
+    stripe_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )

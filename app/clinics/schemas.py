@@ -108,7 +108,7 @@ class ProviderCount(BaseModel):
     count: int = Field(ge=0, le=500)
 
 
-def _unique_provider_types(v: list[ProviderCount]) -> list[ProviderCount]:
+def unique_provider_types(v: list[ProviderCount]) -> list[ProviderCount]:
     if len({p.type for p in v}) != len(v):
         raise ValueError("each provider type may appear once")
     return v
@@ -133,7 +133,7 @@ class IntakeFields(BaseModel):
     services: Annotated[list[ServiceCode], AfterValidator(unique_items)] = Field(
         min_length=1, max_length=40
     )
-    providers: Annotated[list[ProviderCount], AfterValidator(_unique_provider_types)] = Field(
+    providers: Annotated[list[ProviderCount], AfterValidator(unique_provider_types)] = Field(
         default_factory=list, max_length=7
     )
     physician_performs_services: bool = Field(
@@ -172,8 +172,8 @@ class IntakeUpdate(BaseModel):
     services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
         default=None, min_length=1, max_length=40
     )
-    providers: Annotated[list[ProviderCount], AfterValidator(_unique_provider_types)] | None = (
-        Field(default=None, max_length=7)
+    providers: Annotated[list[ProviderCount], AfterValidator(unique_provider_types)] | None = Field(
+        default=None, max_length=7
     )
     physician_performs_services: bool | None = None
     engagement_model: EngagementModel | None = None

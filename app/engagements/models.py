@@ -54,6 +54,19 @@ class Engagement(UUIDPrimaryKey, Timestamps, Base):
     payment_due_by: Mapped[datetime | None]
     stripe_customer_id: Mapped[str | None] = mapped_column(String(64))
     stripe_subscription_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The SetupIntent the clinic's card is collected on, and the card attached from it.
+    stripe_setup_intent_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_payment_method_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_plan_id: Mapped[str | None] = mapped_column(String(80))
+    stripe_subscription_item_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_latest_invoice_id: Mapped[str | None] = mapped_column(String(64))
+    # Stripe's own subscription status, as last seen (ours is derived from it).
+    stripe_status: Mapped[str | None] = mapped_column(String(24))
+    cancel_at_period_end: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
+    # Bumped by every subscribe attempt that pays an open invoice (part of its Stripe key).
+    payment_attempts: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    billing_synced_at: Mapped[datetime | None]
+    activated_at: Mapped[datetime | None]
     confirmed_at: Mapped[datetime]
     ends_on: Mapped[date | None]
     canceled_at: Mapped[datetime | None]

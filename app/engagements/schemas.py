@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.engagements.models import EngagementStatus
 from app.pricing.schemas import QuoteRead
@@ -23,7 +23,10 @@ class EngagementRead(BaseModel):
     status: EngagementStatus
     directors: list[DirectorRead]
     quote: QuoteRead
-    payment_status: str | None
+    payment_status: str | None = Field(
+        description="The latest invoice's payment: paid, requires_action, failed (or null)"
+    )
+    cancel_at_period_end: bool
     failure_reason: str | None
     current_period_end: datetime | None
     payment_due_by: datetime | None

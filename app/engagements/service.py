@@ -20,7 +20,8 @@ from app.physicians.models import Physician
 from app.pricing.models import Quote
 from app.pricing.service import quote_read
 
-PAYMENT_WINDOW = timedelta(days=7)
+# Stripe expires an unpaid first invoice's subscription after 23 hours (PAYMENT_WINDOW_HOURS).
+DEFAULT_PAYMENT_WINDOW = timedelta(hours=23)
 
 
 class EngagementNotFound(NotFound):
@@ -34,6 +35,7 @@ async def create_engagement(
     clinic_id: uuid.UUID,
     quote_id: uuid.UUID,
     directors: Sequence[tuple[uuid.UUID, uuid.UUID, list[str], int, int, int, int]],
+    payment_window: timedelta = DEFAULT_PAYMENT_WINDOW,
 ) -> Engagement:
     """`directors`: (physician_id, match_id, states, payout_cents, supervisees, PAs, NPs)."""
     now = utcnow()
@@ -44,7 +46,7 @@ async def create_engagement(
         quote_id=quote_id,
         status=EngagementStatus.pending_payment.value,
         confirmed_at=now,
-        payment_due_by=now + PAYMENT_WINDOW,
+        payment_due_by=now + payment_window,
         directors=[],
     )
     session.add(engagement)
@@ -149,6 +151,7 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
         ],
         quote=quote_read(quote),
         payment_status=engagement.payment_status,
+        cancel_at_period_end=engagement.cancel_at_period_end,
         failure_reason=engagement.failure_reason,
         current_period_end=engagement.current_period_end,
         payment_due_by=engagement.payment_due_by,

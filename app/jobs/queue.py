@@ -19,6 +19,7 @@ JOB_MODULES = [
     "app.physicians.jobs",
     "app.notifications.jobs",
     "app.matching.jobs",
+    "app.billing.jobs",
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)

@@ -4,11 +4,15 @@ the process that runs workers, or by a test, before jobs run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.kit.mailer import EmailSender
+
+if TYPE_CHECKING:
+    from app.billing.stripe_gateway import StripeGateway
 
 
 @dataclass
@@ -16,6 +20,7 @@ class JobRuntime:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     email_sender: EmailSender
+    stripe: StripeGateway | None = None
 
 
 _runtime: JobRuntime | None = None

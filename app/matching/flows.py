@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +50,7 @@ async def confirm(
     *,
     match_id: uuid.UUID | None,
     actor: User,
+    settings: Settings,
 ) -> Engagement:
     # Only the current round's acceptances that have not lapsed (the sweeper may not have run
     # yet when the window closed).
@@ -88,6 +90,7 @@ async def confirm(
             )
             for m in accepted
         ],
+        payment_window=timedelta(hours=settings.payment_window_hours),
     )
     for m in accepted:
         m.status = MatchStatus.confirmed.value

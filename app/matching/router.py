@@ -136,6 +136,7 @@ async def confirm_intake(
     intake_id: uuid.UUID,
     user: ClinicAdminUser,
     session: SessionDep,
+    settings: SettingsDep,
     body: ConfirmBody | None = None,
 ) -> EngagementRead:
     """Confirm the accepted director(s): the engagement starts in `pending_payment`."""
@@ -143,7 +144,12 @@ async def confirm_intake(
         session, user, intake_id, manage=True, for_update=True
     )
     engagement = await flows.confirm(
-        session, intake, clinic, match_id=body.match_id if body else None, actor=user
+        session,
+        intake,
+        clinic,
+        match_id=body.match_id if body else None,
+        actor=user,
+        settings=settings,
     )
     await session.commit()
     return await engagement_read(session, engagement)

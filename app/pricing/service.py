@@ -237,13 +237,22 @@ def _input_json(data: quotes.QuoteInput) -> dict[str, Any]:
 
 
 async def persist_intake_quote(
-    session: AsyncSession, intake: Intake, clinic: Clinic, *, default_cap: int
+    session: AsyncSession,
+    intake: Intake,
+    clinic: Clinic,
+    *,
+    default_cap: int,
+    one_time: bool = True,
 ) -> Quote:
+    """Price the intake now and store the quote. `one_time=False` prices a scope change of a
+    running engagement: its rush fee and first-invoice promotion were billed already."""
     contexts = await state_contexts(
         session, [loc.state for loc in clinic.locations], default_cap=default_cap
     )
     book = await current_price_book(session)
     data = intake_quote_input(intake, clinic)
+    if not one_time:
+        data = replace(data, rush=False, promo_code=None)
     tiers = {c.code: _tier(c) for c in contexts}
     result = _compute(data, tiers, book, service_catalog())
     row = Quote(

@@ -1,0 +1,141 @@
+"""Billing jobs: process stored Stripe events, cancel engagements left unpaid, reconcile every
+open engagement with Stripe."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import structlog
+from procrastinate import RetryStrategy
+from sqlalchemy import select
+
+from app.billing import service
+from app.billing.models import StripeEvent
+from app.billing.stripe_gateway import StripeGateway
+from app.errors import UpstreamUnavailable
+from app.jobs.queue import queue
+from app.jobs.runtime import get_runtime
+from app.kit.clock import utcnow
+
+log = structlog.get_logger(__name__)
+
+# Stripe or our database briefly unavailable: try again with backoff (about 30 minutes in all).
+RETRY = RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={UpstreamUnavailable})
+
+
+def _gateway() -> StripeGateway:
+    gateway = get_runtime().stripe
+    if gateway is None:
+        raise RuntimeError("billing jobs need STRIPE_SECRET_KEY")
+    return gateway
+
+
+async def handle_event(event_id: str) -> str:
+    """Process one stored event, once: the event row is locked while it is applied."""
+    runtime = get_runtime()
+    gateway = _gateway()
+    async with runtime.sessionmaker() as session:
+        event = await session.scalar(
+            select(StripeEvent).where(StripeEvent.id == event_id).with_for_update()
+        )
+        if event is None or event.processed_at is not None:
+            return "done-before"
+        event.attempts += 1
+        try:
+            outcome = await service.process_event(session, gateway, event.payload)
+        except UpstreamUnavailable as exc:
+            await session.rollback()
+            async with runtime.sessionmaker() as s2:
+                row = await s2.get(StripeEvent, event_id)
+                if row is not None:
+                    row.attempts += 1
+                    row.last_error = exc.detail
+                    await s2.commit()
+            raise
+        event.processed_at = utcnow()
+        event.last_error = None
+        await session.commit()
+    log.info("stripe_event_processed", event_id=event_id, type=event.type, outcome=outcome)
+    return outcome
+
+
+@queue.task(name="billing.process_stripe_event", retry=RETRY)
+async def process_stripe_event(event_id: str) -> str:
+    return await handle_event(event_id)
+
+
+@queue.periodic(cron="* * * * *", periodic_id="stripe-event-backlog")
+@queue.task(name="billing.process_event_backlog", queueing_lock="stripe-event-backlog")
+async def process_event_backlog(timestamp: int) -> int:
+    """Every minute: events stored more than a minute ago and still unprocessed (their job was
+    lost, or failed for good) are processed here."""
+    runtime = get_runtime()
+    async with runtime.sessionmaker() as session:
+        ids = list(
+            await session.scalars(
+                select(StripeEvent.id)
+                .where(
+                    StripeEvent.processed_at.is_(None),
+                    StripeEvent.received_at < utcnow() - timedelta(minutes=1),
+                )
+                .order_by(StripeEvent.received_at)
+                .limit(500)
+            )
+        )
+    done = 0
+    for event_id in ids:
+        try:
+            await handle_event(event_id)
+            done += 1
+        except UpstreamUnavailable:
+            break
+    return done
+
+
+async def expire_unpaid_engagements() -> int:
+    runtime = get_runtime()
+    async with runtime.sessionmaker() as session:
+        ids = await service.overdue_engagements(session)
+    canceled = 0
+    for engagement_id in ids:
+        async with runtime.sessionmaker() as session:
+            if await service.expire_unpaid(session, runtime.stripe, engagement_id):
+                canceled += 1
+            await session.commit()
+    if canceled:
+        log.info("unpaid_engagements_canceled", count=canceled)
+    return canceled
+
+
+@queue.periodic(cron="*/5 * * * *", periodic_id="unpaid-engagements")
+@queue.task(name="billing.expire_unpaid", queueing_lock="unpaid-engagements", retry=RETRY)
+async def expire_unpaid(timestamp: int) -> int:
+    """Every five minutes: cancel engagements unpaid after the payment window (23 h)."""
+    return await expire_unpaid_engagements()
+
+
+async def reconcile_all() -> dict[str, int]:
+    runtime = get_runtime()
+    gateway = _gateway()
+    async with runtime.sessionmaker() as session:
+        ids = await service.open_engagements(session)
+    result = {"checked": 0, "repaired": 0, "unreachable": 0}
+    for engagement_id in ids:
+        async with runtime.sessionmaker() as session:
+            try:
+                repaired = await service.reconcile_one(session, gateway, engagement_id)
+            except UpstreamUnavailable:
+                result["unreachable"] += 1
+                continue
+            await session.commit()
+        result["checked"] += 1
+        result["repaired"] += int(repaired)
+    log.info("billing_reconciled", **result)
+    return result
+
+
+@queue.periodic(cron="17 * * * *", periodic_id="billing-reconcile")
+@queue.task(name="billing.reconcile", queueing_lock="billing-reconcile")
+async def reconcile(timestamp: int) -> dict[str, int]:
+    """Hourly: compare every open engagement with its Stripe subscription and repair drift."""
+    return await reconcile_all()

@@ -1,0 +1,109 @@
+"""Billing records: Stripe events received, invoices mirrored from Stripe, the physicians'
+payout ledger, and the Stripe operations we started (at-most-once on any backend)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UUIDPrimaryKey, enum_check
+
+
+class StripeEvent(Base):
+    """A verified webhook event, stored once by its Stripe id before it is processed."""
+
+    __tablename__ = "stripe_events"
+    __table_args__ = (
+        Index(
+            "ix_stripe_events_unprocessed",
+            "received_at",
+            postgresql_where=text("processed_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(100))
+    stripe_created: Mapped[datetime]
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Invoice(UUIDPrimaryKey, Base):
+    """An invoice as Stripe last showed it (the clinic's billing history)."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (Index("ix_invoices_clinic_id_created_at", "clinic_id", "created_at"),)
+
+    stripe_invoice_id: Mapped[str] = mapped_column(String(64), unique=True)
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id"))
+    engagement_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("engagements.id"), index=True
+    )
+    number: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    currency: Mapped[str] = mapped_column(String(3))
+    total_cents: Mapped[int]
+    amount_due_cents: Mapped[int]
+    amount_paid_cents: Mapped[int]
+    billing_reason: Mapped[str | None] = mapped_column(String(40))
+    hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # Stripe's creation time (the history is ordered by it).
+    created_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
+
+
+class PayoutStatus(StrEnum):
+    accrued = "accrued"
+    transferred = "transferred"
+
+
+class PayoutEntry(UUIDPrimaryKey, Base):
+    """What we owe one director for one month a paid invoice covers (a yearly invoice accrues
+    twelve rows), at their share when it was paid."""
+
+    __tablename__ = "payout_ledger"
+    __table_args__ = (
+        UniqueConstraint("engagement_director_id", "month"),
+        CheckConstraint(enum_check("status", PayoutStatus), name="status"),
+        CheckConstraint("amount_cents >= 0", name="amount"),
+        Index("ix_payout_ledger_physician_id_month", "physician_id", "month"),
+    )
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engagements.id"))
+    engagement_director_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engagement_directors.id"))
+    physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id"))
+    month: Mapped[date]
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    stripe_invoice_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    stripe_transfer_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class BillingOperation(Base):
+    """A money-moving Stripe call we made, under the deterministic key it was made with. The
+    row commits with the object id in the same transaction as the state it explains; a retry
+    finds it and does not call Stripe again."""
+
+    __tablename__ = "billing_operations"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engagements.id"), index=True)
+    stripe_id: Mapped[str] = mapped_column(String(64))
+    amount_cents: Mapped[int | None]
+    created_at: Mapped[datetime]

@@ -1,0 +1,194 @@
+"""Billing endpoints: card collection, subscribe, cancel, scope change, invoices, and the Stripe
+webhook."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Request
+from sqlalchemy.dialects.postgresql import insert
+
+from app.auth.deps import ClinicAdminUser, SettingsDep
+from app.billing import jobs, service
+from app.billing.models import StripeEvent
+from app.billing.schemas import (
+    CancelRequest,
+    EngagementBillingRead,
+    InvoiceRead,
+    ScopeChange,
+    SetupIntentRead,
+    WebhookAck,
+)
+from app.billing.stripe_gateway import SignatureInvalid, StripeGateway
+from app.clinics.service import get_clinic
+from app.db import SessionDep
+from app.engagements.models import Engagement
+from app.engagements.service import to_read
+from app.errors import AppError, UpstreamUnavailable, problem_responses
+from app.kit.clock import utcnow
+from app.kit.idempotency import AppRoute, idempotent
+from app.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/v1", tags=["billing"], route_class=AppRoute)
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+class InvalidSignature(AppError):
+    status, slug, title = 400, "invalid-signature", "The webhook signature is not valid"
+
+
+def stripe_gateway(request: Request) -> StripeGateway:
+    gateway: StripeGateway | None = request.app.state.stripe
+    if gateway is None:
+        raise UpstreamUnavailable("Billing is not configured (STRIPE_SECRET_KEY is not set).")
+    return gateway
+
+
+GatewayDep = Annotated[StripeGateway, Depends(stripe_gateway)]
+
+
+async def _read(
+    session: SessionDep,
+    engagement: Engagement,
+    *,
+    client_secret: str | None = None,
+    proration_cents: int | None = None,
+) -> EngagementBillingRead:
+    base = await to_read(session, engagement)
+    return EngagementBillingRead(
+        **base.model_dump(), client_secret=client_secret, proration_cents=proration_cents
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/payment-method",
+    operation_id="create_payment_method_setup",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+@idempotent
+async def payment_method(
+    engagement_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, gateway: GatewayDep
+) -> SetupIntentRead:
+    """A Stripe SetupIntent for the clinic's card: confirm `setup_intent_client_secret` with
+    Stripe.js, then call subscribe. An unconfirmed SetupIntent is handed out again."""
+    read = await service.payment_method(session, gateway, user, engagement_id)
+    await session.commit()
+    return SetupIntentRead(**read)
+
+
+@router.post(
+    "/engagements/{engagement_id}/subscribe",
+    operation_id="subscribe_engagement",
+    responses=problem_responses(401, 402, 403, 404, 409, 422, 503),
+)
+@idempotent
+async def subscribe(
+    engagement_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, gateway: GatewayDep
+) -> EngagementBillingRead:
+    """Attach the card confirmed on the SetupIntent (made the customer's default) and start the
+    subscription, or, while `pending_payment`, pay the open invoice again. `payment_status`:
+    `paid` (the engagement is `active`), `requires_action` (confirm `client_secret` with
+    Stripe.js for 3-D Secure, then subscribe again) or `failed` (`failure_reason`; collect
+    another card). A card refused outright answers 402 `payment-failed`."""
+    result = await service.subscribe(session, gateway, user, engagement_id)
+    await session.commit()
+    return await _read(session, result.engagement, client_secret=result.client_secret)
+
+
+@router.post(
+    "/engagements/{engagement_id}/cancel",
+    operation_id="cancel_engagement",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+async def cancel(
+    engagement_id: uuid.UUID,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    body: Annotated[CancelRequest | None, Body()] = None,
+) -> EngagementBillingRead:
+    """Cancel at the end of the paid period (the default: `ending` until then) or now
+    (`canceled`; the directors' capacity is freed at once)."""
+    at_period_end = (body or CancelRequest()).at_period_end
+    engagement = await service.cancel(
+        session, gateway, user, engagement_id, at_period_end=at_period_end
+    )
+    await session.commit()
+    return await _read(session, engagement)
+
+
+@router.post(
+    "/engagements/{engagement_id}/change-scope",
+    operation_id="change_engagement_scope",
+    responses=problem_responses(401, 403, 404, 409, 422, 503),
+)
+@idempotent
+async def change_scope(
+    engagement_id: uuid.UUID,
+    body: ScopeChange,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    gateway: GatewayDep,
+) -> EngagementBillingRead:
+    """Change services, providers, engagement model, oversight mode or patient volume. The
+    directors are re-checked against the new scope (409 `scope-needs-new-director` with
+    `reasons` when one no longer fits); the subscription moves to the new price, and the
+    prorated difference for the rest of the period is billed on the next invoice. The answer
+    carries the new quote."""
+    engagement, proration = await service.change_scope(
+        session, gateway, settings, user, engagement_id, body
+    )
+    await session.commit()
+    return await _read(session, engagement, proration_cents=proration)
+
+
+@router.get(
+    "/clinics/{clinic_id}/invoices",
+    operation_id="list_clinic_invoices",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def clinic_invoices(
+    clinic_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, page: PageDep
+) -> Page[InvoiceRead]:
+    """The clinic's invoices as mirrored from Stripe, newest first."""
+    clinic = await get_clinic(session, user, clinic_id)
+    rows, cursor = await service.list_invoices(session, clinic.id, page)
+    return Page(items=[InvoiceRead.model_validate(r) for r in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/billing/stripe/webhook",
+    operation_id="stripe_webhook",
+    responses=problem_responses(400, 503),
+)
+async def stripe_webhook(request: Request, session: SessionDep, gateway: GatewayDep) -> WebhookAck:
+    """Stripe events. The signature is checked on the raw body (400 and nothing stored when it
+    is wrong); each event is stored once by its id and processed by a job that re-reads the
+    subscription from Stripe, so duplicates and any delivery order end in the same state."""
+    payload = await request.body()
+    try:
+        event = gateway.verify_event(payload, request.headers.get("stripe-signature"))
+    except SignatureInvalid:
+        raise InvalidSignature(
+            "The Stripe-Signature header does not match this body and our webhook secret."
+        ) from None
+    inserted = await session.scalar(
+        insert(StripeEvent)
+        .values(
+            id=str(event["id"]),
+            type=str(event.get("type")),
+            stripe_created=datetime.fromtimestamp(int(event.get("created") or 0), UTC),
+            payload=event,
+            received_at=utcnow(),
+            attempts=0,
+        )
+        .on_conflict_do_nothing(index_elements=[StripeEvent.id])
+        .returning(StripeEvent.id)
+    )
+    await session.commit()
+    if inserted is not None:
+        await jobs.process_stripe_event.defer_async(event_id=inserted)
+    return WebhookAck(received=True, duplicate=inserted is None)

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from app.catalog.types import ServiceCode, unique_items
+from app.catalog.vocabulary import EngagementModel, OversightMode
+from app.clinics.schemas import ProviderCount, unique_provider_types
+from app.engagements.schemas import EngagementRead
+from app.kit.validation import reject_null
+
+
+class ScopeChange(BaseModel):
+    """The intake fields a running engagement may change (any subset). The billing interval,
+    start date and one-time options belong to the original purchase and stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
+        default=None, min_length=1, max_length=40
+    )
+    providers: Annotated[list[ProviderCount], AfterValidator(unique_provider_types)] | None = Field(
+        default=None, max_length=7
+    )
+    physician_performs_services: bool | None = None
+    engagement_model: EngagementModel | None = None
+    oversight_mode: OversightMode | None = None
+    monthly_patient_volume: int | None = Field(default=None, ge=0, le=100_000)
+
+    _no_nulls = field_validator(
+        "services",
+        "providers",
+        "physician_performs_services",
+        "engagement_model",
+        "oversight_mode",
+        "monthly_patient_volume",
+    )(reject_null)
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("change at least one field")
+        return self
+
+    def values(self) -> dict[str, Any]:
+        out = self.model_dump(exclude_unset=True, mode="json")
+        if "providers" in out:
+            out["providers"] = [{"type": p["type"], "count": p["count"]} for p in out["providers"]]
+        return out
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at_period_end: bool = Field(
+        default=True,
+        description="true: run to the end of the paid period (the default); false: end now",
+    )
+
+
+class SetupIntentRead(BaseModel):
+    setup_intent_id: str
+    setup_intent_client_secret: str
+    status: str
+
+
+class PaymentStatus(StrEnum):
+    paid = "paid"
+    requires_action = "requires_action"
+    failed = "failed"
+
+
+class EngagementBillingRead(EngagementRead):
+    client_secret: str | None = Field(
+        default=None, description="Present when the card needs 3-D Secure (Stripe.js confirms it)"
+    )
+    proration_cents: int | None = Field(
+        default=None,
+        description="Scope change: the prorated difference for the rest of the current period, "
+        "billed on the next invoice (negative: a credit)",
+    )
+
+
+class InvoiceLineRead(BaseModel):
+    description: str | None
+    amount_cents: int
+
+
+class InvoiceRead(BaseModel):
+    id: uuid.UUID
+    stripe_invoice_id: str
+    engagement_id: uuid.UUID | None
+    number: str | None
+    status: str
+    currency: str
+    total_cents: int
+    amount_due_cents: int
+    amount_paid_cents: int
+    billing_reason: str | None
+    hosted_invoice_url: str | None
+    period_start: datetime | None
+    period_end: datetime | None
+    lines: list[InvoiceLineRead]
+    created_at: datetime
+    paid_at: datetime | None
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class WebhookAck(BaseModel):
+    received: bool
+    duplicate: bool

@@ -1,0 +1,359 @@
+"""Keep an engagement true to Stripe: one function applies a subscription (and its latest or a
+given invoice) as Stripe shows it now. Webhooks, subscribe, cancel and reconciliation all end
+here, so the order and the number of events never matter: the same Stripe state always gives
+the same engagement."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.billing import shapes
+from app.billing.models import Invoice, PayoutEntry, PayoutStatus
+from app.billing.stripe_gateway import StripeGateway
+from app.clinics.models import Clinic, ClinicMember
+from app.engagements.models import Engagement, EngagementStatus
+from app.kit.clock import utcnow
+from app.notifications.service import notify, notify_ops
+from app.physicians.models import Physician
+
+log = structlog.get_logger(__name__)
+
+
+async def clinic_admin_ids(session: AsyncSession, clinic_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    return list(
+        await session.scalars(
+            select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic_id)
+        )
+    )
+
+
+async def director_user_ids(session: AsyncSession, engagement: Engagement) -> Sequence[uuid.UUID]:
+    ids = [d.physician_id for d in engagement.directors if d.ended_at is None]
+    if not ids:
+        return []
+    return list(await session.scalars(select(Physician.user_id).where(Physician.id.in_(ids))))
+
+
+async def notify_parties(
+    session: AsyncSession,
+    engagement: Engagement,
+    *,
+    kind: str,
+    clinic: tuple[str, str] | None = None,
+    physicians: tuple[str, str] | None = None,
+    ops: tuple[str, str] | None = None,
+) -> None:
+    data = {"engagement_id": str(engagement.id)}
+    if clinic:
+        for user_id in await clinic_admin_ids(session, engagement.clinic_id):
+            await notify(
+                session,
+                user_id=user_id,
+                kind=kind,
+                title=clinic[0],
+                body=clinic[1],
+                data=data,
+                email=True,
+            )
+    if physicians:
+        for user_id in await director_user_ids(session, engagement):
+            await notify(
+                session,
+                user_id=user_id,
+                kind=kind,
+                title=physicians[0],
+                body=physicians[1],
+                data=data,
+                email=True,
+            )
+    if ops:
+        await notify_ops(session, kind=kind, title=ops[0], body=ops[1], data=data)
+
+
+async def mark_canceled(
+    session: AsyncSession, engagement: Engagement, *, reason: str, actor_id: uuid.UUID | None
+) -> None:
+    """Canceled is terminal: the directors' capacity is freed (capacity counts only live
+    engagements and directors without an end)."""
+    if engagement.status == EngagementStatus.canceled.value:
+        return
+    before = engagement.status
+    now = utcnow()
+    engagement.status = EngagementStatus.canceled.value
+    engagement.canceled_at = now
+    engagement.ends_on = now.date()
+    physicians = await director_user_ids(session, engagement)
+    for director in engagement.directors:
+        if director.ended_at is None:
+            director.ended_at = now
+    await session.flush()
+    data = {"engagement_id": str(engagement.id)}
+    for user_id in physicians:
+        await notify(
+            session,
+            user_id=user_id,
+            kind="engagement.canceled",
+            email=True,
+            title="Engagement canceled",
+            body=f"An engagement you direct was canceled ({reason}); its capacity is free again.",
+            data=data,
+        )
+    for user_id in await clinic_admin_ids(session, engagement.clinic_id):
+        await notify(
+            session,
+            user_id=user_id,
+            kind="engagement.canceled",
+            email=True,
+            title="Engagement canceled",
+            body=f"Your medical-director engagement was canceled ({reason}).",
+            data=data,
+        )
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="engagement.canceled",
+        object_type="engagement",
+        object_id=engagement.id,
+        before={"status": before},
+        after={"status": engagement.status, "reason": reason},
+    )
+
+
+async def _transition(
+    session: AsyncSession, engagement: Engagement, target: str, *, reason: str
+) -> None:
+    before = engagement.status
+    if target == before:
+        return
+    if before == EngagementStatus.canceled.value:
+        # Terminal here; reconciliation reports a live Stripe subscription of a canceled
+        # engagement instead of reviving it.
+        log.warning(
+            "stripe_drift_on_canceled_engagement",
+            engagement_id=str(engagement.id),
+            stripe_status=engagement.stripe_status,
+        )
+        return
+    if target == EngagementStatus.canceled.value:
+        await mark_canceled(session, engagement, reason=reason, actor_id=None)
+        return
+    engagement.status = target
+    if target == EngagementStatus.active.value and engagement.activated_at is None:
+        engagement.activated_at = utcnow()
+        await notify_parties(
+            session,
+            engagement,
+            kind="engagement.active",
+            clinic=(
+                "Your medical director is engaged",
+                "Payment received: your medical-director engagement is active.",
+            ),
+            physicians=(
+                "Engagement active",
+                "The clinic's subscription is paid: your engagement is active.",
+            ),
+        )
+    elif target == EngagementStatus.past_due.value:
+        await notify_parties(
+            session,
+            engagement,
+            kind="payment.failed",
+            clinic=(
+                "Payment failed",
+                "We could not charge your card for your medical-director engagement. "
+                "Update the card to keep your director: "
+                + (engagement.failure_reason or "the payment was declined."),
+            ),
+            ops=("Engagement past due", f"Engagement {engagement.id} is past due."),
+        )
+    await record_audit(
+        session,
+        actor_id=None,
+        action="engagement.status_changed",
+        object_type="engagement",
+        object_id=engagement.id,
+        before={"status": before},
+        after={"status": target, "reason": reason, "stripe_status": engagement.stripe_status},
+    )
+
+
+async def mirror_invoice(
+    session: AsyncSession,
+    engagement: Engagement | None,
+    clinic_id: uuid.UUID,
+    invoice: dict[str, Any],
+) -> Invoice:
+    """Upsert our copy of a Stripe invoice; a paid one accrues the directors' payouts."""
+    now = utcnow()
+    lines = [
+        {"description": line.get("description"), "amount_cents": int(line.get("amount") or 0)}
+        for line in (invoice.get("lines") or {}).get("data") or []
+    ]
+    paid_at = shapes.ts((invoice.get("status_transitions") or {}).get("paid_at"))
+    if invoice.get("status") == "paid" and paid_at is None:
+        paid_at = now
+    values = {
+        "clinic_id": clinic_id,
+        "engagement_id": engagement.id if engagement else None,
+        "number": invoice.get("number"),
+        "status": invoice.get("status") or "draft",
+        "currency": invoice.get("currency") or "usd",
+        "total_cents": int(invoice.get("total") or 0),
+        "amount_due_cents": int(invoice.get("amount_due") or 0),
+        "amount_paid_cents": int(invoice.get("amount_paid") or 0),
+        "billing_reason": invoice.get("billing_reason"),
+        "hosted_invoice_url": invoice.get("hosted_invoice_url"),
+        "period_start": shapes.ts(invoice.get("period_start")),
+        "period_end": shapes.ts(invoice.get("period_end")),
+        "lines": lines,
+        "paid_at": paid_at,
+        "synced_at": now,
+    }
+    stmt = insert(Invoice).values(
+        id=uuid.uuid4(),
+        stripe_invoice_id=invoice["id"],
+        created_at=shapes.ts(invoice.get("created")) or now,
+        **values,
+    )
+    stmt = stmt.on_conflict_do_update(index_elements=[Invoice.stripe_invoice_id], set_=values)
+    await session.execute(stmt)
+    row = await session.scalar(
+        select(Invoice)
+        .where(Invoice.stripe_invoice_id == invoice["id"])
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    if engagement is not None and row.status == "paid":
+        await accrue_payouts(session, engagement, invoice)
+    return row
+
+
+async def accrue_payouts(
+    session: AsyncSession, engagement: Engagement, invoice: dict[str, Any]
+) -> int:
+    """One ledger row per director per month the paid invoice covers; re-running adds none."""
+    months = shapes.months_covered(invoice)
+    if not months:
+        return 0
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "engagement_id": engagement.id,
+            "engagement_director_id": d.id,
+            "physician_id": d.physician_id,
+            "month": month,
+            "amount_cents": d.monthly_payout_cents,
+            "currency": invoice.get("currency") or "usd",
+            "stripe_invoice_id": invoice["id"],
+            "status": PayoutStatus.accrued.value,
+            "created_at": now,
+        }
+        for d in engagement.directors
+        if d.ended_at is None
+        for month in months
+    ]
+    if not rows:
+        return 0
+    result = await session.execute(
+        insert(PayoutEntry)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["engagement_director_id", "month"])
+        .returning(PayoutEntry.id)
+    )
+    return len(result.all())
+
+
+async def apply_subscription(
+    session: AsyncSession,
+    gateway: StripeGateway,
+    engagement: Engagement,
+    sub: dict[str, Any],
+    *,
+    invoice: dict[str, Any] | None = None,
+    reason: str = "stripe",
+) -> shapes.PaymentOutcome:
+    """Make the (row-locked) engagement match `sub` as Stripe shows it now."""
+    engagement.stripe_subscription_id = engagement.stripe_subscription_id or sub["id"]
+    engagement.stripe_status = sub.get("status")
+    item = shapes.subscription_item(sub)
+    if item:
+        engagement.stripe_subscription_item_id = item.get("id")
+        engagement.stripe_plan_id = shapes.plan_id(item)
+    engagement.current_period_end = shapes.period_end(sub)
+    engagement.cancel_at_period_end = bool(sub.get("cancel_at_period_end"))
+    engagement.billing_synced_at = utcnow()
+
+    latest = sub.get("latest_invoice")
+    if isinstance(latest, str):
+        latest = await gateway.retrieve_invoice(latest)
+    if latest:
+        engagement.stripe_latest_invoice_id = latest["id"]
+    outcome = shapes.payment_outcome(latest)
+    engagement.payment_status = outcome.status
+    engagement.failure_reason = None if outcome.status == "paid" else outcome.failure_reason
+
+    for inv in {i["id"]: i for i in (latest, invoice) if i}.values():
+        await mirror_invoice(session, engagement, engagement.clinic_id, inv)
+
+    target = shapes.ENGAGEMENT_STATUS.get(str(sub.get("status")), engagement.status)
+    if target == EngagementStatus.active.value and engagement.cancel_at_period_end:
+        target = EngagementStatus.ending.value
+        if engagement.current_period_end:
+            engagement.ends_on = engagement.current_period_end.date()
+    elif target == EngagementStatus.active.value and engagement.status == "ending":
+        engagement.ends_on = None
+    await _transition(session, engagement, target, reason=reason)
+    await session.flush()
+    return outcome
+
+
+async def lock_engagement(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement | None:
+    return await session.scalar(
+        select(Engagement).where(Engagement.id == engagement_id).with_for_update(of=Engagement)
+    )
+
+
+async def engagement_for_subscription(
+    session: AsyncSession, gateway: StripeGateway, subscription_id: str
+) -> tuple[Engagement | None, dict[str, Any] | None]:
+    """The engagement a subscription belongs to, locked, and the subscription as Stripe shows it
+    after the lock (so of two concurrent syncs the later read wins). Subscriptions whose id we
+    have not recorded yet are found by their `engagement_id` metadata."""
+    engagement_id = await session.scalar(
+        select(Engagement.id).where(Engagement.stripe_subscription_id == subscription_id)
+    )
+    sub: dict[str, Any] | None = None
+    if engagement_id is None:
+        sub = await gateway.retrieve_subscription(subscription_id)
+        raw = (sub.get("metadata") or {}).get("engagement_id")
+        try:
+            engagement_id = uuid.UUID(str(raw))
+        except ValueError:
+            return None, None
+    engagement = await lock_engagement(session, engagement_id)
+    if engagement is None:
+        return None, None
+    if engagement.stripe_subscription_id not in (None, subscription_id):
+        return None, None  # an older, replaced subscription: not this engagement's any more
+    sub = await gateway.retrieve_subscription(subscription_id)
+    return engagement, sub
+
+
+async def clinic_for_customer(session: AsyncSession, customer_id: str | None) -> Clinic | None:
+    if not customer_id:
+        return None
+    return await session.scalar(select(Clinic).where(Clinic.stripe_customer_id == customer_id))
+
+
+def fmt_time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "the end of the period"
