@@ -26,6 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from app.config import Settings, libpq_url
 from app.db import create_engine, create_sessionmaker
 from app.devtools.embedded_postgres import embedded_server, with_database
+from app.devtools.stripe_emulator import (
+    EMULATOR_SECRET_KEY,
+    EMULATOR_WEBHOOK_SECRET,
+    free_port,
+    stripe_emulator,
+)
 from app.jobs.queue import queue
 from app.jobs.runtime import JobRuntime, configure_runtime
 from app.kit.mailer import MemoryEmailSender
@@ -104,8 +110,26 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url)
+def stripe_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Stripe emulator (localstripe) as a real process on a free loopback port, with a
+    state file of its own; stopped at the end of the session."""
+    state = tmp_path_factory.mktemp("localstripe") / "state.pickle"
+    with stripe_emulator(free_port(), state) as url:
+        yield url
+
+
+def emulator_settings(stripe_url: str) -> dict[str, object]:
+    return {
+        "stripe_secret_key": EMULATOR_SECRET_KEY,
+        "stripe_webhook_secret": EMULATOR_WEBHOOK_SECRET,
+        "stripe_api_base": stripe_url,
+        "stripe_backend": "localstripe",
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, stripe_url: str) -> Settings:
+    return make_settings(database_url, **emulator_settings(stripe_url))
 
 
 @pytest.fixture(scope="session")
@@ -173,6 +197,7 @@ async def bound_app(
             settings=app.state.settings,
             sessionmaker=app.state.sessionmaker,
             email_sender=outbox,
+            stripe=app.state.stripe,
         )
     )
     try:

@@ -93,8 +93,9 @@ async def subscribe(
     Stripe.js for 3-D Secure, then subscribe again) or `failed` (`failure_reason`; collect
     another card). A card refused outright answers 402 `payment-failed`."""
     result = await service.subscribe(session, gateway, user, engagement_id)
+    read = await _read(session, result.engagement, client_secret=result.client_secret)
     await session.commit()
-    return await _read(session, result.engagement, client_secret=result.client_secret)
+    return read
 
 
 @router.post(
@@ -115,8 +116,9 @@ async def cancel(
     engagement = await service.cancel(
         session, gateway, user, engagement_id, at_period_end=at_period_end
     )
+    read = await _read(session, engagement)
     await session.commit()
-    return await _read(session, engagement)
+    return read
 
 
 @router.post(
@@ -141,8 +143,9 @@ async def change_scope(
     engagement, proration = await service.change_scope(
         session, gateway, settings, user, engagement_id, body
     )
+    read = await _read(session, engagement, proration_cents=proration)
     await session.commit()
-    return await _read(session, engagement, proration_cents=proration)
+    return read
 
 
 @router.get(

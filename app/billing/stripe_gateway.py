@@ -357,9 +357,7 @@ class StripeGateway:
     async def list_invoices(self, *, customer: str) -> AsyncIterator[dict[str, Any]]:
         params: Any = {"customer": customer, "limit": 100}
         while True:
-            page = await self._call(
-                "invoices.list", lambda: self._v1.invoices.list_async(params)
-            )
+            page = await self._call("invoices.list", lambda: self._v1.invoices.list_async(params))
             for invoice in page["data"]:
                 yield invoice
             if not page.get("has_more") or not page["data"]:
