@@ -9,7 +9,7 @@ import structlog
 from procrastinate import RetryStrategy
 from sqlalchemy import select
 
-from app.billing import service
+from app.billing import payouts, service
 from app.billing.models import StripeEvent
 from app.billing.stripe_gateway import StripeGateway
 from app.errors import UpstreamUnavailable
@@ -139,3 +139,21 @@ async def reconcile_all() -> dict[str, int]:
 async def reconcile(timestamp: int) -> dict[str, int]:
     """Hourly: compare every open engagement with its Stripe subscription and repair drift."""
     return await reconcile_all()
+
+
+async def transfer_payouts_now() -> int:
+    runtime = get_runtime()
+    gateway = payouts.payout_gateway(runtime.settings, runtime.stripe)
+    if gateway is None:
+        return 0
+    async with runtime.sessionmaker() as session:
+        done = await payouts.transfer_due(session, gateway)
+        await session.commit()
+    return done
+
+
+@queue.periodic(cron="30 6 * * *", periodic_id="payout-transfers")
+@queue.task(name="billing.transfer_payouts", queueing_lock="payout-transfers", retry=RETRY)
+async def transfer_payouts(timestamp: int) -> int:
+    """Daily: Connect transfers of the accrued payout ledger (real Stripe, when enabled)."""
+    return await transfer_payouts_now()

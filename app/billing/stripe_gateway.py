@@ -406,6 +406,26 @@ class StripeGateway:
             ),
         )
 
+    async def create_transfer(
+        self, *, amount_cents: int, currency: str, destination: str, group: str, key: str
+    ) -> str:
+        """A Connect transfer to a director's connected account (real Stripe only)."""
+        if not self.capabilities.connect:
+            raise RuntimeError("Stripe Connect is not available on this backend")
+        transfer = await self._call(
+            "transfers.create",
+            lambda: self._v1.transfers.create_async(
+                {
+                    "amount": amount_cents,
+                    "currency": currency,
+                    "destination": destination,
+                    "transfer_group": group,
+                },
+                {"idempotency_key": key},
+            ),
+        )
+        return str(transfer["id"])
+
     async def cancel_now(self, subscription_id: str) -> dict[str, Any]:
         try:
             return await self._call(

@@ -79,6 +79,8 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
     max_supervisees: Mapped[int]
     min_monthly_rate_cents: Mapped[int]
     accepting_new: Mapped[bool]
+    # The director's Stripe Connect account (payout transfers; real Stripe only).
+    stripe_connect_account_id: Mapped[str | None] = mapped_column(String(64))
     verification_status: Mapped[str] = mapped_column(String(16))
     verification_reasons: Mapped[list[str]] = mapped_column(JSONB, server_default="[]")
     verified_at: Mapped[datetime | None]

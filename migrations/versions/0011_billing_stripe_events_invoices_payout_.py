@@ -136,6 +136,10 @@ def upgrade() -> None:
         ["physician_id", "month"],
         unique=False,
     )
+    op.add_column(
+        "physicians",
+        sa.Column("stripe_connect_account_id", sa.String(length=64), nullable=True),
+    )
     op.add_column("clinics", sa.Column("stripe_customer_id", sa.String(length=64), nullable=True))
     op.create_unique_constraint(
         op.f("uq_clinics_stripe_customer_id"), "clinics", ["stripe_customer_id"]
@@ -183,6 +187,7 @@ def downgrade() -> None:
     op.drop_column("engagements", "stripe_plan_id")
     op.drop_column("engagements", "stripe_payment_method_id")
     op.drop_column("engagements", "stripe_setup_intent_id")
+    op.drop_column("physicians", "stripe_connect_account_id")
     op.drop_constraint(op.f("uq_clinics_stripe_customer_id"), "clinics", type_="unique")
     op.drop_column("clinics", "stripe_customer_id")
     op.drop_index("ix_payout_ledger_physician_id_month", table_name="payout_ledger")

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.devtools.stripe_emulator import EMULATOR_SECRET_KEY, EMULATOR_WEBHOOK_SECRET
 from app.physicians.models import Physician
 from tests.clinics.helpers import create_clinic, create_intake
-from tests.factories import user_headers
+from tests.factories import bearer, login, register
 from tests.matching.helpers import make_physician, physician_headers
 
 # stripe-python 16.1's pinned API version: the shape real Stripe sends webhooks in.
@@ -34,6 +34,7 @@ class Engaged:
     engagement: dict[str, Any]
     physician: Physician
     doctor: dict[str, str]
+    admin_email: str
 
     @property
     def id(self) -> str:
@@ -46,12 +47,12 @@ async def confirmed_engagement(
     settings: Settings,
     *,
     physician: Physician | None = None,
-    admin: dict[str, str] | None = None,
     **intake: Any,
 ) -> Engaged:
     """Clinic → intake → submit → the physician accepts → confirm: `pending_payment`."""
     doc = physician or await make_physician(session)
-    admin = admin or await user_headers(client, "clinic_admin")
+    admin_email = (await register(client, "clinic_admin"))["email"]
+    admin = bearer((await login(client, admin_email))["access_token"])
     clinic = await create_clinic(client, admin, ("TX",), ownership_model="mso")
     created = await create_intake(client, admin, clinic["id"], **intake)
     submitted = await client.post(f"/v1/intakes/{created['id']}/submit", headers=admin)
@@ -65,7 +66,27 @@ async def confirmed_engagement(
     assert accepted.status_code == 200, accepted.text
     confirmed = await client.post(f"/v1/intakes/{created['id']}/confirm", headers=admin)
     assert confirmed.status_code == 201, confirmed.text
-    return Engaged(admin, clinic, created, confirmed.json(), doc, doctor)
+    return Engaged(admin, clinic, created, confirmed.json(), doc, doctor, admin_email)
+
+
+async def subscribed(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    emulator: Emulator,
+    card: str = "pm_card_visa",
+    **kwargs: Any,
+) -> tuple[Engaged, dict[str, Any]]:
+    """A confirmed engagement, a card collected and confirmed, and subscribe's answer."""
+    engaged = await confirmed_engagement(client, session, settings, **kwargs)
+    response = await client.post(
+        f"/v1/engagements/{engaged.id}/payment-method", headers=engaged.admin
+    )
+    await emulator.confirm_card(response.json()["setup_intent_id"], card)
+    body = (
+        await client.post(f"/v1/engagements/{engaged.id}/subscribe", headers=engaged.admin)
+    ).json()
+    return engaged, body
 
 
 class Emulator:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from sqlalchemy import func, select
 
 from app.billing.models import Invoice, PayoutEntry
@@ -14,17 +13,12 @@ from app.billing.stripe_gateway import StripeGateway
 from app.config import StripeBackend
 from app.devtools.stripe_emulator import EMULATOR_SECRET_KEY, free_port
 from app.engagements.models import Engagement
-from tests.billing.helpers import Emulator, confirmed_engagement
+from tests.billing.helpers import confirmed_engagement
 from tests.clinics.helpers import create_clinic, create_intake
 from tests.factories import user_headers
 from tests.matching.helpers import make_physician
 
 PROBLEMS = "https://mdmatch.dev/problems/"
-
-
-@pytest.fixture
-def emulator(stripe_url: str) -> Emulator:
-    return Emulator(stripe_url)
 
 
 async def collect_card(client, emulator, engaged, card="pm_card_visa") -> str:
