@@ -96,6 +96,7 @@ def serve(
             from app.devtools.stripe_emulator import (
                 EMULATOR_SECRET_KEY,
                 EMULATOR_WEBHOOK_SECRET,
+                register_webhook,
                 stripe_emulator,
             )
 
@@ -106,8 +107,14 @@ def serve(
                 STRIPE_SECRET_KEY=EMULATOR_SECRET_KEY,
                 STRIPE_WEBHOOK_SECRET=EMULATOR_WEBHOOK_SECRET,
                 STRIPE_API_BASE=base,
+                STRIPE_BACKEND="localstripe",
             )
-            console.print(f"Started the Stripe emulator (localstripe) at {base}")
+            local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+            hook = f"http://{local}:{port}/v1/billing/stripe/webhook"
+            register_webhook(base, hook, EMULATOR_WEBHOOK_SECRET)
+            console.print(
+                f"Started the Stripe emulator (localstripe) at {base}; webhooks to {hook}"
+            )
             settings = _reload_settings()
         _configure_logging(settings)
         _migrate(settings)
@@ -189,17 +196,20 @@ def worker(
 
 
 async def _run_worker(settings: Settings, concurrency: int) -> None:
+    from app.billing.stripe_gateway import StripeGateway
     from app.db import create_engine, create_sessionmaker
     from app.jobs.queue import build_connector, queue
     from app.jobs.runtime import JobRuntime, configure_runtime
     from app.kit.mailer import build_email_sender
 
     engine = create_engine(settings)
+    gateway = StripeGateway.from_settings(settings)
     configure_runtime(
         JobRuntime(
             settings=settings,
             sessionmaker=create_sessionmaker(engine),
             email_sender=build_email_sender(settings),
+            stripe=gateway,
         )
     )
     try:
@@ -207,6 +217,8 @@ async def _run_worker(settings: Settings, concurrency: int) -> None:
             async with queue.open_async():
                 await queue.run_worker_async(concurrency=concurrency)
     finally:
+        if gateway is not None:
+            await gateway.aclose()
         await engine.dispose()
 
 
@@ -297,6 +309,52 @@ async def _publish(settings: Settings, book: object) -> None:
             await publish_price_book(session, book, actor_id=None)
             await session.commit()
     finally:
+        await engine.dispose()
+
+
+billing_cli = typer.Typer(help="Billing (Stripe).", no_args_is_help=True)
+cli.add_typer(billing_cli, name="billing")
+
+
+@billing_cli.command("reconcile")
+def billing_reconcile() -> None:
+    """Compare every open engagement with its Stripe subscription and repair drift."""
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _configure_logging(settings)
+        if settings.stripe_secret_key is None:
+            console.print("[red]STRIPE_SECRET_KEY is not set.[/red]")
+            raise typer.Exit(2)
+        result = asyncio.run(_reconcile(settings))
+    console.print(
+        f"Checked {result['checked']} engagements: {result['repaired']} repaired, "
+        f"{result['unreachable']} not reachable at Stripe."
+    )
+    if result["unreachable"]:
+        raise typer.Exit(1)
+
+
+async def _reconcile(settings: Settings) -> dict[str, int]:
+    from app.billing.jobs import reconcile_all
+    from app.billing.stripe_gateway import StripeGateway
+    from app.db import create_engine, create_sessionmaker
+    from app.jobs.runtime import JobRuntime, configure_runtime
+    from app.kit.mailer import build_email_sender
+
+    engine = create_engine(settings)
+    gateway = StripeGateway.from_settings(settings)
+    configure_runtime(
+        JobRuntime(
+            settings=settings,
+            sessionmaker=create_sessionmaker(engine),
+            email_sender=build_email_sender(settings),
+            stripe=gateway,
+        )
+    )
+    try:
+        return await reconcile_all()
+    finally:
+        if gateway is not None:
+            await gateway.aclose()
         await engine.dispose()
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import psycopg
@@ -14,6 +13,7 @@ import pytest
 from app.config import libpq_url
 from app.devtools.stripe_emulator import free_port
 from tests.conftest import ROOT, scratch_database
+from tests.live import serve_process
 
 PASSWORD = "Violet-Orchid-Ledger-42"
 
@@ -55,34 +55,11 @@ def test_create_ops_user_reads_the_password_from_stdin(pg_server_url):
 @pytest.fixture
 def live_server(pg_server_url):
     """`mdmatch serve` in a child process on a scratch database, with the Stripe emulator."""
-    with scratch_database(pg_server_url, migrate=False) as url:
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
-        env.update(DATABASE_URL=url, ENVIRONMENT="local", STRIPE_EMULATOR_PORT=str(free_port()))
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-                try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "server did not become ready"
-                time.sleep(0.2)
-            yield base, proc
-        finally:
-            proc.terminate()
-            proc.wait(20)
+    with (
+        scratch_database(pg_server_url, migrate=False) as url,
+        serve_process(url, free_port()) as server,
+    ):
+        yield server
 
 
 def test_serve_migrates_and_serves_the_api_end_to_end(live_server):

@@ -78,3 +78,12 @@ def stripe_emulator(port: int, state_file: Path, timeout: float = 20.0) -> Itera
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def register_webhook(base_url: str, url: str, secret: str, hook_id: str = "mdmatch") -> None:
+    """Have the emulator deliver every event to `url`, signed with `secret` (re-registering the
+    same id replaces the earlier registration)."""
+    response = httpx.post(
+        f"{base_url}/_config/webhooks/{hook_id}", data={"url": url, "secret": secret}, timeout=5
+    )
+    response.raise_for_status()

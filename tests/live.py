@@ -1,0 +1,52 @@
+"""`mdmatch serve` as a child process (a live server with its in-process worker and, without
+STRIPE_SECRET_KEY, the Stripe emulator delivering webhooks to it)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from app.devtools.stripe_emulator import free_port
+from tests.conftest import ROOT
+
+
+@contextlib.contextmanager
+def serve_process(
+    database_url: str, emulator_port: int
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env.update(
+        DATABASE_URL=database_url, ENVIRONMENT="local", STRIPE_EMULATOR_PORT=str(emulator_port)
+    )
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(20)
