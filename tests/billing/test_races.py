@@ -1,0 +1,74 @@
+"""Subscribe raced against itself on real, committed data (a scratch database and the app's own
+connection pool): however many arrive at once, Stripe gets one subscription and one charge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.jobs.runtime import JobRuntime, configure_runtime
+from app.kit.mailer import MemoryEmailSender
+from app.main import AppOptions, create_app
+from tests.billing.helpers import Emulator, confirmed_engagement
+from tests.conftest import emulator_settings, make_settings, scratch_database, seed_reference
+
+pytestmark = pytest.mark.live_sessions
+
+
+@pytest.fixture(scope="module")
+async def live_app(pg_server_url, stripe_url) -> AsyncIterator[FastAPI]:
+    database = scratch_database(pg_server_url)
+    url = await asyncio.to_thread(database.__enter__)
+    try:
+        await seed_reference(url)
+        app = create_app(
+            make_settings(url, **emulator_settings(stripe_url)),
+            AppOptions(real_queue=False, email_sender=MemoryEmailSender()),
+        )
+        async with app.router.lifespan_context(app):
+            yield app
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
+
+
+@pytest.mark.parametrize("round_", range(2))
+async def test_concurrent_subscribes_make_one_subscription(live_app, stripe_url, round_):
+    await live_app.state.rate_limiter.reset()
+    configure_runtime(
+        JobRuntime(
+            settings=live_app.state.settings,
+            sessionmaker=live_app.state.sessionmaker,
+            email_sender=MemoryEmailSender(),
+            stripe=live_app.state.stripe,
+        )
+    )
+    emulator = Emulator(stripe_url)
+    transport = httpx.ASGITransport(app=live_app, raise_app_exceptions=False)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as client,
+        live_app.state.sessionmaker() as session,
+    ):
+        engaged = await confirmed_engagement(client, session, live_app.state.settings)
+        setup = await client.post(
+            f"/v1/engagements/{engaged.id}/payment-method", headers=engaged.admin
+        )
+        await emulator.confirm_card(setup.json()["setup_intent_id"])
+        responses = await asyncio.gather(
+            *(
+                client.post(f"/v1/engagements/{engaged.id}/subscribe", headers=engaged.admin)
+                for _ in range(5)
+            )
+        )
+    assert [r.status_code for r in responses] == [200] * 5
+    subscription_ids = {r.json()["stripe_subscription_id"] for r in responses}
+    assert len(subscription_ids) == 1
+    assert {r.json()["status"] for r in responses} == {"active"}
+    customer = (await emulator.get(f"/v1/subscriptions/{subscription_ids.pop()}"))["customer"]
+    subs = await emulator.get("/v1/subscriptions", customer=customer, status="all")
+    assert len(subs["data"]) == 1
+    charges = await emulator.get("/v1/invoices", customer=customer)
+    assert [i["status"] for i in charges["data"]] == ["paid"]
