@@ -118,3 +118,16 @@ def test_pricing_publish_from_a_file(pg_server_url, tmp_path):
                 ).fetchall()
             ]
         assert versions == [book["version"], "2027.02.1"]
+
+
+def test_billing_reconcile_command(pg_server_url, stripe_url):
+    from tests.conftest import emulator_settings
+
+    stripe_env = {k.upper(): str(v) for k, v in emulator_settings(stripe_url).items()}
+    with scratch_database(pg_server_url) as url:
+        result = run_cli(["billing", "reconcile"], url, extra_env=stripe_env)
+        assert result.returncode == 0, result.stderr
+        assert "Checked 0 engagements: 0 repaired, 0 not reachable at Stripe." in result.stderr
+        unset = run_cli(["billing", "reconcile"], url)
+        assert unset.returncode == 2
+        assert "STRIPE_SECRET_KEY is not set" in unset.stderr

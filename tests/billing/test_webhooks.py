@@ -217,3 +217,43 @@ async def test_a_lost_job_is_picked_up_by_the_backlog_sweep(client, session, set
     row = await session.get(StripeEvent, event["id"])
     assert row is not None
     assert row.processed_at is not None
+
+
+async def test_a_failed_renewal_makes_the_engagement_past_due_and_notifies(
+    client, session, settings, emulator, bound_app
+):
+    from app.notifications.models import Notification
+
+    engaged, body = await paid_engagement(client, session, settings, emulator)
+    sub_id = body["stripe_subscription_id"]
+    sub = await emulator.get(f"/v1/subscriptions/{sub_id}")
+    customer = sub["customer"]
+    # In Stripe: the card starts failing and the next invoice is not paid. (On the emulator
+    # the only way there: a declining default card and a move to a yearly plan.)
+    gateway = bound_app.state.stripe
+    await gateway.attach_default_card(
+        customer=customer, payment_method="pm_card_chargeCustomerFail", key=f"t:{uuid.uuid4()}"
+    )
+    plan = await gateway.ensure_plan(amount_cents=123_400, interval="year", currency="usd")
+    await gateway.change_plan(
+        subscription_id=sub_id,
+        item_id=sub["items"]["data"][0]["id"],
+        plan_id=plan,
+        key=f"t:{uuid.uuid4()}",
+    )
+    sub = await emulator.get(f"/v1/subscriptions/{sub_id}")
+    assert sub["status"] == "past_due"
+
+    # Stripe tells us (the emulator would not: a real-shaped event).
+    event = real_event("customer.subscription.updated", real_subscription(sub))
+    assert (await post_event(client, event)).status_code == 200
+    await run_deferred()
+    engagement = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    assert engagement["status"] == "past_due"
+    assert engagement["payment_status"] == "failed"
+    notes = list(
+        await session.scalars(
+            select(Notification.kind).where(Notification.data["engagement_id"].astext == engaged.id)
+        )
+    )
+    assert "payment.failed" in notes
