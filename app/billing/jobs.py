@@ -20,6 +20,7 @@ from app.kit.clock import utcnow
 log = structlog.get_logger(__name__)
 
 # Stripe or our database briefly unavailable: try again with backoff (about 30 minutes in all).
+MAX_EVENT_ATTEMPTS = 20
 RETRY = RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={UpstreamUnavailable})
 
 
@@ -40,23 +41,28 @@ async def handle_event(event_id: str) -> str:
         )
         if event is None or event.processed_at is not None:
             return "done-before"
-        event.attempts += 1
         try:
             outcome = await service.process_event(session, gateway, event.payload)
-        except UpstreamUnavailable as exc:
+        except Exception as exc:
             await session.rollback()
-            async with runtime.sessionmaker() as s2:
-                row = await s2.get(StripeEvent, event_id)
-                if row is not None:
-                    row.attempts += 1
-                    row.last_error = exc.detail
-                    await s2.commit()
+            await _record_failure(event_id, exc)
             raise
+        event.attempts += 1
         event.processed_at = utcnow()
         event.last_error = None
         await session.commit()
     log.info("stripe_event_processed", event_id=event_id, type=event.type, outcome=outcome)
     return outcome
+
+
+async def _record_failure(event_id: str, exc: Exception) -> None:
+    detail = exc.detail if isinstance(exc, UpstreamUnavailable) else f"{type(exc).__name__}"
+    async with get_runtime().sessionmaker() as session:
+        row = await session.get(StripeEvent, event_id)
+        if row is not None:
+            row.attempts += 1
+            row.last_error = detail
+            await session.commit()
 
 
 @queue.task(name="billing.process_stripe_event", retry=RETRY)
@@ -77,6 +83,8 @@ async def process_event_backlog(timestamp: int) -> int:
                 .where(
                     StripeEvent.processed_at.is_(None),
                     StripeEvent.received_at < utcnow() - timedelta(minutes=1),
+                    # A poisoned event stops being retried; operations see its last_error.
+                    StripeEvent.attempts < MAX_EVENT_ATTEMPTS,
                 )
                 .order_by(StripeEvent.received_at)
                 .limit(500)
@@ -89,6 +97,8 @@ async def process_event_backlog(timestamp: int) -> int:
             done += 1
         except UpstreamUnavailable:
             break
+        except Exception:
+            log.exception("stripe_event_failed", event_id=event_id)
     return done
 
 

@@ -239,8 +239,8 @@ async def subscribe(
 ) -> SubscribeResult:
     engagement, clinic = await _load_for_admin(session, user, engagement_id)
     _refuse_when_canceled(engagement)
-    if engagement.stripe_subscription_id and engagement.status != "pending_payment":
-        # Already subscribed (a double click or a retry): report, do not charge again.
+    if engagement.stripe_subscription_id and engagement.status in ("active", "ending"):
+        # Already paid (a double click or a retry): report, do not charge again.
         sub = await gateway.retrieve_subscription(engagement.stripe_subscription_id)
         outcome = await apply_subscription(session, gateway, engagement, sub, reason="subscribe")
         return SubscribeResult(engagement, outcome.client_secret)
@@ -262,6 +262,7 @@ async def subscribe(
             )
         current = found
     else:
+        # pending_payment or past_due: pay the open invoice with the card just attached.
         current = await gateway.retrieve_subscription(engagement.stripe_subscription_id)
         current = await _retry_open_invoice(gateway, engagement, current)
     outcome = await apply_subscription(session, gateway, engagement, current, reason="subscribe")
@@ -300,7 +301,7 @@ async def _start_subscription(
 async def _retry_open_invoice(
     gateway: StripeGateway, engagement: Engagement, sub: dict[str, Any]
 ) -> dict[str, Any]:
-    """Pay the subscription's open first invoice with the (new) default card."""
+    """Pay the subscription's open latest invoice with the (new) default card."""
     invoice = sub.get("latest_invoice")
     if not isinstance(invoice, dict) or invoice.get("status") not in ("open", "draft"):
         return sub

@@ -69,6 +69,10 @@ class SignatureInvalid(Exception):
     pass
 
 
+class StripeNotFound(Exception):
+    """Stripe has no such object (deleted, or not made by us)."""
+
+
 def _is_retryable(exc: stripe.StripeError) -> bool:
     if isinstance(exc, stripe.APIConnectionError | stripe.RateLimitError):
         return True
@@ -130,6 +134,10 @@ class StripeGateway:
                 getattr(error, "code", None) if error else exc.code,
                 getattr(error, "decline_code", None) if error else None,
             ) from exc
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                raise StripeNotFound(str(exc)) from exc
+            raise
         except stripe.StripeError as exc:
             if _is_retryable(exc):
                 log.warning("stripe_unavailable", call=what, status=exc.http_status)
@@ -432,8 +440,8 @@ class StripeGateway:
                 "subscriptions.cancel",
                 lambda: self._v1.subscriptions.cancel_async(subscription_id),
             )
-        except stripe.InvalidRequestError as exc:
+        except (stripe.InvalidRequestError, StripeNotFound) as exc:
             # Already canceled (or incomplete_expired): the goal is reached.
-            if exc.http_status in (400, 404):
+            if isinstance(exc, StripeNotFound) or exc.http_status == 400:
                 return await self.retrieve_subscription(subscription_id)
             raise

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.billing import shapes
 from app.billing.models import Invoice, PayoutEntry, PayoutStatus
-from app.billing.stripe_gateway import StripeGateway
+from app.billing.stripe_gateway import StripeGateway, StripeNotFound
 from app.clinics.models import Clinic, ClinicMember
 from app.engagements.models import Engagement, EngagementStatus
 from app.kit.clock import utcnow
@@ -334,7 +334,10 @@ async def engagement_for_subscription(
     )
     sub: dict[str, Any] | None = None
     if engagement_id is None:
-        sub = await gateway.retrieve_subscription(subscription_id)
+        try:
+            sub = await gateway.retrieve_subscription(subscription_id)
+        except StripeNotFound:
+            return None, None
         raw = (sub.get("metadata") or {}).get("engagement_id")
         try:
             engagement_id = uuid.UUID(str(raw))

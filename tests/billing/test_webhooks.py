@@ -200,6 +200,12 @@ async def test_events_about_other_objects_are_acknowledged_and_ignored(client, s
     row = await session.get(StripeEvent, event["id"])
     assert row is not None
     assert row.processed_at is not None
+    # A subscription Stripe does not know (another integration's, or deleted): not ours.
+    stranger = real_event(
+        "customer.subscription.updated", {"id": "sub_unknown123", "object": "subscription"}
+    )
+    assert (await post_event(client, stranger)).status_code == 200
+    assert await jobs.handle_event(stranger["id"]) == "not-ours"
 
 
 async def test_a_lost_job_is_picked_up_by_the_backlog_sweep(client, session, settings, emulator):
@@ -257,3 +263,11 @@ async def test_a_failed_renewal_makes_the_engagement_past_due_and_notifies(
         )
     )
     assert "payment.failed" in notes
+
+    # The clinic fixes its card: subscribe pays the open invoice and the engagement is active.
+    setup = await client.post(f"/v1/engagements/{engaged.id}/payment-method", headers=engaged.admin)
+    await emulator.confirm_card(setup.json()["setup_intent_id"])
+    fixed = await client.post(f"/v1/engagements/{engaged.id}/subscribe", headers=engaged.admin)
+    assert fixed.status_code == 200, fixed.text
+    assert (fixed.json()["status"], fixed.json()["payment_status"]) == ("active", "paid")
+    assert (await emulator.get(f"/v1/subscriptions/{sub_id}"))["status"] == "active"
