@@ -327,9 +327,9 @@ def billing_reconcile() -> None:
         result = asyncio.run(_reconcile(settings))
     console.print(
         f"Checked {result['checked']} engagements: {result['repaired']} repaired, "
-        f"{result['unreachable']} not reachable at Stripe."
+        f"{result['unreachable']} not reachable at Stripe, {result['failed']} failed."
     )
-    if result["unreachable"]:
+    if result["unreachable"] or result["failed"]:
         raise typer.Exit(1)
 
 

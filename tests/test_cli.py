@@ -127,7 +127,10 @@ def test_billing_reconcile_command(pg_server_url, stripe_url):
     with scratch_database(pg_server_url) as url:
         result = run_cli(["billing", "reconcile"], url, extra_env=stripe_env)
         assert result.returncode == 0, result.stderr
-        assert "Checked 0 engagements: 0 repaired, 0 not reachable at Stripe." in result.stderr
+        assert (
+            "Checked 0 engagements: 0 repaired, 0 not reachable at Stripe, 0 failed."
+            in result.stderr
+        )
         unset = run_cli(["billing", "reconcile"], url)
         assert unset.returncode == 2
         assert "STRIPE_SECRET_KEY is not set" in unset.stderr

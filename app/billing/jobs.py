@@ -109,9 +109,13 @@ async def expire_unpaid_engagements() -> int:
     canceled = 0
     for engagement_id in ids:
         async with runtime.sessionmaker() as session:
-            if await service.expire_unpaid(session, runtime.stripe, engagement_id):
-                canceled += 1
-            await session.commit()
+            try:
+                if await service.expire_unpaid(session, runtime.stripe, engagement_id):
+                    canceled += 1
+                await session.commit()
+            except Exception:
+                # One engagement's trouble does not hold up the others; the next run retries.
+                log.exception("expire_unpaid_failed", engagement_id=str(engagement_id))
     if canceled:
         log.info("unpaid_engagements_canceled", count=canceled)
     return canceled
@@ -129,15 +133,19 @@ async def reconcile_all() -> dict[str, int]:
     gateway = _gateway()
     async with runtime.sessionmaker() as session:
         ids = await service.open_engagements(session)
-    result = {"checked": 0, "repaired": 0, "unreachable": 0}
+    result = {"checked": 0, "repaired": 0, "unreachable": 0, "failed": 0}
     for engagement_id in ids:
         async with runtime.sessionmaker() as session:
             try:
                 repaired = await service.reconcile_one(session, gateway, engagement_id)
+                await session.commit()
             except UpstreamUnavailable:
                 result["unreachable"] += 1
                 continue
-            await session.commit()
+            except Exception:
+                log.exception("reconcile_failed", engagement_id=str(engagement_id))
+                result["failed"] += 1
+                continue
         result["checked"] += 1
         result["repaired"] += int(repaired)
     log.info("billing_reconciled", **result)
@@ -156,10 +164,7 @@ async def transfer_payouts_now() -> int:
     gateway = payouts.payout_gateway(runtime.settings, runtime.stripe)
     if gateway is None:
         return 0
-    async with runtime.sessionmaker() as session:
-        done = await payouts.transfer_due(session, gateway)
-        await session.commit()
-    return done
+    return await payouts.transfer_due(runtime.sessionmaker, gateway)
 
 
 @queue.periodic(cron="30 6 * * *", periodic_id="payout-transfers")

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.billing.models import PayoutEntry, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway
@@ -55,32 +55,57 @@ def payout_gateway(settings: Settings, gateway: StripeGateway | None) -> PayoutG
     return StripeConnectPayouts(gateway)
 
 
-async def transfer_due(session: AsyncSession, payouts: PayoutGateway) -> int:
+async def transfer_due(
+    sessionmaker: async_sessionmaker[AsyncSession], payouts: PayoutGateway
+) -> int:
     """Transfer every accrued entry for a month that has started to a director with a connected
-    account. Each transfer's key is the entry's id, so a retry never pays twice."""
-    rows = (
-        await session.execute(
-            select(PayoutEntry, Physician.stripe_connect_account_id)
-            .join(Physician, Physician.id == PayoutEntry.physician_id)
-            .where(
-                PayoutEntry.status == PayoutStatus.accrued.value,
-                PayoutEntry.month <= today(),
-                Physician.stripe_connect_account_id.is_not(None),
+    account, each in its own transaction (a failure leaves the entries already paid marked
+    paid). Each transfer's key is the entry's id, so a retry within Stripe's key window never
+    pays twice; the row lock and the status make it at most once beyond it."""
+    async with sessionmaker() as session:
+        ids = list(
+            await session.scalars(
+                select(PayoutEntry.id)
+                .join(Physician, Physician.id == PayoutEntry.physician_id)
+                .where(
+                    PayoutEntry.status == PayoutStatus.accrued.value,
+                    PayoutEntry.amount_cents > 0,
+                    PayoutEntry.month <= today(),
+                    Physician.stripe_connect_account_id.is_not(None),
+                )
+                .order_by(PayoutEntry.month, PayoutEntry.id)
             )
-            .order_by(PayoutEntry.month, PayoutEntry.id)
-            .with_for_update(of=PayoutEntry, skip_locked=True)
         )
-    ).all()
     done = 0
-    for entry, account in rows:
-        entry.stripe_transfer_id = await payouts.transfer(
-            amount_cents=entry.amount_cents,
-            currency=entry.currency,
-            destination=str(account),
-            group=f"engagement:{entry.engagement_id}",
-            key=f"payout:{entry.id}",
-        )
-        entry.status = PayoutStatus.transferred.value
-        done += 1
-        await session.flush()
+    for entry_id in ids:
+        async with sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(PayoutEntry, Physician.stripe_connect_account_id)
+                    .join(Physician, Physician.id == PayoutEntry.physician_id)
+                    .where(
+                        PayoutEntry.id == entry_id,
+                        PayoutEntry.status == PayoutStatus.accrued.value,
+                    )
+                    .with_for_update(of=PayoutEntry, skip_locked=True)
+                )
+            ).one_or_none()
+            if row is None:
+                continue
+            entry, account = row
+            try:
+                entry.stripe_transfer_id = await payouts.transfer(
+                    amount_cents=entry.amount_cents,
+                    currency=entry.currency,
+                    destination=str(account),
+                    group=f"engagement:{entry.engagement_id}",
+                    key=f"payout:{entry.id}",
+                )
+            except Exception:
+                log.exception("payout_transfer_failed", entry_id=str(entry.id))
+                await session.rollback()
+                continue
+            entry.status = PayoutStatus.transferred.value
+            await session.commit()
+            done += 1
     return done

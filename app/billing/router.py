@@ -10,7 +10,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 from sqlalchemy.dialects.postgresql import insert
 
-from app.auth.deps import ClinicAdminUser, SettingsDep
+from app.auth.deps import ClinicAdminUser, SettingsDep, require_role
+from app.auth.models import Role, User
 from app.billing import jobs, service
 from app.billing.models import StripeEvent
 from app.billing.schemas import (
@@ -33,6 +34,7 @@ from app.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/v1", tags=["billing"], route_class=AppRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
+ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
 
 
 class InvalidSignature(AppError):
@@ -65,7 +67,7 @@ async def _read(
 @router.post(
     "/engagements/{engagement_id}/payment-method",
     operation_id="create_payment_method_setup",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
 )
 @idempotent
 async def payment_method(
@@ -81,7 +83,7 @@ async def payment_method(
 @router.post(
     "/engagements/{engagement_id}/subscribe",
     operation_id="subscribe_engagement",
-    responses=problem_responses(401, 402, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
 )
 @idempotent
 async def subscribe(
@@ -91,7 +93,7 @@ async def subscribe(
     subscription, or, while `pending_payment`, pay the open invoice again. `payment_status`:
     `paid` (the engagement is `active`), `requires_action` (confirm `client_secret` with
     Stripe.js for 3-D Secure, then subscribe again) or `failed` (`failure_reason`; collect
-    another card). A card refused outright answers 402 `payment-failed`."""
+    another card and subscribe again)."""
     result = await service.subscribe(session, gateway, user, engagement_id)
     read = await _read(session, result.engagement, client_secret=result.client_secret)
     await session.commit()
@@ -101,7 +103,7 @@ async def subscribe(
 @router.post(
     "/engagements/{engagement_id}/cancel",
     operation_id="cancel_engagement",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
 )
 async def cancel(
     engagement_id: uuid.UUID,
@@ -124,7 +126,7 @@ async def cancel(
 @router.post(
     "/engagements/{engagement_id}/change-scope",
     operation_id="change_engagement_scope",
-    responses=problem_responses(401, 403, 404, 409, 422, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
 )
 @idempotent
 async def change_scope(
@@ -154,9 +156,9 @@ async def change_scope(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def clinic_invoices(
-    clinic_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep, page: PageDep
+    clinic_id: uuid.UUID, user: ClinicReader, session: SessionDep, page: PageDep
 ) -> Page[InvoiceRead]:
-    """The clinic's invoices as mirrored from Stripe, newest first."""
+    """The clinic's invoices as mirrored from Stripe, newest first (its admins, operations)."""
     clinic = await get_clinic(session, user, clinic_id)
     rows, cursor = await service.list_invoices(session, clinic.id, page)
     return Page(items=[InvoiceRead.model_validate(r) for r in rows], next_cursor=cursor)

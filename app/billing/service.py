@@ -26,11 +26,17 @@ from app.auth.models import User
 from app.billing import shapes
 from app.billing.models import BillingOperation, Invoice
 from app.billing.schemas import ScopeChange
-from app.billing.stripe_gateway import CardDeclined, StripeGateway
+from app.billing.stripe_gateway import (
+    CardDeclined,
+    StripeGateway,
+    StripeNotFound,
+    StripeRejected,
+)
 from app.billing.sync import (
     apply_subscription,
     engagement_for_subscription,
     mark_canceled,
+    mirror_invoice,
     notify_parties,
 )
 from app.clinics.models import Clinic, Intake
@@ -38,7 +44,7 @@ from app.clinics.service import refresh_compliance
 from app.config import Settings
 from app.engagements.models import Engagement, EngagementStatus
 from app.engagements.service import get_engagement
-from app.errors import AppError, Conflict
+from app.errors import Conflict
 from app.kit.clock import utcnow
 from app.kit.pagination import PageParams, paginate
 from app.matching.diagnostics import explain_physician
@@ -51,10 +57,6 @@ log = structlog.get_logger(__name__)
 
 class PaymentMethodRequired(Conflict):
     slug, title = "payment-method-required", "Collect a card first"
-
-
-class PaymentFailed(AppError):
-    status, slug, title = 402, "payment-failed", "The payment failed"
 
 
 class EngagementNotBillable(Conflict):
@@ -119,7 +121,10 @@ async def payment_method(
     _refuse_when_canceled(engagement)
     customer = await ensure_customer(session, gateway, clinic)
     if engagement.stripe_setup_intent_id:
-        current = await gateway.retrieve_setup_intent(engagement.stripe_setup_intent_id)
+        try:
+            current = await gateway.retrieve_setup_intent(engagement.stripe_setup_intent_id)
+        except StripeNotFound:
+            current = {}
         if current.get("status") in (
             "requires_payment_method",
             "requires_confirmation",
@@ -146,32 +151,30 @@ def _setup_intent_read(intent: dict[str, Any]) -> dict[str, str]:
 
 
 async def _attach_card(gateway: StripeGateway, engagement: Engagement, customer: str) -> None:
+    """Attach the card confirmed on the engagement's SetupIntent and make it the default.
+    Raises `CardDeclined` when Stripe refuses the card."""
     if not engagement.stripe_setup_intent_id:
         raise PaymentMethodRequired(
             "No card yet: call POST /v1/engagements/{id}/payment-method and confirm the "
             "SetupIntent with Stripe.js first."
         )
-    intent = await gateway.retrieve_setup_intent(engagement.stripe_setup_intent_id)
+    try:
+        intent = await gateway.retrieve_setup_intent(engagement.stripe_setup_intent_id)
+    except StripeNotFound:
+        intent = {"status": "missing"}
     card = intent.get("payment_method")
     card_id = card.get("id") if isinstance(card, dict) else card
     if intent.get("status") != "succeeded" or not card_id:
         raise PaymentMethodRequired(
-            f"The card on the SetupIntent is not confirmed yet (status {intent.get('status')}); "
-            "confirm it with Stripe.js, then subscribe.",
+            f"The card on the SetupIntent is not confirmed (status {intent.get('status')}); "
+            "confirm it with Stripe.js (or request a new one), then subscribe.",
             setup_intent_status=intent.get("status"),
         )
-    try:
-        engagement.stripe_payment_method_id = await gateway.attach_default_card(
-            customer=customer,
-            payment_method=str(card_id),
-            key=f"card:{engagement.id}:{engagement.stripe_setup_intent_id}",
-        )
-    except CardDeclined as exc:
-        raise PaymentFailed(
-            f"The card was refused: {exc.message} Collect another card and try again.",
-            failure_reason=exc.message,
-            decline_code=exc.decline_code or exc.code,
-        ) from exc
+    engagement.stripe_payment_method_id = await gateway.attach_default_card(
+        customer=customer,
+        payment_method=str(card_id),
+        key=f"card:{engagement.id}:{engagement.stripe_setup_intent_id}",
+    )
 
 
 # --- subscribe -------------------------------------------------------------------------------
@@ -245,7 +248,14 @@ async def subscribe(
         outcome = await apply_subscription(session, gateway, engagement, sub, reason="subscribe")
         return SubscribeResult(engagement, outcome.client_secret)
     customer = await ensure_customer(session, gateway, clinic)
-    await _attach_card(gateway, engagement, customer)
+    try:
+        await _attach_card(gateway, engagement, customer)
+    except CardDeclined as exc:
+        # Nothing was charged; the clinic collects another card (payment_status failed).
+        engagement.payment_status = "failed"
+        engagement.failure_reason = exc.message
+        await session.flush()
+        return SubscribeResult(engagement, None)
 
     if engagement.stripe_subscription_id is None:
         # A subscription created by an attempt whose commit was lost is adopted, not repeated.
@@ -301,17 +311,24 @@ async def _start_subscription(
 async def _retry_open_invoice(
     gateway: StripeGateway, engagement: Engagement, sub: dict[str, Any]
 ) -> dict[str, Any]:
-    """Pay the subscription's open latest invoice with the (new) default card."""
+    """Pay the subscription's open latest invoice with the (new) default card. The key names
+    the card, so a retry with a new card is a new payment, not a replay of the old decline."""
     invoice = sub.get("latest_invoice")
     if not isinstance(invoice, dict) or invoice.get("status") not in ("open", "draft"):
         return sub
     engagement.payment_attempts += 1
+    key = (
+        f"invoice-pay:{invoice['id']}:{engagement.stripe_payment_method_id}:"
+        f"{engagement.payment_attempts}"
+    )
     try:
-        await gateway.pay_invoice(
-            invoice["id"], key=f"invoice-pay:{invoice['id']}:{engagement.payment_attempts}"
-        )
+        await gateway.pay_invoice(invoice["id"], key=key)
     except CardDeclined as exc:
         log.info("invoice_payment_declined", engagement_id=str(engagement.id), code=exc.code)
+    except StripeRejected as exc:
+        # Paid in the meantime (3-D Secure completed, or a concurrent payment): re-read below.
+        if exc.stripe_status != 400:
+            raise
     return await gateway.retrieve_subscription(sub["id"])
 
 
@@ -328,8 +345,14 @@ async def cancel(
 ) -> Engagement:
     engagement, _ = await _load_for_admin(session, user, engagement_id)
     _refuse_when_canceled(engagement)
-    before = {"status": engagement.status, "cancel_at_period_end": engagement.cancel_at_period_end}
     sub_id = engagement.stripe_subscription_id
+    if sub_id:
+        # Decide on Stripe's state now, not on what the last webhook told us (a first invoice
+        # paid a moment ago makes this a paid period to run out).
+        sub = await gateway.retrieve_subscription(sub_id)
+        await apply_subscription(session, gateway, engagement, sub, reason="reconcile")
+        _refuse_when_canceled(engagement)
+    before = {"status": engagement.status, "cancel_at_period_end": engagement.cancel_at_period_end}
     paid_period = engagement.status in ("active", "ending", "past_due")
     if sub_id and at_period_end and paid_period:
         sub = await gateway.cancel_at_period_end(
@@ -385,9 +408,14 @@ async def change_scope(
     """Re-price the engagement for a changed scope. Returns the engagement and the prorated
     difference for the rest of the current period (billed on the next invoice)."""
     engagement, clinic = await _load_for_admin(session, user, engagement_id)
-    if engagement.status not in ("pending_payment", "active", "past_due"):
+    if engagement.status not in ("active", "past_due") or not engagement.stripe_subscription_id:
         raise EngagementNotBillable(
-            f"The scope of an engagement that is {engagement.status} cannot change.",
+            f"The scope of an engagement that is {engagement.status} cannot change"
+            + (
+                "; subscribe first (the first invoice is priced from the confirmed quote)."
+                if engagement.status == "pending_payment"
+                else "."
+            ),
             engagement_status=engagement.status,
         )
     intake = await session.scalar(
@@ -415,9 +443,7 @@ async def change_scope(
     engagement.quote_id = quote.id
     await session.flush()
 
-    proration = 0
-    if engagement.stripe_subscription_id and engagement.status != "pending_payment":
-        proration = await _move_subscription(session, gateway, engagement, old_quote, quote)
+    proration = await _move_subscription(session, gateway, engagement, old_quote, quote)
     await record_audit(
         session,
         actor_id=user.id,
@@ -547,7 +573,6 @@ async def _move_subscription(
     if new_amount == old_amount:
         return 0
     plan = await gateway.ensure_plan(amount_cents=new_amount, interval=interval, currency="usd")
-    pending_before = {i["id"] for i in await gateway.list_invoice_items(customer=clinic_customer)}
     sub = await gateway.change_plan(
         subscription_id=engagement.stripe_subscription_id,
         item_id=engagement.stripe_subscription_item_id,
@@ -555,13 +580,13 @@ async def _move_subscription(
         key=f"change-plan:{engagement.id}:{quote.id}",
     )
     if not gateway.capabilities.proration_behavior:
-        # The emulator's own "proration" credits every earlier invoice in full: remove it and
-        # bill our exact difference on the next invoice, as real Stripe's create_prorations does.
+        # The emulator's own "proration" credits every earlier invoice in full: remove every
+        # pending item we did not make (ours carry `mdmatch_key`; a retry after a failure also
+        # finds the earlier attempt's) and bill our exact difference on the next invoice, as
+        # real Stripe's create_prorations does.
         for item in await gateway.list_invoice_items(customer=clinic_customer):
-            if item["id"] not in pending_before and not item.get("invoice"):
-                meta = item.get("metadata") or {}
-                if "mdmatch_key" not in meta:
-                    await gateway.delete_invoice_item(item["id"])
+            if not item.get("invoice") and "mdmatch_key" not in (item.get("metadata") or {}):
+                await gateway.delete_invoice_item(item["id"])
         if proration:
             await _operation(
                 session,
@@ -659,6 +684,12 @@ async def reconcile_one(
     before = (engagement.status, engagement.payment_status, engagement.current_period_end)
     sub = await gateway.retrieve_subscription(engagement.stripe_subscription_id)
     await apply_subscription(session, gateway, engagement, sub, reason="reconcile")
+    # Every invoice of the subscription, not only the latest: a lost webhook of an older paid
+    # invoice would otherwise never be mirrored or accrue its payouts.
+    customer = str(sub.get("customer"))
+    async for invoice in gateway.list_invoices(customer=customer):
+        if shapes.invoice_subscription_id(invoice) == engagement.stripe_subscription_id:
+            await mirror_invoice(session, engagement, engagement.clinic_id, invoice)
     after = (engagement.status, engagement.payment_status, engagement.current_period_end)
     if before != after:
         log.warning(

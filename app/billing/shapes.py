@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-# Stripe subscription status → engagement status (our access policy; see README).
+# Stripe subscription status -> engagement status (our access policy; see README).
+ENDS_ACCESS = frozenset({"unpaid", "paused"})
 ENGAGEMENT_STATUS = {
     "incomplete": "pending_payment",
     "active": "active",
     "trialing": "active",
     "past_due": "past_due",
-    "unpaid": "past_due",
-    "paused": "past_due",
+    # Stripe's retries are exhausted (unpaid) or collection stopped (paused): no access. The
+    # subscription is canceled in Stripe too, so it cannot start charging again on its own.
+    "unpaid": "canceled",
+    "paused": "canceled",
     "canceled": "canceled",
     "incomplete_expired": "canceled",
 }

@@ -24,7 +24,7 @@ import stripe
 import structlog
 
 from app.config import Settings, StripeBackend
-from app.errors import UpstreamUnavailable
+from app.errors import AppError, UpstreamUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -69,7 +69,19 @@ class SignatureInvalid(Exception):
     pass
 
 
-class StripeNotFound(Exception):
+class StripeRejected(AppError):
+    """Stripe refused a request for a reason other than a card or its availability (our request
+    or our account is wrong). Logged with Stripe's message; the client sees a 502."""
+
+    status, slug, title = 502, "upstream-error", "Stripe refused the request"
+
+    def __init__(self, detail: str, *, stripe_status: int | None, code: str | None) -> None:
+        super().__init__(detail, stripe_code=code)
+        self.stripe_status = stripe_status
+        self.code = code
+
+
+class StripeNotFound(StripeRejected):
     """Stripe has no such object (deleted, or not made by us)."""
 
 
@@ -122,8 +134,11 @@ class StripeGateway:
         with contextlib.suppress(Exception):
             await self._http.close_async()  # type: ignore[no-untyped-call]
 
-    async def _call(self, what: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any]:
-        """Run one Stripe call; its answer as a plain dict (no stripe types leave this module)."""
+    async def _call(
+        self, what: str, call: Callable[[], Awaitable[Any]], *, exists_ok: bool = False
+    ) -> dict[str, Any]:
+        """Run one Stripe call; its answer as a plain dict (no stripe types leave this module).
+        `exists_ok`: "already exists" (emulator 409, Stripe resource_already_exists) is success."""
         try:
             result = await call()
             return dict(result.to_dict())
@@ -134,17 +149,27 @@ class StripeGateway:
                 getattr(error, "code", None) if error else exc.code,
                 getattr(error, "decline_code", None) if error else None,
             ) from exc
-        except stripe.InvalidRequestError as exc:
-            if exc.http_status == 404:
-                raise StripeNotFound(str(exc)) from exc
-            raise
         except stripe.StripeError as exc:
+            if exists_ok and (exc.http_status == 409 or exc.code == "resource_already_exists"):
+                return {}
             if _is_retryable(exc):
                 log.warning("stripe_unavailable", call=what, status=exc.http_status)
                 raise UpstreamUnavailable(
                     "Stripe could not be reached; nothing was changed. Please try again."
                 ) from exc
-            raise
+            log.error(
+                "stripe_rejected",
+                call=what,
+                status=exc.http_status,
+                code=exc.code,
+                stripe_message=exc.user_message or str(exc)[:300],
+            )
+            cls = StripeNotFound if exc.http_status == 404 else StripeRejected
+            raise cls(
+                f"Stripe refused {what} ({exc.http_status}, {exc.code or 'no code'}).",
+                stripe_status=exc.http_status,
+                code=exc.code,
+            ) from exc
 
     # --- webhooks --------------------------------------------------------------------------
 
@@ -193,13 +218,7 @@ class StripeGateway:
         return plan_id
 
     async def _create_if_missing(self, what: str, call: Callable[[], Awaitable[Any]]) -> None:
-        try:
-            await self._call(what, call)
-        except stripe.StripeError as exc:
-            # localstripe: 409 Conflict; real Stripe: 400 resource_already_exists.
-            if exc.http_status == 409 or exc.code == "resource_already_exists":
-                return
-            raise
+        await self._call(what, call, exists_ok=True)
 
     # --- customers and cards ---------------------------------------------------------------
 
@@ -309,16 +328,39 @@ class StripeGateway:
     def _invoice_expand(self, prefix: str = "") -> list[str]:
         """What to expand on an invoice to see why a payment failed or needs 3-D Secure: the
         payment intent on the emulator; on real Stripe (basil+) the confirmation secret and the
-        payments (the invoice no longer links its payment intent)."""
+        payments (the invoice no longer links its payment intent; Stripe expands at most four
+        levels, so the payment intents are fetched by `_with_payment_intents`)."""
         dot = f"{prefix}." if prefix else ""
         if self.capabilities.confirmation_secret:
-            return [f"{dot}confirmation_secret", f"{dot}payments.data.payment.payment_intent"]
+            return [f"{dot}confirmation_secret", f"{dot}payments"]
         return [f"{dot}payment_intent"]
+
+    async def _with_payment_intents(self, invoice: Any) -> None:
+        """Real Stripe: replace the payment-intent ids of an unpaid invoice's payments with the
+        payment intents (their status and last error explain the payment)."""
+        if not isinstance(invoice, dict) or invoice.get("status") == "paid":
+            return
+        for payment in (invoice.get("payments") or {}).get("data") or []:
+            inner = payment.get("payment") or {}
+            pi = inner.get("payment_intent")
+            if isinstance(pi, str):
+                inner["payment_intent"] = await self._retrieve_payment_intent(pi)
+
+    async def _retrieve_payment_intent(self, payment_intent_id: str) -> dict[str, Any]:
+        return await self._call(
+            "payment_intents.retrieve",
+            lambda: self._v1.payment_intents.retrieve_async(payment_intent_id),
+        )
+
+    async def _subscription_with_payment(self, sub: dict[str, Any]) -> dict[str, Any]:
+        if self.capabilities.confirmation_secret:
+            await self._with_payment_intents(sub.get("latest_invoice"))
+        return sub
 
     async def create_subscription(
         self, *, customer: str, plan_id: str, metadata: dict[str, str], key: str
     ) -> dict[str, Any]:
-        return await self._call(
+        sub = await self._call(
             "subscriptions.create",
             lambda: self._v1.subscriptions.create_async(
                 {
@@ -330,6 +372,7 @@ class StripeGateway:
                 {"idempotency_key": key},
             ),
         )
+        return await self._subscription_with_payment(sub)
 
     async def find_subscription(
         self, *, customer: str, engagement_id: str
@@ -347,20 +390,24 @@ class StripeGateway:
         return None
 
     async def retrieve_subscription(self, subscription_id: str) -> dict[str, Any]:
-        return await self._call(
+        sub = await self._call(
             "subscriptions.retrieve",
             lambda: self._v1.subscriptions.retrieve_async(
                 subscription_id, {"expand": self._invoice_expand("latest_invoice")}
             ),
         )
+        return await self._subscription_with_payment(sub)
 
     async def retrieve_invoice(self, invoice_id: str) -> dict[str, Any]:
-        return await self._call(
+        invoice = await self._call(
             "invoices.retrieve",
             lambda: self._v1.invoices.retrieve_async(
                 invoice_id, {"expand": self._invoice_expand()}
             ),
         )
+        if self.capabilities.confirmation_secret:
+            await self._with_payment_intents(invoice)
+        return invoice
 
     async def list_invoices(self, *, customer: str) -> AsyncIterator[dict[str, Any]]:
         params: Any = {"customer": customer, "limit": 100}
@@ -440,8 +487,8 @@ class StripeGateway:
                 "subscriptions.cancel",
                 lambda: self._v1.subscriptions.cancel_async(subscription_id),
             )
-        except (stripe.InvalidRequestError, StripeNotFound) as exc:
+        except StripeRejected as exc:
             # Already canceled (or incomplete_expired): the goal is reached.
-            if isinstance(exc, StripeNotFound) or exc.http_status == 400:
+            if exc.stripe_status == 400:
                 return await self.retrieve_subscription(subscription_id)
             raise

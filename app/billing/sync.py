@@ -173,6 +173,11 @@ async def _transition(
                 "Update the card to keep your director: "
                 + (engagement.failure_reason or "the payment was declined."),
             ),
+            physicians=(
+                "Clinic payment overdue",
+                "The clinic's latest payment failed; we are collecting it. Your engagement "
+                "continues meanwhile, and you will hear from us if it ends.",
+            ),
             ops=("Engagement past due", f"Engagement {engagement.id} is past due."),
         )
     await record_audit(
@@ -283,6 +288,9 @@ async def apply_subscription(
     reason: str = "stripe",
 ) -> shapes.PaymentOutcome:
     """Make the (row-locked) engagement match `sub` as Stripe shows it now."""
+    if sub.get("status") in shapes.ENDS_ACCESS:
+        sub = {**await gateway.cancel_now(sub["id"]), "latest_invoice": sub.get("latest_invoice")}
+        reason = f"payment not collected (Stripe status {sub.get('status')})"
     engagement.stripe_subscription_id = engagement.stripe_subscription_id or sub["id"]
     engagement.stripe_status = sub.get("status")
     item = shapes.subscription_item(sub)

@@ -165,3 +165,39 @@ async def test_reconciliation_repairs_drift(client, session, settings, emulator)
     fixed = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
     assert (fixed["status"], fixed["payment_status"]) == ("active", "paid")
     assert fixed["current_period_end"] == body["current_period_end"]
+
+
+async def test_scope_cannot_change_before_the_first_payment(client, session, settings):
+    from tests.billing.helpers import confirmed_engagement
+
+    engaged = await confirmed_engagement(client, session, settings)
+    response = await client.post(
+        f"/v1/engagements/{engaged.id}/change-scope",
+        json={"monthly_patient_volume": 300},
+        headers=engaged.admin,
+    )
+    assert response.status_code == 409
+    assert response.json()["type"] == PROBLEMS + "engagement-not-billable"
+    assert "subscribe first" in response.json()["detail"]
+
+
+async def test_directors_cannot_change_scope_and_operations_see_invoices(
+    client, session, settings, emulator
+):
+    from tests.factories import ops_headers
+
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    by_doctor = await client.post(
+        f"/v1/engagements/{engaged.id}/change-scope",
+        json={"monthly_patient_volume": 300},
+        headers=engaged.doctor,
+    )
+    assert by_doctor.status_code == 403
+    ops = await ops_headers(client, session, settings)
+    listed = await client.get(f"/v1/clinics/{engaged.clinic['id']}/invoices", headers=ops)
+    assert listed.status_code == 200
+    assert [i["status"] for i in listed.json()["items"]] == ["paid"]
+    denied = await client.get(
+        f"/v1/clinics/{engaged.clinic['id']}/invoices", headers=engaged.doctor
+    )
+    assert denied.status_code == 403

@@ -13,7 +13,7 @@ import pytest
 
 from app.config import libpq_url
 from app.db import create_engine, create_sessionmaker
-from app.devtools.stripe_emulator import free_port
+from app.devtools.stripe_emulator import EMULATOR_SECRET_KEY, free_port
 from tests.billing.helpers import Emulator
 from tests.clinics.helpers import create_clinic, create_intake
 from tests.conftest import make_settings, scratch_database
@@ -77,12 +77,13 @@ async def test_the_emulator_delivers_signed_events_to_a_live_server(pg_server_ur
             )
             assert {"customer.subscription.created", "invoice.payment_succeeded"} <= set(seen)
 
-            canceled = await http.post(
-                f"/v1/engagements/{engagement['id']}/cancel",
-                json={"at_period_end": False},
-                headers=admin,
-            )
-            assert canceled.json()["status"] == "canceled"
+            # Canceled in Stripe, not through us: only the webhook can tell the server.
+            sub_id = paid.json()["stripe_subscription_id"]
+            async with httpx.AsyncClient(auth=(EMULATOR_SECRET_KEY, "")) as stripe_http:
+                deleted = await stripe_http.delete(
+                    f"http://127.0.0.1:{emulator_port}/v1/subscriptions/{sub_id}"
+                )
+            assert deleted.json()["status"] == "canceled"
             seen = await wait_for(url, {"customer.subscription.deleted"})
             assert "customer.subscription.deleted" in seen
             final = (await http.get(f"/v1/engagements/{engagement['id']}", headers=admin)).json()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from sqlalchemy import func, select
 
 from app.billing.models import Invoice, PayoutEntry
@@ -13,6 +14,7 @@ from app.billing.stripe_gateway import StripeGateway
 from app.config import StripeBackend
 from app.devtools.stripe_emulator import EMULATOR_SECRET_KEY, free_port
 from app.engagements.models import Engagement
+from app.errors import UpstreamUnavailable
 from tests.billing.helpers import confirmed_engagement
 from tests.clinics.helpers import create_clinic, create_intake
 from tests.factories import user_headers
@@ -286,3 +288,55 @@ async def test_other_tenants_and_roles_are_refused(client, session, settings, em
         assert response.status_code == 403, path
     missing = await client.post(f"/v1/engagements/{uuid.uuid4()}/subscribe", headers=engaged.admin)
     assert missing.status_code == 404
+
+
+class LosesTheSubscriptionAnswer(StripeGateway):
+    """Stripe creates the subscription, but its answer never reaches us (a timeout after
+    Stripe acted): the worst moment for a failure."""
+
+    async def create_subscription(self, **kwargs):
+        await super().create_subscription(**kwargs)
+        raise UpstreamUnavailable("Stripe could not be reached; nothing was changed.")
+
+
+class FailsAfterTheInvoiceItems(StripeGateway):
+    """The first invoice's items are made, then Stripe stops answering."""
+
+    async def ensure_plan(self, **kwargs):
+        raise UpstreamUnavailable("Stripe could not be reached; nothing was changed.")
+
+
+@pytest.mark.parametrize("failing", [LosesTheSubscriptionAnswer, FailsAfterTheInvoiceItems])
+async def test_a_failure_after_stripe_acted_is_503_and_the_retry_adopts_what_it_made(
+    client, session, settings, emulator, bound_app, failing
+):
+    engaged = await confirmed_engagement(client, session, settings, rush=True)
+    await collect_card(client, emulator, engaged)
+    real = bound_app.state.stripe
+    bound_app.state.stripe = failing(
+        api_key=EMULATOR_SECRET_KEY,
+        webhook_secret=None,
+        backend=StripeBackend.localstripe,
+        api_base=settings.stripe_api_base,
+    )
+    try:
+        lost = await subscribe(client, engaged)
+    finally:
+        await bound_app.state.stripe.aclose()
+        bound_app.state.stripe = real
+    assert lost.status_code == 503
+    unchanged = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    assert (unchanged["status"], unchanged["stripe_subscription_id"]) == ("pending_payment", None)
+
+    retried = await subscribe(client, engaged)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["status"] == "active"
+    sub = await emulator.get(f"/v1/subscriptions/{retried.json()['stripe_subscription_id']}")
+    subs = await emulator.get("/v1/subscriptions", customer=sub["customer"], status="all")
+    assert len(subs["data"]) == 1  # adopted, not made again
+    [invoice] = (
+        await client.get(f"/v1/clinics/{engaged.clinic['id']}/invoices", headers=engaged.admin)
+    ).json()["items"]
+    assert invoice["total_cents"] == engaged.engagement["quote"]["first_invoice_cents"]
+    rush = [line for line in invoice["lines"] if line["description"].startswith("Rush")]
+    assert len(rush) == 1  # found again (by its metadata), not made twice
