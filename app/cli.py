@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -155,8 +155,20 @@ def seed(
     demo: Annotated[
         bool, typer.Option("--demo", help="Also add 200 verified demo physicians")
     ] = False,
+    physicians: Annotated[
+        int, typer.Option("--physicians", min=0, help="Add N synthetic physicians (bulk, COPY)")
+    ] = 0,
+    clinics: Annotated[
+        int,
+        typer.Option("--clinics", min=0, help="Add M synthetic clinics, each with a draft intake"),
+    ] = 0,
+    random_seed: Annotated[int, typer.Option("--seed", help="Random seed of the bulk data")] = 7,
+    roster: Annotated[
+        str, typer.Option(help="Bulk physicians' states: weighted, uniform or texas-fixed")
+    ] = "weighted",
 ) -> None:
-    """Load the reference data (idempotent); `--demo` adds a demo physician supply."""
+    """Load the reference data (idempotent); `--demo` adds a demo physician supply;
+    `--physicians N --clinics M` add synthetic load-test data in bulk."""
     with contextlib.ExitStack() as stack, database(stack) as settings:
         _configure_logging(settings)
         _migrate(settings)
@@ -169,6 +181,46 @@ def seed(
                 f"Demo physicians added: {added} (log in as demo-physician-001@mdmatch.dev "
                 f"with password {DEMO_PASSWORD})"
             )
+        if physicians or clinics:
+            _bulk(settings, physicians, clinics, random_seed, roster)
+
+
+def _bulk(settings: Settings, physicians: int, clinics: int, seed: int, roster: str) -> None:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from app.bulk_seed import Progress as Hooks
+    from app.bulk_seed import bulk_seed
+
+    if roster not in ("weighted", "uniform", "texas-fixed"):
+        console.print("[red]--roster must be weighted, uniform or texas-fixed[/red]")
+        raise typer.Exit(2)
+    started = time.perf_counter()
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+
+        def start(label: str, total: int) -> Callable[[int], None]:
+            task = bar.add_task(label, total=total)
+            return lambda n: bar.advance(task, n)
+
+        bulk_seed(
+            settings.libpq_url,
+            physicians=physicians,
+            clinics=clinics,
+            seed=seed,
+            roster=roster,
+            progress=Hooks(start),
+        )
+    console.print(
+        f"Added {physicians:,} physicians and {clinics:,} clinics in "
+        f"{time.perf_counter() - started:.1f} s (accounts cannot log in: no password)."
+    )
 
 
 async def _seed_demo(settings: Settings) -> int:

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import random
 import statistics
 import time
 import uuid
@@ -32,8 +31,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import func, select
 
-from app.catalog.rules import seed_rules
-from app.catalog.services import service_catalog
+from app.bulk_seed import bulk_seed
 from app.clinics.models import Clinic, Intake, Location
 from app.config import Settings, libpq_url
 from app.db import create_engine, create_sessionmaker
@@ -42,7 +40,6 @@ from app.kit.geo import _index as zip_index
 from app.matching import constraints as mc
 from app.matching.service import build_context, ranked_candidates, start_matching
 from app.migrate import upgrade
-from app.physicians.npi import make_npi
 from app.pricing.models import Quote
 from app.seed import seed_reference_data
 
@@ -60,140 +57,13 @@ def server(url: str | None) -> Iterator[str]:
 
 
 def copy_physicians(url: str, n: int, *, roster: str = "uniform", seed: int = 7) -> None:
-    """`uniform`: homes and licenses spread over all 51 jurisdictions, so the physicians who
-    could serve a Texas clinic grow with the roster. `texas-fixed`: the first 10,000 are spread
-    the same way and every physician beyond them lives and is licensed outside Texas, so the
-    Texas-eligible set stays the same while the roster grows (the cost of the physicians who
-    cannot match, isolated)."""
-    rng = random.Random(seed)
-    states = [r["code"] for r in seed_rules()[1]]
-    elsewhere = [st for st in states if st != "TX"]
-
-    def pool(i: int) -> list[str]:
-        return elsewhere if roster == "texas-fixed" and i >= 10_000 else states
-
-    zips: dict[str, list[tuple[str, float, float]]] = {}
-    for z in zip_index().values():
-        zips.setdefault(z.state, []).append((z.zip_code, z.lat, z.lon))
-    catalog = sorted(service_catalog())
-    today = date.today()
-    now = datetime.now(UTC)
-    specialties = [
-        "dermatology",
-        "plastic_surgery",
-        "facial_plastic_surgery",
-        "family_medicine",
-        "internal_medicine",
-        "emergency_medicine",
-        "obesity_medicine",
-    ]
-    models = ["retainer", "fractional", "full_time", "per_case"]
-    modes = ["remote", "hybrid", "onsite"]
-    with psycopg.connect(libpq_url(url)) as conn, conn.cursor() as cur:
-        with cur.copy(
-            "COPY users (id, email, password_hash, role, token_version) FROM STDIN"
-        ) as cp:
-            ids = [uuid.uuid4() for _ in range(n)]
-            for i, uid in enumerate(ids):
-                cp.write_row((uid, f"bench-{i}@example.com", "x", "physician", 0))
-        with cur.copy(
-            "COPY physicians (id, user_id, npi, first_name, last_name, degree, specialties, "
-            "years_experience, aesthetic_years, services, engagement_models, oversight_modes, "
-            "home_zip, home_lat, home_lon, travel_radius_miles, max_clinics, max_supervisees, "
-            "min_monthly_rate_cents, accepting_new, verification_status, verification_reasons, "
-            "verified_at, created_at, updated_at) FROM STDIN"
-        ) as cp:
-            pids = []
-            for i, uid in enumerate(ids):
-                pid = uuid.uuid4()
-                pids.append(pid)
-                home = pool(i)[i % len(pool(i))]
-                zip_code, lat, lon = rng.choice(zips[home])
-                years = rng.randint(3, 35)
-                cp.write_row(
-                    (
-                        pid,
-                        uid,
-                        make_npi(f"{200000000 + i:09d}"),
-                        "Bench",
-                        f"Doc{i}",
-                        "MD",
-                        rng.sample(specialties, rng.randint(1, 2)),
-                        years,
-                        rng.randint(0, years),
-                        sorted(rng.sample(catalog, rng.randint(4, 12))),
-                        sorted(rng.sample(models, rng.randint(1, 4))),
-                        sorted(rng.sample(modes, rng.randint(1, 3))),
-                        zip_code,
-                        lat,
-                        lon,
-                        rng.choice([25, 50, 100, 200]),
-                        rng.randint(1, 12),
-                        rng.randint(5, 40),
-                        rng.choice([40000, 60000, 90000]),
-                        rng.random() > 0.1,
-                        "verified" if rng.random() > 0.05 else "pending",
-                        "[]",
-                        now,
-                        now,
-                        now,
-                    )
-                )
-        # Bulk load: the per-row triggers are switched off and their columns computed once.
-        cur.execute("ALTER TABLE licenses DISABLE TRIGGER licenses_refresh_licensed_states")
-        with cur.copy(
-            "COPY licenses (id, physician_id, state, number, expires_on, status, verified_at, "
-            "created_at) FROM STDIN"
-        ) as cp:
-            for i, pid in enumerate(pids):
-                home = pool(i)[i % len(pool(i))]
-                for st in {home, *rng.sample(pool(i), rng.choice([0, 0, 1, 2, 4]))}:
-                    cp.write_row(
-                        (
-                            uuid.uuid4(),
-                            pid,
-                            st,
-                            f"L{i}{st}",
-                            today + timedelta(days=rng.randint(-30, 900)),
-                            "verified",
-                            now,
-                            now,
-                        )
-                    )
-        cur.execute("ALTER TABLE malpractice_policies DISABLE TRIGGER malpractice_refresh_expiry")
-        with cur.copy(
-            "COPY malpractice_policies (id, physician_id, carrier, policy_number, per_claim_cents, "
-            "aggregate_cents, currency, expires_on, status, verified_at, created_at) FROM STDIN"
-        ) as cp:
-            for i, pid in enumerate(pids):
-                cp.write_row(
-                    (
-                        uuid.uuid4(),
-                        pid,
-                        "MedPro",
-                        f"P{i}",
-                        100_000_000,
-                        300_000_000,
-                        "usd",
-                        today + timedelta(days=rng.randint(-10, 700)),
-                        "verified",
-                        now,
-                        now,
-                    )
-                )
-        cur.execute(
-            "UPDATE physicians p SET licensed_states = ARRAY(SELECT DISTINCT l.state FROM "
-            "licenses l WHERE l.physician_id = p.id AND l.status = 'verified' ORDER BY l.state),"
-            " license_expiry = COALESCE((SELECT jsonb_object_agg(e.state, e.expires_on) FROM "
-            "(SELECT state, max(expires_on) AS expires_on FROM licenses l WHERE "
-            "l.physician_id = p.id AND l.status = 'verified' GROUP BY state) e), '{}'::jsonb),"
-            " malpractice_expires_on = (SELECT max(expires_on) FROM malpractice_policies m "
-            "WHERE m.physician_id = p.id AND m.status = 'verified')"
-        )
-        cur.execute("ALTER TABLE licenses ENABLE TRIGGER licenses_refresh_licensed_states")
-        cur.execute("ALTER TABLE malpractice_policies ENABLE TRIGGER malpractice_refresh_expiry")
-        conn.commit()
-    # What autovacuum would do after a bulk load: statistics, and a clean visibility map.
+    """N physicians through the product's bulk loader (`mdmatch seed --physicians`). `uniform`:
+    homes and licenses spread over all 51 jurisdictions, so the physicians who could serve a
+    Texas clinic grow with the roster. `texas-fixed`: the first 10,000 are spread the same way
+    and every physician beyond them lives and is licensed outside Texas (the cost of the
+    physicians who cannot match, isolated)."""
+    bulk_seed(libpq_url(url), physicians=n, clinics=0, seed=seed, roster=roster)
+    # What autovacuum would do after a bulk load: a clean visibility map too.
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
 
