@@ -433,6 +433,9 @@ def bulk_seed(
     """Load `physicians` and `clinics` in one transaction, then ANALYZE."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data, reproducible on purpose
     with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM state_rules").fetchone()
+        if not row or row[0] == 0:
+            raise RuntimeError("load the reference data first (mdmatch seed)")
         if physicians:
             seed_physicians(
                 conn,

@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     credential_expiry_warning_days: int = Field(default=60, ge=1)
 
     # Matching and the offer cascade.
-    match_fan_out: int = Field(default=3, ge=1, le=20)
+    match_fan_out: int = Field(default=3, ge=1, le=100)
     match_candidates_per_group: int = Field(default=20, ge=1, le=200)
     offer_ttl_hours: float = Field(default=12, gt=0)
     rush_offer_ttl_hours: float = Field(default=2, gt=0)

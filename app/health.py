@@ -19,6 +19,17 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@router.get("/healthz/db", operation_id="healthz_db", responses=problem_responses(503))
+async def healthz_db(request: Request) -> dict[str, str]:
+    """The database answers a trivial query (`SELECT 1`) through the app's pool."""
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        raise ServiceUnavailable("The database is unreachable.") from exc
+    return {"status": "ok"}
+
+
 @router.get("/readyz", operation_id="readyz", responses=problem_responses(503))
 async def readyz(request: Request) -> dict[str, str]:
     """The database answers and its schema is at the latest migration."""

@@ -9,6 +9,11 @@ from app.errors import PROBLEM_MEDIA_TYPE
 from tests.factories import PASSWORD, register
 
 
+async def test_healthz_db_answers_through_the_pool(client):
+    response = await client.get("/healthz/db")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
 async def test_healthz(client):
     response = await client.get("/healthz")
     assert response.status_code == 200
