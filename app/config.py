@@ -100,6 +100,10 @@ class Settings(BaseSettings):
     # Credentials expiring within this many days are flagged to the physician and operations.
     credential_expiry_warning_days: int = Field(default=60, ge=1)
 
+    # Instant quotes read state rules and the price book through a per-process cache of this
+    # many seconds (0: off). Edits clear the editing process's cache at once.
+    reference_cache_seconds: float = Field(default=10, ge=0, le=3600)
+
     # Matching and the offer cascade.
     match_fan_out: int = Field(default=3, ge=1, le=100)
     match_candidates_per_group: int = Field(default=20, ge=1, le=200)

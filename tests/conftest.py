@@ -103,6 +103,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_json": True,
         "cors_origins": [],
         "stripe_secret_key": None,
+        # Tests share one process and roll their data back: no cross-test reference cache
+        # (tests/pricing covers the cache on its own).
+        "reference_cache_seconds": 0,
     }
     values.update(overrides)
     kwargs: dict[str, Any] = {"_env_file": None, **values}

@@ -41,7 +41,7 @@ class InvalidSignature(AppError):
     status, slug, title = 400, "invalid-signature", "The webhook signature is not valid"
 
 
-def stripe_gateway(request: Request) -> StripeGateway:
+async def stripe_gateway(request: Request) -> StripeGateway:
     gateway: StripeGateway | None = request.app.state.stripe
     if gateway is None:
         raise UpstreamUnavailable("Billing is not configured (STRIPE_SECRET_KEY is not set).")

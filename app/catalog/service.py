@@ -135,4 +135,7 @@ async def update_state(
         before={k: v for k, v in before.items() if before[k] != after.get(k)},
         after={k: v for k, v in after.items() if before.get(k) != after[k]},
     )
+    from app.catalog.cache import reference_cache
+
+    reference_cache.clear()
     return rule

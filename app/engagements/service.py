@@ -123,9 +123,10 @@ async def list_for_physician(
     )
 
 
-def anonymized_name(p: Physician) -> str:
-    specialty = p.specialties[0].replace("_", " ").title() if p.specialties else "Medicine"
-    return f"Dr. {p.last_name[:1]}., {specialty}"
+def anonymous_label(last_name: str, specialties: list[str]) -> str:
+    """How a clinic sees a physician before confirmation, e.g. "Dr. M., Dermatology"."""
+    specialty = specialties[0].replace("_", " ").title() if specialties else "Medicine"
+    return f"Dr. {last_name[:1]}., {specialty}"
 
 
 async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRead:

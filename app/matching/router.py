@@ -14,10 +14,10 @@ from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.schemas import IntakeRead, ProviderCount
 from app.db import SessionDep
 from app.engagements.schemas import EngagementRead
-from app.engagements.service import anonymized_name
+from app.engagements.service import anonymous_label
 from app.engagements.service import to_read as engagement_read
 from app.errors import problem_responses
-from app.kit.clock import utcnow
+from app.kit.clock import today, utcnow
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params, paginate
 from app.matching import diagnostics, flows, offers, service
@@ -32,7 +32,7 @@ from app.matching.schemas import (
     OfferRead,
 )
 from app.physicians.models import Physician
-from app.physicians.service import get_own_profile, verified_states
+from app.physicians.service import current_states_of, get_own_profile
 
 router = APIRouter(prefix="/v1", tags=["matching"], route_class=AppRoute)
 ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
@@ -91,35 +91,57 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
         .correlate(Match)
         .scalar_subquery()
     )
+    # Only the columns the card shows (no ORM entities: a page of 20 explanations is the
+    # busiest read of the clinic app). Licensed states come from the physician row's
+    # trigger-maintained expiries, not from credential rows.
     rows = (
         await session.execute(
-            select(Match, latest_offer, Physician)
+            select(
+                Match.id,
+                Match.rank,
+                Match.score,
+                Match.status,
+                Match.covers_states,
+                Match.explanation,
+                latest_offer.label("offer_id"),
+                Physician.id.label("physician_id"),
+                Physician.first_name,
+                Physician.last_name,
+                Physician.degree,
+                Physician.specialties,
+                Physician.years_experience,
+                Physician.aesthetic_years,
+                Physician.license_expiry,
+            )
             .join(Physician, Physician.id == Match.physician_id)
             .where(Match.intake_id == intake.id, Match.round == intake.matching_round)
             .order_by(Match.group_key, Match.rank)
         )
     ).all()
+    day = today()
     items = []
-    for match, offer_id, physician in rows:
-        revealed = match.status == MatchStatus.confirmed.value or user.role == Role.ops_admin.value
+    for r in rows:
+        revealed = r.status == MatchStatus.confirmed.value or user.role == Role.ops_admin.value
         items.append(
             MatchRead(
-                match_id=match.id,
-                offer_id=offer_id,
-                rank=match.rank,
-                score=match.score,
-                status=MatchStatus(match.status),
-                covers_states=match.covers_states,
+                match_id=r.id,
+                offer_id=r.offer_id,
+                rank=r.rank,
+                score=r.score,
+                status=MatchStatus(r.status),
+                covers_states=r.covers_states,
                 physician=MatchPhysician(
-                    id=physician.id,
-                    display_name=physician.display_name if revealed else anonymized_name(physician),
-                    degree=physician.degree,
-                    specialties=physician.specialties,
-                    years_experience=physician.years_experience,
-                    aesthetic_years=physician.aesthetic_years,
-                    states_licensed=verified_states(physician),
+                    id=r.physician_id,
+                    display_name=f"Dr. {r.first_name} {r.last_name}"
+                    if revealed
+                    else anonymous_label(r.last_name, r.specialties),
+                    degree=r.degree,
+                    specialties=r.specialties,
+                    years_experience=r.years_experience,
+                    aesthetic_years=r.aesthetic_years,
+                    states_licensed=current_states_of(r.license_expiry, day),
                 ),
-                explanation=match.explanation,
+                explanation=r.explanation,
             )
         )
     return MatchList(items=items)

@@ -32,7 +32,7 @@ from app.physicians.schemas import (
 router = APIRouter(prefix="/v1/physicians", tags=["physicians"], route_class=AppRoute)
 
 
-def get_nppes(request: Request) -> NppesClient:
+async def get_nppes(request: Request) -> NppesClient:
     client: NppesClient = request.app.state.nppes
     return client
 

@@ -63,6 +63,13 @@ def profile_snapshot(p: Physician) -> dict[str, Any]:
     }
 
 
+def current_states_of(license_expiry: dict[str, str] | None, on: date) -> list[str]:
+    """`verified_states` from the expiries the credential triggers keep on the physician row
+    (state -> latest verified license's expiry), without loading credential rows."""
+    day = on.isoformat()
+    return sorted(s for s, expires in (license_expiry or {}).items() if expires > day)
+
+
 def verified_states(p: Physician, *, on: date | None = None) -> list[str]:
     day = on or today()
     return sorted(

@@ -31,7 +31,12 @@ async def instant_quote(
     body: QuoteRequest, session: SessionDep, settings: SettingsDep
 ) -> QuoteRead:
     """An itemized monthly price at once, with compliance flags; nothing is stored."""
-    return await service.instant_quote(session, body, default_cap=settings.default_supervisee_cap)
+    return await service.instant_quote(
+        session,
+        body,
+        default_cap=settings.default_supervisee_cap,
+        cache_ttl=settings.reference_cache_seconds,
+    )
 
 
 @router.get(

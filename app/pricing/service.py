@@ -102,6 +102,9 @@ async def publish_price_book(
         object_id=book.version,
         after={"version": book.version, "notes": book.notes},
     )
+    from app.catalog.cache import reference_cache
+
+    reference_cache.clear()
     return row
 
 
@@ -167,15 +170,18 @@ def quote_read(row: Quote) -> QuoteRead:
 
 
 async def instant_quote(
-    session: AsyncSession, body: QuoteRequest, *, default_cap: int
+    session: AsyncSession, body: QuoteRequest, *, default_cap: int, cache_ttl: float = 0
 ) -> QuoteRead:
-    from app.clinics.service import check_compliance
+    """Price an intake-shaped body now (nothing stored). Reference data may come from the
+    per-process cache (`cache_ttl` seconds; see app/catalog/cache.py)."""
+    from app.catalog.cache import reference_cache
+    from app.clinics.compliance import compliance_flags
 
     locations = tuple(quotes.QuoteLocation(loc.state, loc.zip) for loc in body.locations)
-    contexts = await state_contexts(
-        session, [loc.state for loc in locations], default_cap=default_cap
+    contexts = await reference_cache.state_contexts(
+        session, [loc.state for loc in locations], default_cap=default_cap, ttl=cache_ttl
     )
-    book = await current_price_book(session)
+    book = await reference_cache.price_book(session, ttl=cache_ttl)
     data = quotes.QuoteInput(
         services=tuple(body.services),
         providers=body.provider_counts(),
@@ -189,17 +195,16 @@ async def instant_quote(
     )
     tiers = {c.code: _tier(c) for c in contexts}
     result = _compute(data, tiers, book, service_catalog())
-    flags = await check_compliance(
-        session,
+    flags = compliance_flags(
         services=body.services,
         providers=body.provider_counts(),
         oversight_mode=body.oversight_mode.value,
         ownership_model=body.ownership_model.value if body.ownership_model else None,
         physician_performs_services=body.physician_performs_services,
-        states=[loc.state for loc in locations],
-        default_cap=default_cap,
+        states=contexts,
+        catalog=service_catalog(),
     )
-    return to_read(result, flags)
+    return to_read(result, [f.as_dict() for f in flags])
 
 
 def _tier(ctx: StateContext) -> int:

@@ -135,3 +135,38 @@ async def test_price_book_publishing(client, session, settings, tmp_path):
     listed = (await client.get("/v1/price-books", headers=ops)).json()["items"]
     assert [b["version"] for b in listed] == [book["version"]]
     (tmp_path / "book.json").write_text(json.dumps(book))
+
+
+async def test_instant_quotes_cache_reference_data_and_edits_clear_it(
+    client, session, settings, app
+):
+    from sqlalchemy import update
+
+    from app.catalog.cache import reference_cache
+    from app.catalog.models import StateRule
+    from tests.catalog.test_states_api import editable
+
+    app.state.settings.reference_cache_seconds = 60
+    reference_cache.clear()
+    try:
+        first = (await client.post("/v1/quotes", json=instant_body())).json()
+        assert first["oversight_tier"] == 2
+        # Behind the cache's back (no edit through the API): instant quotes keep the cached rules.
+        await session.execute(
+            update(StateRule)
+            .where(StateRule.code == "TX")
+            .values(remote_supervision_allowed=False, chart_review_min_percent=10)
+        )
+        await session.commit()
+        cached = (await client.post("/v1/quotes", json=instant_body())).json()
+        assert cached["oversight_tier"] == first["oversight_tier"]
+        # An edit through the API clears the cache at once.
+        headers = await ops_headers(client, session, settings)
+        body = editable((await client.get("/v1/states/TX")).json())
+        assert (await client.put("/v1/states/TX", json=body, headers=headers)).status_code == 200
+        fresh = (await client.post("/v1/quotes", json=instant_body())).json()
+        assert fresh["oversight_tier"] == 3
+        assert fresh["monthly_total_cents"] > first["monthly_total_cents"]
+    finally:
+        app.state.settings.reference_cache_seconds = 0
+        reference_cache.clear()
