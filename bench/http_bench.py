@@ -146,8 +146,8 @@ def start_server(url: str, *, env_extra: dict[str, str], scale_out: bool = False
         RATE_LIMIT_LOGIN_PER_ACCOUNT="100000000/minute",
         RATE_LIMIT_REGISTER="100000000/minute",
         DATABASE_POOL_SIZE="20",
-        **env_extra,
     )
+    env.update(env_extra)
     log = (VAR / f"server-{port}.log").open("w")
     workers: list[subprocess.Popen[str]] = []
     if scale_out:

@@ -6,10 +6,11 @@ import uuid
 from datetime import timedelta
 
 from sqlalchemy import select, true
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
-from app.clinics.models import IntakeStatus
+from app.clinics.models import Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
 from app.kit.clock import utcnow
@@ -46,13 +47,15 @@ async def _clinics_held(session: AsyncSession, physician_id: uuid.UUID) -> int:
     return int(value or 0)
 
 
-async def accept_offer(
-    session: AsyncSession, user: User, offer_id: uuid.UUID, settings: Settings
-) -> Offer:
-    peek = await own_offer(session, user, offer_id)
-    intake, clinic = await lock_intake(session, peek.intake_id)
-    offer = await session.scalar(select(Offer).where(Offer.id == offer_id).with_for_update())
-    assert offer is not None
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def _refuse_unless_open(offer: Offer) -> None:
     now = utcnow()
     if offer.status != OfferStatus.pending.value or offer.respond_by <= now:
         raise OfferNotOpen(
@@ -60,6 +63,42 @@ async def accept_offer(
             "clinic withdrew.",
             offer_status=offer.status if offer.respond_by > now else "expired",
         )
+
+
+async def _wait_for_intake(session: AsyncSession, intake_id: uuid.UUID) -> None:
+    """Wait until no one holds the intake's lock, without queueing behind the other waiters:
+    a share lock (taken and given back inside a savepoint) waits for the holder only, so when
+    an accept wins, every other physician racing it learns so at once instead of one by one."""
+    try:
+        async with session.begin_nested():
+            await session.scalar(
+                select(Intake.id).where(Intake.id == intake_id).with_for_update(nowait=True)
+            )
+            return
+    except DBAPIError as exc:
+        if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+            raise
+        # Someone holds it: wait as a sharer below.
+    nested = await session.begin_nested()
+    await session.scalar(select(Intake.id).where(Intake.id == intake_id).with_for_update(read=True))
+    await nested.rollback()  # gives the share lock back
+
+
+async def accept_offer(
+    session: AsyncSession, user: User, offer_id: uuid.UUID, settings: Settings
+) -> Offer:
+    peek = await own_offer(session, user, offer_id)
+    # Fast refusals: an offer already closed needs no lock; and a racing accept is waited out
+    # (see _wait_for_intake) before the offer is looked at again.
+    _refuse_unless_open(peek)
+    await _wait_for_intake(session, peek.intake_id)
+    await session.refresh(peek, ["status", "respond_by"])
+    _refuse_unless_open(peek)
+    intake, clinic = await lock_intake(session, peek.intake_id)
+    offer = await session.scalar(select(Offer).where(Offer.id == offer_id).with_for_update())
+    assert offer is not None
+    _refuse_unless_open(offer)
+    now = utcnow()
     # FOR NO KEY UPDATE: serialises this physician's accepts (capacity) without blocking
     # other transactions' foreign-key checks on the physician row.
     physician = await session.scalar(

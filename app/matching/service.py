@@ -502,26 +502,46 @@ async def _release_open(
         stmt = stmt.where(Offer.group_key == group)
     offers = list(await session.scalars(stmt.with_for_update()))
     now = utcnow()
+    # Set-based: one read of the matches and of the physicians' accounts, one flush for every
+    # change and notification (an accept that beats 49 others withdraws 49 offers while it
+    # holds the intake's lock, so this is on the hot path).
+    matches = {
+        m.id: m
+        for m in await session.scalars(
+            select(Match).where(Match.id.in_([o.match_id for o in offers]))
+        )
+    }
+    accounts = (
+        dict(
+            (
+                await session.execute(
+                    select(Physician.id, Physician.user_id).where(
+                        Physician.id.in_([o.physician_id for o in offers])
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+        if offers
+        else {}
+    )
     for offer in offers:
-        match = await session.get(Match, offer.match_id)
-        assert match is not None
+        match = matches[offer.match_id]
         if match.status == MatchStatus.confirmed.value:
             continue
         offer.status = OfferStatus.withdrawn.value
         offer.responded_at = offer.responded_at or now
         match.status = MatchStatus.withdrawn.value
-        user_id = await session.scalar(
-            select(Physician.user_id).where(Physician.id == offer.physician_id)
-        )
-        assert user_id is not None
         await notify(
             session,
-            user_id=user_id,
+            user_id=accounts[offer.physician_id],
             kind="offer.withdrawn",
             email=True,
             title="An offer was withdrawn",
             body="The clinic's placement no longer needs you; no action is required.",
             data={"offer_id": str(offer.id)},
+            flush=False,
         )
     await session.execute(
         update(Match)
