@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_pool_size: int = 10
     database_max_overflow: int = 10
+    # How long a request waits for a pooled connection, and how long one statement may run.
+    database_pool_timeout_seconds: float = Field(default=10, gt=0)
+    database_statement_timeout_ms: int = Field(default=15_000, ge=0)
     redis_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)

@@ -73,8 +73,16 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_pre_ping=True,
+        pool_timeout=settings.database_pool_timeout_seconds,
         # Error messages must not carry bound values (e-mails, token and password hashes).
         hide_parameters=True,
+        # A runaway query is cut off instead of holding a connection (and its locks).
+        connect_args={
+            "server_settings": {
+                "statement_timeout": str(settings.database_statement_timeout_ms),
+                "application_name": "mdmatch",
+            }
+        },
         **kwargs,
     )
 

@@ -148,3 +148,13 @@ async def test_openapi_documents_problems_and_stable_operation_ids(client):
     assert any(p["name"] == "Idempotency-Key" for p in register_op["parameters"])
     ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
     assert len(ids) == len(set(ids))
+
+
+async def test_connections_carry_the_statement_timeout(app):
+    from sqlalchemy import text
+
+    async with app.state.engine.connect() as conn:
+        timeout = await conn.scalar(text("SHOW statement_timeout"))
+        name = await conn.scalar(text("SHOW application_name"))
+    assert timeout == "15s"  # DATABASE_STATEMENT_TIMEOUT_MS=15000
+    assert name == "mdmatch"

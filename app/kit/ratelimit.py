@@ -12,7 +12,7 @@ from typing import cast
 from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage as AsyncStorage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 from app.config import Settings
@@ -23,7 +23,10 @@ class RateLimiter:
     def __init__(self, storage_uri: str) -> None:
         self.storage_uri = storage_uri
         self.storage = cast(AsyncStorage, storage_from_string(storage_uri))
-        self.strategy = MovingWindowRateLimiter(self.storage)
+        # Sliding-window counters: O(1) per hit and per key (a moving window keeps one entry per
+        # hit, which costs O(limit) work per request at high limits), within a few percent of
+        # the moving window at the boundary.
+        self.strategy = SlidingWindowCounterRateLimiter(self.storage)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RateLimiter:
