@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import os
 import platform
 import resource
@@ -561,10 +562,11 @@ def render(figures: list[Figure], floors: dict[str, float], extra: list[str]) ->
             if f.cpu
             else ""
         )
+        p99 = "-" if math.isnan(f.p99_ms) else f"{f.p99_ms:.1f}"
         rows.append(
-            f"| {f.name} | {f'{f.rps:,.0f}' if f.rps else '-'} | {f.p50_ms:.1f} | {f.p95_ms:.1f} | "
-            f"{'-' if f.p99_ms != f.p99_ms else f'{f.p99_ms:.1f}'} | {ratio_json} | {ratio_db} | {f.samples:,} | {f.errors} | {cpu} |"
-            + (f" {f.note}" if f.note else "")
+            f"| {f.name} | {f'{f.rps:,.0f}' if f.rps else '-'} | {f.p50_ms:.1f} | "
+            f"{f.p95_ms:.1f} | {p99} | {ratio_json} | {ratio_db} | {f.samples:,} | {f.errors} | "
+            f"{cpu} |" + (f" {f.note}" if f.note else "")
         )
     return head + "\n".join(rows) + "\n\n" + "\n".join(extra) + "\n"
 
