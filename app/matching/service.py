@@ -511,21 +511,14 @@ async def _release_open(
             select(Match).where(Match.id.in_([o.match_id for o in offers]))
         )
     }
-    accounts = (
-        dict(
-            (
-                await session.execute(
-                    select(Physician.id, Physician.user_id).where(
-                        Physician.id.in_([o.physician_id for o in offers])
-                    )
-                )
+    accounts: dict[uuid.UUID, uuid.UUID] = {}
+    if offers:
+        rows = await session.execute(
+            select(Physician.id, Physician.user_id).where(
+                Physician.id.in_([o.physician_id for o in offers])
             )
-            .tuples()
-            .all()
         )
-        if offers
-        else {}
-    )
+        accounts = {row.id: row.user_id for row in rows}
     for offer in offers:
         match = matches[offer.match_id]
         if match.status == MatchStatus.confirmed.value:
