@@ -28,6 +28,7 @@ from app.db import SessionDep
 from app.engagements.models import Engagement
 from app.engagements.service import to_read
 from app.errors import AppError, UpstreamUnavailable, problem_responses
+from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params
@@ -193,7 +194,8 @@ async def stripe_webhook(request: Request, session: SessionDep, gateway: Gateway
         .on_conflict_do_nothing(index_elements=[StripeEvent.id])
         .returning(StripeEvent.id)
     )
-    await session.commit()
     if inserted is not None:
-        await jobs.process_stripe_event.defer_async(event_id=inserted)
+        # Queued in the same transaction: a stored event always has its job.
+        await defer_in_transaction(session, jobs.process_stripe_event.name, event_id=inserted)
+    await session.commit()
     return WebhookAck(received=True, duplicate=inserted is None)

@@ -3,13 +3,19 @@
 The module-level connector is procrastinate's in-memory one, which tests inspect; the server's
 lifespan and `mdmatch worker` swap in the real psycopg connector with `replace_connector` before
 anything is deferred. Defer after the request's commit, never before: procrastinate uses its own
-connection, so a job deferred inside an open transaction could run before its data is visible.
+connection, so a job deferred inside an open transaction could run before its data is visible;
+or queue it inside the transaction with `defer_in_transaction`.
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import procrastinate
 from procrastinate.testing import InMemoryConnector
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import Settings
 
@@ -23,6 +29,21 @@ JOB_MODULES = [
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)
+
+
+async def defer_in_transaction(
+    session: AsyncSession, task_name: str, *, queue_name: str = "default", **args: Any
+) -> None:
+    """Queue a job inside the caller's transaction (procrastinate's own SQL function): the job
+    exists if and only if the caller's writes commit, and it costs no second connection. The
+    insert trigger notifies listening workers at commit."""
+    await session.execute(
+        text(
+            "SELECT procrastinate_defer_jobs_v1(ARRAY[ROW(:queue, :task, 0, NULL, NULL, "
+            "CAST(:args AS jsonb), NULL)::procrastinate_job_to_defer_v1])"
+        ),
+        {"queue": queue_name, "task": task_name, "args": json.dumps(args)},
+    )
 
 
 def build_connector(settings: Settings) -> procrastinate.PsycopgConnector:
