@@ -125,6 +125,9 @@ class Settings(BaseSettings):
         }
     )
 
+    # Larger request bodies are refused with 413 before they are read into memory.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_base_url: str = "http://127.0.0.1:8000"
 

@@ -26,6 +26,7 @@ from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
 from app.jobs.queue import build_connector, queue
 from app.jobs.runtime import JobRuntime, configure_runtime
+from app.kit.http_guards import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.kit.idempotency import IdempotencyStore
 from app.kit.mailer import EmailSender, build_email_sender
 from app.kit.observability import Metrics, RequestContextMiddleware
@@ -154,6 +155,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_base_url.startswith("https"))
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
 
     original_openapi = app.openapi

@@ -1,0 +1,119 @@
+"""HTTP guards around the app: a request-body size limit (413 problem+json, before the body
+is read into memory) and security headers on every response. The API serves JSON only, so the
+strictest content policy fits it; the interactive docs (/docs, /redoc), which load Swagger UI
+and ReDoc from their CDN, get a policy that allows exactly that."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over `max_bytes`: at once from Content-Length, or while a chunked body is
+    read (the handler then gets a 413 it renders as problem+json, and has written nothing)."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, send)
+            return
+        seen = 0
+
+        async def counting_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise HTTPException(413, self._detail())
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    def _detail(self) -> str:
+        return f"The request body is larger than {self.max_bytes:,} bytes."
+
+    async def _refuse(self, scope: Scope, send: Send) -> None:
+        body = json.dumps(
+            {
+                "type": PROBLEM_BASE + "payload-too-large",
+                "title": "Request body too large",
+                "status": 413,
+                "detail": self._detail(),
+                "instance": scope["path"],
+                "request_id": (scope.get("state") or {}).get("request_id"),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+DOCS_POLICY = (
+    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
+    "font-src https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
+    "frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        policy = DOCS_POLICY if path.startswith(DOCS_PATHS) else API_POLICY
+        api = path.startswith("/v1/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"content-security-policy", policy.encode()),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ]
+                if api:
+                    # Answers carry personal and billing data: never stored by caches.
+                    extra.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    extra.append(
+                        (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
+                    )
+                headers += [(k, v) for k, v in extra if k not in present]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

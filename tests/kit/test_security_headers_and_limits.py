@@ -1,0 +1,59 @@
+"""Request-size limit (413, nothing stored) and the security headers on every response."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.auth.models import User
+from tests.factories import PASSWORD, unique_email
+
+
+async def test_an_oversized_body_is_413_problem_and_stores_nothing(client, session, settings):
+    email = unique_email()
+    padding = "x" * (settings.max_body_bytes + 10)
+    response = await client.post(
+        "/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "role": "clinic_admin", "pad": padding},
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "https://mdmatch.dev/problems/payload-too-large"
+    created = await session.scalar(
+        select(func.count()).select_from(User).where(User.email == email)
+    )
+    assert created == 0
+    # Just under the limit is read and validated as usual (the extra field is refused: 422).
+    fits = await client.post(
+        "/v1/auth/register",
+        json={"email": email, "password": PASSWORD, "role": "clinic_admin", "pad": "x" * 1000},
+    )
+    assert fits.status_code == 422
+
+
+async def test_every_response_carries_the_security_headers(client):
+    for path in ("/healthz", "/v1/services", "/v1/me"):
+        response = await client.get(path)
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
+        assert "strict-transport-security" not in response.headers  # http in tests
+    assert (await client.get("/v1/services")).headers["cache-control"] == "no-store"
+    assert (await client.get("/v1/me")).status_code == 401  # errors carry them too
+    docs = await client.get("/docs")
+    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+
+
+async def test_a_chunked_body_over_the_limit_is_413_too(client, settings):
+    chunk = b"x" * 65536
+
+    async def body():
+        for _ in range(settings.max_body_bytes // len(chunk) + 2):
+            yield chunk
+
+    response = await client.post(
+        "/v1/auth/register", content=body(), headers={"Content-Type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["type"] == "https://mdmatch.dev/problems/payload-too-large"
