@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)
+    # Rotation: new tokens are signed with JWT_SECRET; tokens signed with one of these earlier
+    # secrets (comma-separated) stay valid until they expire, so nobody is logged out.
+    jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     jwt_algorithm: str = "HS256"
     access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
@@ -176,7 +179,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_cors(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("cors_origins", "CORS_ORIGINS"):
+            for key in (
+                "cors_origins",
+                "CORS_ORIGINS",
+                "jwt_previous_secrets",
+                "JWT_PREVIOUS_SECRETS",
+            ):
                 raw = data.get(key)
                 if isinstance(raw, str):
                     data[key] = [o.strip() for o in raw.split(",") if o.strip()]
@@ -193,6 +201,13 @@ class Settings(BaseSettings):
                 f"JWT_SECRET must be set to a random value of at least {MIN_JWT_SECRET_LENGTH} "
                 "characters in production"
             )
+        for old in self.jwt_previous_secrets:
+            if len(old.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+                problems.append(
+                    f"JWT_PREVIOUS_SECRETS must hold secrets of at least {MIN_JWT_SECRET_LENGTH} "
+                    "characters"
+                )
+                break
         if not self.database_url:
             problems.append("DATABASE_URL must be set in production")
         for name in ("stripe_secret_key", "stripe_webhook_secret"):

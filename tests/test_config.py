@@ -41,6 +41,8 @@ def test_production_accepts_real_secrets():
         ({"email_backend": "log"}, "EMAIL_BACKEND"),
         ({"smtp_host": None}, "SMTP_HOST"),
         ({"public_base_url": "http://127.0.0.1:8000"}, "PUBLIC_BASE_URL"),
+        ({"jwt_previous_secrets": "too-short"}, "JWT_PREVIOUS_SECRETS"),
+        ({"stripe_backend": "localstripe"}, "STRIPE_BACKEND"),
     ],
 )
 def test_production_refuses_missing_or_placeholder_secrets(overrides, variable):

@@ -28,6 +28,20 @@ class InvalidToken(Exception):
     pass
 
 
+def key_id(secret: str) -> str:
+    """The `kid` of a signing secret: a short digest that names it without revealing it."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def _verification_keys(settings: Settings) -> dict[str, str]:
+    keys = {
+        key_id(s.get_secret_value()): s.get_secret_value() for s in settings.jwt_previous_secrets
+    }
+    current = settings.jwt_secret.get_secret_value()
+    keys[key_id(current)] = current
+    return keys
+
+
 def create_access_token(
     settings: Settings, *, user_id: uuid.UUID, role: str, token_version: int = 0
 ) -> str:
@@ -42,16 +56,23 @@ def create_access_token(
         "jti": uuid.uuid4().hex,
         "ver": token_version,
     }
+    secret = settings.jwt_secret.get_secret_value()
     return jwt.encode(
-        claims, settings.jwt_secret.get_secret_value(), algorithm=settings.jwt_algorithm
+        claims, secret, algorithm=settings.jwt_algorithm, headers={"kid": key_id(secret)}
     )
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims:
     try:
+        kid = jwt.get_unverified_header(token).get("kid")
+        keys = _verification_keys(settings)
+        # Tokens from before key ids were added carry none: the current secret checks them.
+        secret = keys.get(kid) if kid is not None else settings.jwt_secret.get_secret_value()
+        if secret is None:
+            raise InvalidToken("unknown signing key")
         claims = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            secret,
             algorithms=[settings.jwt_algorithm],
             issuer=ISSUER,
             options={
