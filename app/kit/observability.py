@@ -80,6 +80,10 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     root.setLevel(level.upper())
     # uvicorn's own access log duplicates ours (and prints raw query strings).
     logging.getLogger("uvicorn.access").disabled = True
+    # HTTP clients log every request's full URL at INFO/DEBUG: the NPPES lookup carries the NPI
+    # in its query string, and Stripe's client logs request details. Warnings only.
+    for name in ("httpx", "httpcore", "stripe", "hpack"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
 
 
 class Metrics:
