@@ -57,3 +57,26 @@ async def test_a_chunked_body_over_the_limit_is_413_too(client, settings):
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
     assert response.json()["type"] == "https://mdmatch.dev/problems/payload-too-large"
+
+
+async def test_cors_answers_only_the_configured_origins(database_url):
+    import httpx
+
+    from app.main import AppOptions, create_app
+    from tests.conftest import make_settings
+
+    app = create_app(
+        make_settings(database_url, cors_origins=["https://app.mdmatch.dev"]),
+        AppOptions(real_queue=False),
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        for origin, allowed in (("https://app.mdmatch.dev", True), ("https://evil.example", False)):
+            preflight = await c.options(
+                "/v1/quotes",
+                headers={"Origin": origin, "Access-Control-Request-Method": "POST"},
+            )
+            simple = await c.get("/healthz", headers={"Origin": origin})
+            for response in (preflight, simple):
+                got = response.headers.get("access-control-allow-origin")
+                assert (got == origin) is allowed, (origin, response.status_code, got)
