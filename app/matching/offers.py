@@ -9,6 +9,7 @@ from sqlalchemy import select, true
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.service import record_audit
 from app.auth.models import User
 from app.clinics.models import Intake, IntakeStatus
 from app.clinics.status import transition
@@ -147,6 +148,20 @@ async def accept_offer(
     match.confirm_by = now + timedelta(hours=settings.confirm_window_hours)
     await session.flush()
     await _release_open(session, intake.id, include_accepted=False, group=offer.group_key)
+    await record_audit(
+        session,
+        actor_id=user.id,
+        action="offer.accepted",
+        object_type="offer",
+        object_id=offer.id,
+        before={"status": OfferStatus.pending.value},
+        after={
+            "status": offer.status,
+            "intake_id": str(intake.id),
+            "physician_id": str(physician.id),
+            "states": match.covers_states,
+        },
+    )
     round_matches = list(await session.scalars(current_round(intake)))
     groups = {m.group_key for m in round_matches}
     accepted = {
@@ -188,5 +203,14 @@ async def decline_offer(
     assert match is not None
     match.status = MatchStatus.declined.value
     await session.flush()
+    await record_audit(
+        session,
+        actor_id=user.id,
+        action="offer.declined",
+        object_type="offer",
+        object_id=offer.id,
+        before={"status": OfferStatus.pending.value},
+        after={"status": offer.status, "intake_id": str(intake.id), "reason": reason},
+    )
     await advance(session, intake, clinic, settings)
     return offer
