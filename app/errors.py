@@ -208,6 +208,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if database_unavailable(exc):
+            # Fail fast and say so: the client retries; the pool reconnects by itself
+            # (pre-ping) once PostgreSQL is back.
+            log.warning(
+                "database_unavailable",
+                path=request.url.path,
+                request_id=getattr(request.state, "request_id", None),
+                error=type(exc).__name__,
+            )
+            return problem_response(
+                request,
+                status=503,
+                slug="service-unavailable",
+                title="The service is not ready",
+                detail="The database is unavailable for a moment; nothing was changed. Retry "
+                "shortly.",
+                headers={"Retry-After": "2"},
+            )
         # Starlette calls this outside the request middleware, whose log context is gone by now.
         log.exception(
             "unhandled_exception",
@@ -221,6 +239,37 @@ def install_error_handlers(app: FastAPI) -> None:
             title="Internal server error",
             detail="Something went wrong on our side; quote the request id if you contact us.",
         )
+
+
+# SQLSTATEs that mean "the database is not there right now": connection exceptions (08xxx),
+# admin/crash shutdown, cannot connect now, too many connections, a statement timeout.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` (or what caused it) says the database cannot be reached or is restarting,
+    rather than that our query is wrong."""
+    from sqlalchemy import exc as sa
+
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, sa.TimeoutError | ConnectionError | TimeoutError):
+            return True
+        if isinstance(seen, sa.DBAPIError):
+            if seen.connection_invalidated:
+                return True
+            orig = seen.orig
+            code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+            if isinstance(code, str) and (code.startswith("08") or code in _UNAVAILABLE_SQLSTATES):
+                return True
+            seen = orig if orig is not None and orig is not seen else seen.__cause__
+            continue
+        if isinstance(seen, OSError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 _PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}

@@ -158,3 +158,34 @@ async def test_connections_carry_the_statement_timeout(app):
         name = await conn.scalar(text("SHOW application_name"))
     assert timeout == "15s"  # DATABASE_STATEMENT_TIMEOUT_MS=15000
     assert name == "mdmatch"
+
+
+async def test_an_unreachable_database_is_503_problem_not_500():
+    import httpx
+
+    from app.devtools.stripe_emulator import free_port
+    from app.main import AppOptions, create_app
+    from tests.conftest import make_settings
+
+    dead = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    app = create_app(
+        make_settings(dead, database_pool_timeout_seconds=1), AppOptions(real_queue=False)
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            for method, path, body in (
+                ("GET", "/v1/services", None),
+                ("POST", "/v1/auth/token", None),
+                ("GET", "/v1/states/TX", None),
+            ):
+                if path == "/v1/auth/token":
+                    response = await c.post(path, data={"username": "a@b.co", "password": "x" * 12})
+                else:
+                    response = await c.request(method, path, json=body)
+                assert response.status_code == 503, (path, response.text)
+                assert response.headers["content-type"] == "application/problem+json"
+                assert response.headers["retry-after"] == "2"
+                assert response.json()["type"].endswith("/service-unavailable")
+            assert (await c.get("/healthz")).status_code == 200  # the process itself is fine
+            assert (await c.get("/readyz")).status_code == 503
