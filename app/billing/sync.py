@@ -91,32 +91,24 @@ async def mark_canceled(
     engagement.status = EngagementStatus.canceled.value
     engagement.canceled_at = now
     engagement.ends_on = now.date()
-    physicians = await director_user_ids(session, engagement)
+    # Notified while the directors are still current (notify_parties reaches those only).
+    await notify_parties(
+        session,
+        engagement,
+        kind="engagement.canceled",
+        clinic=(
+            "Engagement canceled",
+            f"Your medical-director engagement was canceled ({reason}).",
+        ),
+        physicians=(
+            "Engagement canceled",
+            f"An engagement you direct was canceled ({reason}); its capacity is free again.",
+        ),
+    )
     for director in engagement.directors:
         if director.ended_at is None:
             director.ended_at = now
     await session.flush()
-    data = {"engagement_id": str(engagement.id)}
-    for user_id in physicians:
-        await notify(
-            session,
-            user_id=user_id,
-            kind="engagement.canceled",
-            email=True,
-            title="Engagement canceled",
-            body=f"An engagement you direct was canceled ({reason}); its capacity is free again.",
-            data=data,
-        )
-    for user_id in await clinic_admin_ids(session, engagement.clinic_id):
-        await notify(
-            session,
-            user_id=user_id,
-            kind="engagement.canceled",
-            email=True,
-            title="Engagement canceled",
-            body=f"Your medical-director engagement was canceled ({reason}).",
-            data=data,
-        )
     await record_audit(
         session,
         actor_id=actor_id,
