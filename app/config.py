@@ -148,12 +148,34 @@ class Settings(BaseSettings):
     rate_limit_quotes: str = "60/minute"
     rate_limit_login_per_account: str = "20/15minutes"
     rate_limit_password_reset_per_account: str = "3/hour"  # noqa: S105
+    # Every authenticated request, per account (token subject), across all endpoints.
+    rate_limit_per_account: str = "600/minute"
     # Proxies whose X-Forwarded-For uvicorn trusts for the client address (rate limits use it).
     forwarded_allow_ips: str = "127.0.0.1"
     idempotency_ttl_seconds: int = 24 * 3600
 
     log_level: str = "INFO"
     log_json: bool = True
+
+    @field_validator(
+        "rate_limit_login",
+        "rate_limit_register",
+        "rate_limit_password_reset",
+        "rate_limit_quotes",
+        "rate_limit_login_per_account",
+        "rate_limit_password_reset_per_account",
+        "rate_limit_per_account",
+    )
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        # Refused at startup rather than as a 500 on the first request that checks it.
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '10/minute': {value!r}") from exc
+        return value
 
     @field_validator("match_weights")
     @classmethod

@@ -292,10 +292,20 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
         components.pop(name, None)
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
-            responses = operation.get("responses", {})
+            responses = operation.setdefault("responses", {})
             if "422" in responses:
                 responses["422"] = {
                     "description": "The request is not valid",
                     "content": _PROBLEM_CONTENT,
                 }
+            # What any route can answer besides its own errors: a body that is not JSON or
+            # too large, the per-account rate limit on every authenticated call, and the
+            # database being unreachable.
+            extra = [503]
+            if "requestBody" in operation:
+                extra += [400, 413]
+            if operation.get("security"):
+                extra += [429]
+            for status, entry in problem_responses(*extra).items():
+                responses.setdefault(str(status), entry)
     return schema

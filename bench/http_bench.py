@@ -147,6 +147,7 @@ def start_server(url: str, *, env_extra: dict[str, str], scale_out: bool = False
         RATE_LIMIT_LOGIN="100000000/minute",
         RATE_LIMIT_LOGIN_PER_ACCOUNT="100000000/minute",
         RATE_LIMIT_REGISTER="100000000/minute",
+        RATE_LIMIT_PER_ACCOUNT="100000000/minute",
         DATABASE_POOL_SIZE="20",
     )
     env.update(env_extra)

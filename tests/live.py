@@ -18,13 +18,14 @@ from tests.conftest import ROOT
 
 @contextlib.contextmanager
 def serve_process(
-    database_url: str, emulator_port: int
+    database_url: str, emulator_port: int, *, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
     env.update(
         DATABASE_URL=database_url, ENVIRONMENT="local", STRIPE_EMULATOR_PORT=str(emulator_port)
     )
+    env.update(extra_env or {})
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,

@@ -13,6 +13,7 @@ from app.auth.tokens import InvalidToken, decode_access_token
 from app.config import Settings
 from app.db import SessionDep
 from app.errors import Forbidden, Unauthenticated
+from app.kit.ratelimit import limit_key
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
 
@@ -26,6 +27,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 async def current_user(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -36,6 +38,10 @@ async def current_user(
         claims = decode_access_token(settings, token)
     except InvalidToken as exc:
         raise Unauthenticated("The access token is invalid or expired; refresh it.") from exc
+    # Every authenticated call is charged to its account as well as to its address, so a
+    # stolen or runaway token cannot spread its load over many addresses. Charged before the
+    # database is touched: the claims are already verified, so the key cannot be forged.
+    await limit_key(request, "account", "rate_limit_per_account", str(claims.user_id))
     user = await session.get(User, claims.user_id)
     if user is None or not user.is_active:
         raise Unauthenticated("The access token is invalid or expired; refresh it.")

@@ -18,7 +18,7 @@ class ScopeChange(BaseModel):
     """The intake fields a running engagement may change (any subset). The billing interval,
     start date and one-time options belong to the original purchase and stay as they are."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
     services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
         default=None, min_length=1, max_length=40

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from app.catalog.rules import seed_rules
 from app.catalog.services import service_codes
@@ -38,5 +38,15 @@ def unique_items(v: list[str]) -> list[str]:
     return v
 
 
-UsState = Annotated[str, BeforeValidator(_upper), AfterValidator(_check_state)]
-ServiceCode = Annotated[str, AfterValidator(_check_service)]
+# The documented schema lists the codes, so clients (and schemathesis) know them up front.
+UsState = Annotated[
+    str,
+    BeforeValidator(_upper),
+    AfterValidator(_check_state),
+    WithJsonSchema({"type": "string", "enum": sorted(state_codes())}),
+]
+ServiceCode = Annotated[
+    str,
+    AfterValidator(_check_service),
+    WithJsonSchema({"type": "string", "enum": sorted(service_codes())}),
+]

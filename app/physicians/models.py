@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -179,8 +180,9 @@ class MalpracticePolicy(_Credential, Base):
     )
     carrier: Mapped[str] = mapped_column(String(120))
     policy_number: Mapped[str] = mapped_column(String(60))
-    per_claim_cents: Mapped[int]
-    aggregate_cents: Mapped[int]
+    # Policy limits run to tens of millions of dollars: more cents than a 32-bit integer holds.
+    per_claim_cents: Mapped[int] = mapped_column(BigInteger)
+    aggregate_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="usd")
     physician: Mapped[Physician] = relationship(back_populates="malpractice_policies")
 

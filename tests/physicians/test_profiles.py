@@ -235,3 +235,27 @@ async def test_new_npi_helper_makes_valid_numbers():
     from app.physicians.npi import is_valid_npi
 
     assert all(is_valid_npi(new_npi()) for _ in range(20))
+
+
+async def test_large_malpractice_limits_are_stored_exactly(client):
+    """$10M per claim / $30M aggregate: more cents than a 32-bit column holds (a 500 found by
+    schemathesis before the columns became bigint)."""
+    headers, _ = await create_physician(client)
+    response = await client.post(
+        "/v1/physicians/me/malpractice",
+        json={
+            "carrier": "MedPro",
+            "policy_number": "P-LARGE",
+            "per_claim_cents": 1_000_000_000,
+            "aggregate_cents": 3_000_000_000,
+            "expires_on": in_days(200),
+        },
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    policies = (await client.get("/v1/physicians/me", headers=headers)).json()[
+        "malpractice_policies"
+    ]
+    assert {"per_claim_cents": 1_000_000_000, "aggregate_cents": 3_000_000_000}.items() <= next(
+        p for p in policies if p["policy_number"] == "P-LARGE"
+    ).items()
