@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
 
+    # A director resigning gives at least this much notice (POST /v1/engagements/{id}/resign).
+    resignation_notice_days: int = Field(default=30, ge=0, le=365)
+
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "20/hour"
     rate_limit_password_reset: str = "5/15minutes"  # noqa: S105

@@ -6,6 +6,7 @@ fails when a route with a path parameter is added without a row here."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -50,6 +51,12 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/engagements/{engagement_id}/cancel", CLINIC, {"at_period_end": False}),
     ("POST", "/v1/engagements/{engagement_id}/change-scope", CLINIC, {"monthly_patient_volume": 9}),
     ("GET", "/v1/clinics/{clinic_id}/invoices", CLINIC, None),
+    (
+        "POST",
+        "/v1/engagements/{engagement_id}/resign",
+        PHYSICIAN,
+        {"reason": "taking over", "effective_on": str(date.today() + timedelta(days=90))},
+    ),
 ]
 
 
@@ -140,6 +147,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     assert engagement_row is not None
     assert engagement_row.status == "pending_payment"
     assert engagement_row.stripe_setup_intent_id is None
+    await session.refresh(engagement_row, ["directors"])
+    assert [d.ends_on for d in engagement_row.directors] == [None]
     mine = (await client.get(f"/v1/clinics/{clinic['id']}", headers=admin_a)).json()
     assert mine["legal_name"] == clinic["legal_name"]
     unread = (await client.get("/v1/me/notifications", headers=doctor_a)).json()["items"]

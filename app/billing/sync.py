@@ -5,13 +5,14 @@ the same engagement."""
 
 from __future__ import annotations
 
+import calendar
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +21,7 @@ from app.billing import shapes
 from app.billing.models import Invoice, PayoutEntry, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway, StripeNotFound
 from app.clinics.models import Clinic, ClinicMember
-from app.engagements.models import Engagement, EngagementStatus
+from app.engagements.models import Engagement, EngagementDirector, EngagementStatus
 from app.kit.clock import utcnow
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
@@ -234,6 +235,19 @@ async def mirror_invoice(
     return row
 
 
+def month_share(director: EngagementDirector, month: date) -> int:
+    """The director's payout for `month` (its first day): the monthly amount prorated by the
+    days of the month they oversee, so a replacement taking over mid-month splits it."""
+    days = calendar.monthrange(month.year, month.month)[1]
+    end_of_month = month + timedelta(days=days)
+    first = max(month, director.starts_on or month)
+    last = min(end_of_month, director.ends_on or end_of_month)
+    served = max(0, (last - first).days)
+    if served == days:
+        return director.monthly_payout_cents
+    return director.monthly_payout_cents * served // days
+
+
 async def accrue_payouts(
     session: AsyncSession, engagement: Engagement, invoice: dict[str, Any]
 ) -> int:
@@ -249,15 +263,18 @@ async def accrue_payouts(
             "engagement_director_id": d.id,
             "physician_id": d.physician_id,
             "month": month,
-            "amount_cents": d.monthly_payout_cents,
+            "amount_cents": amount,
             "currency": invoice.get("currency") or "usd",
             "stripe_invoice_id": invoice["id"],
             "status": PayoutStatus.accrued.value,
             "created_at": now,
         }
         for d in engagement.directors
-        if d.ended_at is None
+        # Directors ended by a cancellation are paid no more; a departing director is paid
+        # up to their last day and their replacement from their first.
+        if d.ended_at is None or d.ends_on is not None
         for month in months
+        if (amount := month_share(d, month)) > 0
     ]
     if not rows:
         return 0
@@ -268,6 +285,59 @@ async def accrue_payouts(
         .returning(PayoutEntry.id)
     )
     return len(result.all())
+
+
+async def reaccrue_director(session: AsyncSession, director: EngagementDirector) -> None:
+    """After a director's oversight dates change (a departure, a replacement joining), bring
+    the not-yet-transferred ledger in line: every month the engagement's paid invoices cover
+    pays this director `month_share` (rows added, resized or removed)."""
+    covered = (
+        await session.execute(
+            select(PayoutEntry.month, PayoutEntry.stripe_invoice_id, PayoutEntry.currency)
+            .where(PayoutEntry.engagement_id == director.engagement_id)
+            .distinct()
+        )
+    ).all()
+    mine = {
+        e.month: e
+        for e in await session.scalars(
+            select(PayoutEntry)
+            .where(PayoutEntry.engagement_director_id == director.id)
+            .with_for_update()
+        )
+    }
+    now = utcnow()
+    done: set[date] = set()
+    for month, invoice_id, currency in covered:
+        if month in done:
+            continue  # a month two invoices cover (a plan change) pays once
+        done.add(month)
+        amount = month_share(director, month)
+        entry = mine.get(month)
+        if entry is not None:
+            if entry.status != PayoutStatus.accrued.value:
+                continue  # already transferred: settled outside the ledger
+            if amount == 0:
+                await session.execute(delete(PayoutEntry).where(PayoutEntry.id == entry.id))
+            else:
+                entry.amount_cents = amount
+        elif amount > 0:
+            await session.execute(
+                insert(PayoutEntry)
+                .values(
+                    id=uuid.uuid4(),
+                    engagement_id=director.engagement_id,
+                    engagement_director_id=director.id,
+                    physician_id=director.physician_id,
+                    month=month,
+                    amount_cents=amount,
+                    currency=currency,
+                    stripe_invoice_id=invoice_id,
+                    status=PayoutStatus.accrued.value,
+                    created_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["engagement_director_id", "month"])
+            )
 
 
 async def apply_subscription(

@@ -99,5 +99,61 @@ class EngagementDirector(UUIDPrimaryKey, Base):
     np_count: Mapped[int]
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    # Oversight dates: the director oversees from `starts_on` (null: from the engagement's
+    # start) up to the day before `ends_on` (null: open-ended). A replacement starts on the day
+    # the director it replaces ends, so payouts switch on that date.
+    starts_on: Mapped[date | None]
+    ends_on: Mapped[date | None]
 
     engagement: Mapped[Engagement] = relationship(back_populates="directors")
+
+
+class DepartureReason(StrEnum):
+    resigned = "resigned"
+    license_lapsed = "license_lapsed"
+    malpractice_lapsed = "malpractice_lapsed"
+    suspended = "suspended"
+
+
+class DepartureStatus(StrEnum):
+    searching = "searching"  # replacement offers out; the director still oversees until the date
+    replaced = "replaced"  # a replacement accepted and joined the engagement
+    uncovered = "uncovered"  # nobody left to ask: operations must act
+
+
+class DirectorDeparture(UUIDPrimaryKey, Timestamps, Base):
+    """A director leaving an engagement, and the search for their replacement (a matching round
+    of the engagement's intake limited to the leaving director's states)."""
+
+    __tablename__ = "director_departures"
+    __table_args__ = (
+        CheckConstraint(enum_check("reason", DepartureReason), name="reason"),
+        CheckConstraint(enum_check("status", DepartureStatus), name="status"),
+        # One departure per director.
+        Index("uq_director_departures_director", "director_id", unique=True),
+        Index("ix_director_departures_engagement_id", "engagement_id"),
+        Index(
+            "ix_director_departures_open",
+            "oversight_ends_on",
+            postgresql_where=text("status <> 'replaced'"),
+        ),
+    )
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("engagements.id", ondelete="CASCADE")
+    )
+    director_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("engagement_directors.id", ondelete="CASCADE")
+    )
+    physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id"))
+    intake_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("intakes.id"))
+    matching_round: Mapped[int]
+    states: Mapped[list[str]] = mapped_column(ARRAY(String(2)))
+    reason: Mapped[str] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    oversight_ends_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16))
+    replacement_director_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("engagement_directors.id")
+    )
+    resolved_at: Mapped[datetime | None]

@@ -5,12 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from app.auth.deps import CurrentUser, PhysicianUser, require_role
+from app.auth.deps import CurrentUser, PhysicianUser, SettingsDep, require_role
 from app.auth.models import Role, User
 from app.clinics.service import get_clinic
 from app.db import SessionDep
-from app.engagements import service
-from app.engagements.schemas import EngagementRead
+from app.engagements import continuity, service
+from app.engagements.schemas import EngagementRead, ResignRequest
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute
 from app.kit.pagination import Page, PageParams, page_params
@@ -60,3 +60,32 @@ async def my_engagements(
     physician = await get_own_profile(session, user)
     rows, cursor = await service.list_for_physician(session, physician.id, page)
     return Page(items=[await service.to_read(session, e) for e in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/engagements/{engagement_id}/resign",
+    operation_id="resign_engagement",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def resign(
+    engagement_id: uuid.UUID,
+    body: ResignRequest,
+    user: PhysicianUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> EngagementRead:
+    """Give notice on an engagement you direct: your oversight ends on `effective_on` (at
+    least the notice period away) and a replacement search starts at once for your states.
+    The clinic and operations are told; the engagement reads `ending` until a replacement
+    accepts."""
+    engagement = await continuity.resign(
+        session,
+        user,
+        engagement_id,
+        reason=body.reason,
+        effective_on=body.effective_on,
+        settings=settings,
+    )
+    read = await service.to_read(session, engagement)
+    await session.commit()
+    return read

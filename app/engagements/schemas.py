@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.engagements.models import EngagementStatus
+from app.engagements.models import DepartureReason, DepartureStatus, EngagementStatus
 from app.pricing.schemas import QuoteRead
 
 
@@ -14,6 +14,33 @@ class DirectorRead(BaseModel):
     display_name: str
     states: list[str]
     monthly_payout_cents: int
+    starts_on: date | None = Field(
+        description="First day of oversight (null: from the engagement's start)"
+    )
+    ends_on: date | None = Field(description="First day without this director's oversight")
+
+
+class DepartureRead(BaseModel):
+    """A director leaving, and where the search for their replacement stands."""
+
+    physician_id: uuid.UUID
+    states: list[str]
+    reason: DepartureReason
+    oversight_ends_on: date
+    status: DepartureStatus = Field(
+        description="searching (offers out), replaced, or uncovered (nobody left to ask)"
+    )
+    replacement_physician_id: uuid.UUID | None
+
+
+class ResignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2000)
+    effective_on: date = Field(
+        description="First day you no longer oversee; at least the notice period (default 30 "
+        "days) from today"
+    )
 
 
 class EngagementRead(BaseModel):
@@ -33,4 +60,11 @@ class EngagementRead(BaseModel):
     stripe_subscription_id: str | None
     confirmed_at: datetime
     ends_on: date | None
+    departures: list[DepartureRead] = Field(
+        description="Directors leaving (or who left) and their replacement searches"
+    )
+    uncovered_states: list[str] = Field(
+        description="States without a director today (a director left before a replacement "
+        "accepted): services that need one must pause"
+    )
     created_at: datetime

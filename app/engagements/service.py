@@ -11,10 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
-from app.engagements.models import Engagement, EngagementDirector, EngagementStatus
-from app.engagements.schemas import DirectorRead, EngagementRead
+from app.engagements.models import (
+    DepartureReason,
+    DepartureStatus,
+    DirectorDeparture,
+    Engagement,
+    EngagementDirector,
+    EngagementStatus,
+)
+from app.engagements.schemas import DepartureRead, DirectorRead, EngagementRead
 from app.errors import NotFound
-from app.kit.clock import utcnow
+from app.kit.clock import today, utcnow
 from app.kit.pagination import PageParams, paginate
 from app.physicians.models import Physician
 from app.pricing.models import Quote
@@ -136,19 +143,46 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
     physicians = {
         p.id: p for p in await session.scalars(select(Physician).where(or_(Physician.id.in_(ids))))
     }
+    departures = list(
+        await session.scalars(
+            select(DirectorDeparture)
+            .where(DirectorDeparture.engagement_id == engagement.id)
+            .order_by(DirectorDeparture.created_at)
+        )
+    )
+    by_director = {d.id: d for d in engagement.directors}
+    status = EngagementStatus(engagement.status)
+    leaving = any(d.status != DepartureStatus.replaced.value for d in departures)
+    if leaving and status is EngagementStatus.active:
+        # A director is leaving without a replacement yet: the engagement is ending as far as
+        # the clinic can count on today.
+        status = EngagementStatus.ending
+    day = today()
+    covered: set[str] = set()
+    for d in engagement.directors:
+        if (d.starts_on is None or d.starts_on <= day) and (d.ends_on is None or d.ends_on > day):
+            covered.update(d.states)
+    uncovered = (
+        sorted({s for d in departures for s in d.states} - covered)
+        if status is not EngagementStatus.canceled
+        else []
+    )
     return EngagementRead(
         id=engagement.id,
         intake_id=engagement.intake_id,
         clinic_id=engagement.clinic_id,
-        status=EngagementStatus(engagement.status),
+        status=status,
         directors=[
             DirectorRead(
                 physician_id=d.physician_id,
                 display_name=physicians[d.physician_id].display_name,
                 states=d.states,
                 monthly_payout_cents=d.monthly_payout_cents,
+                starts_on=d.starts_on,
+                ends_on=d.ends_on,
             )
             for d in engagement.directors
+            if d.ended_at is None
         ],
         quote=quote_read(quote),
         payment_status=engagement.payment_status,
@@ -159,5 +193,19 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
         stripe_subscription_id=engagement.stripe_subscription_id,
         confirmed_at=engagement.confirmed_at,
         ends_on=engagement.ends_on,
+        departures=[
+            DepartureRead(
+                physician_id=d.physician_id,
+                states=d.states,
+                reason=DepartureReason(d.reason),
+                oversight_ends_on=d.oversight_ends_on,
+                status=DepartureStatus(d.status),
+                replacement_physician_id=by_director[d.replacement_director_id].physician_id
+                if d.replacement_director_id in by_director
+                else None,
+            )
+            for d in departures
+        ],
+        uncovered_states=uncovered,
         created_at=engagement.created_at,
     )

@@ -26,6 +26,7 @@ JOB_MODULES = [
     "app.notifications.jobs",
     "app.matching.jobs",
     "app.billing.jobs",
+    "app.engagements.jobs",
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)

@@ -63,6 +63,8 @@ class MatchContext:
     pa_caps: dict[str, int | None] = field(default_factory=dict)
     np_caps: dict[str, int | None] = field(default_factory=dict)
     round: int = 1
+    # Physicians never to propose (directors who left this intake's engagement).
+    excluded: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,15 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
         return ~declined
 
     out.append(("not_declined", "has not declined this clinic", not_declined))
+    if ctx.excluded:
+        excluded = ctx.excluded
+        out.append(
+            (
+                "not_departed",
+                "is not leaving this clinic",
+                lambda load: Physician.id.not_in(excluded),
+            )
+        )
     return out
 
 

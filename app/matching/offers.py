@@ -14,6 +14,8 @@ from app.auth.models import User
 from app.clinics.models import Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
+from app.engagements.continuity import join_replacement
+from app.engagements.departures import open_departure
 from app.kit.clock import utcnow
 from app.matching import constraints as mc
 from app.matching.diagnostics import explain_physician
@@ -169,7 +171,12 @@ async def accept_offer(
         for m in round_matches
         if m.status in (MatchStatus.accepted.value, MatchStatus.confirmed.value)
     }
-    if groups <= accepted:
+    if intake.status == IntakeStatus.confirmed.value:
+        # A replacement round: the new director joins the running engagement at once.
+        departure = await open_departure(session, intake, lock=True)
+        assert departure is not None, "a confirmed intake's offers are replacement offers"
+        await join_replacement(session, intake, clinic, departure, match, actor_id=user.id)
+    elif groups <= accepted:
         transition(intake, IntakeStatus.matched)
         intake.matched_at = now
         for admin in await clinic_admin_ids(session, clinic.id):

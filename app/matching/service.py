@@ -24,6 +24,8 @@ from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
 from app.clinics.service import provider_counts, state_contexts
 from app.clinics.status import transition
 from app.config import Settings
+from app.engagements.departures import mark_uncovered, open_departure
+from app.engagements.models import DirectorDeparture
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
@@ -88,6 +90,12 @@ async def build_context(
             lat, lon = info.lat, info.lon
         locations.append(mc.LocationNeed(loc.state, lat, lon, onsite))
     counts = provider_counts(intake)
+    # Directors who left this intake's engagement are never asked to replace anyone.
+    departed = tuple(
+        await session.scalars(
+            select(DirectorDeparture.physician_id).where(DirectorDeparture.intake_id == intake.id)
+        )
+    )
     return mc.MatchContext(
         intake_id=intake.id,
         clinic_id=clinic.id,
@@ -103,6 +111,7 @@ async def build_context(
         pa_caps={c: ctx.pa_cap for c, ctx in contexts.items()},
         np_caps={c: ctx.np_cap for c, ctx in contexts.items()},
         round=intake.matching_round,
+        excluded=departed,
     )
 
 
@@ -187,7 +196,7 @@ def split_payout(
     return shares
 
 
-async def _add_candidates(
+async def add_candidates(
     session: AsyncSession,
     ctx: mc.MatchContext,
     states: Sequence[str],
@@ -315,7 +324,7 @@ async def start_matching(
     assert groups is not None
     created: list[Match] = []
     if whole:
-        created += await _add_candidates(
+        created += await add_candidates(
             session,
             ctx,
             states,
@@ -327,7 +336,7 @@ async def start_matching(
     else:
         payouts = split_payout(quote.physician_payout_cents, groups, ctx)
         for group, payout in zip(groups, payouts, strict=True):
-            created += await _add_candidates(
+            created += await add_candidates(
                 session, ctx, group, payout_cents=payout, settings=settings, start_rank=0
             )
     await advance(session, intake, clinic, settings, ctx=ctx, matches=created)
@@ -351,7 +360,13 @@ async def advance(
     group without an accepted director, topping up candidates when they run out; a group with
     nobody left makes the intake `unmatched`; all groups accepted makes it `matched`.
     `matches`: every match of the intake, when the caller just created them."""
-    if intake.status != IntakeStatus.matching.value:
+    departure = None
+    if intake.status == IntakeStatus.confirmed.value:
+        # A confirmed intake's rounds after the first look for a leaving director's replacement.
+        departure = await open_departure(session, intake)
+        if departure is None:
+            return
+    elif intake.status != IntakeStatus.matching.value:
         return
     if matches is None:
         matches = list(await session.scalars(current_round(intake).order_by(Match.rank)))
@@ -366,7 +381,7 @@ async def advance(
         room = settings.match_fan_out - open_offers
         if room > 0 and len(waiting) < room:
             ctx = ctx or await build_context(session, intake, clinic, settings)
-            added = await _add_candidates(
+            added = await add_candidates(
                 session,
                 ctx,
                 key.split(","),
@@ -389,6 +404,13 @@ async def advance(
         open_offers += len(chosen)
         if open_offers == 0:
             ctx = ctx or await build_context(session, intake, clinic, settings)
+            if departure is not None:
+                await mark_uncovered(
+                    session,
+                    departure,
+                    {"diagnostics": [await diagnose(session, ctx, key.split(","))]},
+                )
+                return
             await _mark_unmatched(
                 session,
                 intake,

@@ -1,0 +1,362 @@
+"""Director continuity: a director leaving an engagement starts a replacement search at once.
+
+A departure (resignation with notice, or a lapsed license, lapsed malpractice cover or a
+suspension) sets the date the director's oversight ends and opens a new matching round of the
+engagement's intake for the leaving director's states, the leaving director excluded. Offers
+and their cascade are the intake's own (`app.matching.service.advance`). When a replacement
+accepts, they join the engagement at once, overseeing from the date the leaving director stops
+(or from today when that date has passed), so payouts switch on that date; the subscription is
+untouched. Until then the engagement reads `ending` and shows the date oversight ends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.auth.models import User
+from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
+from app.clinics.models import Clinic, Intake
+from app.config import Settings
+from app.engagements.departures import mark_uncovered
+from app.engagements.departures import states_text as _states
+from app.engagements.models import (
+    LIVE_ENGAGEMENT_STATUSES,
+    DepartureReason,
+    DepartureStatus,
+    DirectorDeparture,
+    Engagement,
+    EngagementDirector,
+)
+from app.engagements.service import get_engagement
+from app.errors import Conflict, ValidationFailed
+from app.kit.clock import today, utcnow
+from app.matching import service as matching
+from app.matching.diagnostics import diagnose
+from app.matching.models import Match, MatchStatus
+from app.notifications.service import notify, notify_ops
+from app.physicians.models import Physician
+from app.physicians.service import get_own_profile
+
+
+class EngagementNotLive(Conflict):
+    slug, title = "engagement-not-live", "The engagement has ended"
+
+
+class AlreadyLeaving(Conflict):
+    slug, title = "already-leaving", "This director is already leaving"
+
+
+async def resign(
+    session: AsyncSession,
+    user: User,
+    engagement_id: uuid.UUID,
+    *,
+    reason: str,
+    effective_on: date,
+    settings: Settings,
+) -> Engagement:
+    """The calling physician gives notice on an engagement they direct (404 for anyone else)."""
+    engagement = await get_engagement(session, user, engagement_id, for_update=True)
+    physician = await get_own_profile(session, user)
+    earliest = today() + timedelta(days=settings.resignation_notice_days)
+    if effective_on < earliest:
+        raise ValidationFailed(
+            [
+                {
+                    "loc": ["body", "effective_on"],
+                    "msg": f"must be on or after {earliest.isoformat()}: the notice period is "
+                    f"{settings.resignation_notice_days} days",
+                    "type": "notice_period",
+                }
+            ]
+        )
+    director = _current_director(engagement, physician.id)
+    await depart(
+        session,
+        engagement,
+        director,
+        reason=DepartureReason.resigned,
+        note=reason,
+        ends_on=effective_on,
+        actor_id=user.id,
+        settings=settings,
+    )
+    return engagement
+
+
+def _current_director(engagement: Engagement, physician_id: uuid.UUID) -> EngagementDirector:
+    if engagement.status not in LIVE_ENGAGEMENT_STATUSES:
+        raise EngagementNotLive(
+            f"The engagement is {engagement.status}; there is nothing to leave."
+        )
+    for director in engagement.directors:
+        if director.physician_id == physician_id and director.ended_at is None:
+            if director.ends_on is not None:
+                raise AlreadyLeaving(
+                    f"Your oversight already ends on {director.ends_on.isoformat()}.",
+                    ends_on=director.ends_on.isoformat(),
+                )
+            return director
+    raise AlreadyLeaving("You no longer direct this engagement.")
+
+
+async def depart(
+    session: AsyncSession,
+    engagement: Engagement,
+    director: EngagementDirector,
+    *,
+    reason: DepartureReason,
+    note: str | None,
+    ends_on: date,
+    actor_id: uuid.UUID | None,
+    settings: Settings,
+) -> DirectorDeparture:
+    """Record that `director` stops overseeing on `ends_on`, tell everyone, and start looking
+    for their replacement (engagement row-locked by the caller)."""
+    intake, clinic = await matching.lock_intake(session, engagement.intake_id)
+    director.ends_on = ends_on
+    await session.flush()
+    await reaccrue_director(session, director)
+    intake.matching_round += 1
+    departure = DirectorDeparture(
+        id=uuid.uuid4(),
+        engagement_id=engagement.id,
+        director_id=director.id,
+        physician_id=director.physician_id,
+        intake_id=intake.id,
+        matching_round=intake.matching_round,
+        states=list(director.states),
+        reason=reason.value,
+        note=note,
+        oversight_ends_on=ends_on,
+        status=DepartureStatus.searching.value,
+    )
+    session.add(departure)
+    await session.flush()
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="engagement.director_leaving",
+        object_type="engagement",
+        object_id=engagement.id,
+        before={"director": str(director.physician_id), "ends_on": None},
+        after={
+            "director": str(director.physician_id),
+            "ends_on": ends_on.isoformat(),
+            "reason": reason.value,
+            "states": director.states,
+            "departure_id": str(departure.id),
+        },
+    )
+    states = _states(director.states)
+    await notify_parties(
+        session,
+        engagement,
+        kind="engagement.director_leaving",
+        clinic=(
+            "Your medical director is leaving",
+            f"Oversight for {states} by your current director ends on {ends_on:%Y-%m-%d}. "
+            "We are already looking for a replacement and will tell you when one accepts.",
+        ),
+        ops=(
+            "Director leaving",
+            f"A director of engagement {engagement.id} ({states}) stops on {ends_on:%Y-%m-%d} "
+            f"({reason.value}); replacement search started.",
+        ),
+    )
+    await search_replacement(session, intake, clinic, departure, director, settings)
+    return departure
+
+
+async def search_replacement(
+    session: AsyncSession,
+    intake: Intake,
+    clinic: Clinic,
+    departure: DirectorDeparture,
+    director: EngagementDirector,
+    settings: Settings,
+) -> None:
+    """The first offers of the replacement round, as matching does for a submitted intake."""
+    ctx = await matching.build_context(session, intake, clinic, settings)
+    created = await matching.add_candidates(
+        session,
+        ctx,
+        departure.states,
+        payout_cents=director.monthly_payout_cents,
+        settings=settings,
+        start_rank=0,
+    )
+    if not created:
+        await mark_uncovered(
+            session,
+            departure,
+            {"diagnostics": [await diagnose(session, ctx, departure.states)]},
+        )
+        return
+    await matching.advance(session, intake, clinic, settings, ctx=ctx, matches=created)
+
+
+async def join_replacement(
+    session: AsyncSession,
+    intake: Intake,
+    clinic: Clinic,
+    departure: DirectorDeparture,
+    match: Match,
+    *,
+    actor_id: uuid.UUID | None,
+) -> EngagementDirector:
+    """The accepted replacement joins the engagement now and oversees from the day the leaving
+    director stops (today if that day has passed). The subscription does not change."""
+    engagement = await session.scalar(
+        select(Engagement).where(Engagement.id == departure.engagement_id).with_for_update()
+    )
+    assert engagement is not None
+    position = max((d.position for d in engagement.directors), default=0) + 1
+    now = utcnow()
+    starts_on = max(departure.oversight_ends_on, today())
+    director = EngagementDirector(
+        id=uuid.uuid4(),
+        engagement_id=engagement.id,
+        physician_id=match.physician_id,
+        match_id=match.id,
+        position=position,
+        states=list(match.covers_states),
+        monthly_payout_cents=match.monthly_payout_cents,
+        supervisees=match.supervisees,
+        pa_count=match.pa_count,
+        np_count=match.np_count,
+        created_at=now,
+        starts_on=starts_on,
+    )
+    session.add(director)
+    await session.flush()  # the row exists before the departure points at it
+    match.status = MatchStatus.confirmed.value
+    departure.status = DepartureStatus.replaced.value
+    departure.replacement_director_id = director.id
+    departure.resolved_at = now
+    await session.flush()
+    await reaccrue_director(session, director)
+    await session.refresh(engagement, ["directors"])
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="engagement.director_replaced",
+        object_type="engagement",
+        object_id=engagement.id,
+        before={
+            "director": str(departure.physician_id),
+            "ends_on": str(departure.oversight_ends_on),
+        },
+        after={
+            "director": str(match.physician_id),
+            "starts_on": starts_on.isoformat(),
+            "states": director.states,
+            "departure_id": str(departure.id),
+        },
+    )
+    states = _states(director.states)
+    for admin in await clinic_admin_ids(session, clinic.id):
+        await notify(
+            session,
+            user_id=admin,
+            kind="engagement.replacement_found",
+            email=True,
+            title="A new medical director accepted",
+            body=f"Your new director for {states} oversees from {starts_on:%Y-%m-%d}; "
+            "your subscription does not change.",
+            data={"engagement_id": str(engagement.id)},
+        )
+    user_id = await session.scalar(
+        select(Physician.user_id).where(Physician.id == match.physician_id)
+    )
+    assert user_id is not None
+    await notify(
+        session,
+        user_id=user_id,
+        kind="engagement.joined",
+        email=True,
+        title="You are now this clinic's medical director",
+        body=f"Your oversight for {states} starts on {starts_on:%Y-%m-%d}.",
+        data={"engagement_id": str(engagement.id)},
+    )
+    await notify_ops(
+        session,
+        kind="engagement.replacement_found",
+        title="Replacement director found",
+        body=f"Engagement {engagement.id} ({states}): the replacement starts {starts_on:%Y-%m-%d}.",
+        data={"engagement_id": str(engagement.id)},
+    )
+    return director
+
+
+@dataclass
+class EndedOversight:
+    directors_ended: int = 0
+    gaps_opened: int = 0
+
+
+async def end_due_oversight(session: AsyncSession, *, on: date) -> EndedOversight:
+    """Daily: directors whose oversight ends today or earlier stop (capacity freed); where no
+    replacement is in place, the clinic and operations hear that oversight has stopped."""
+    result = EndedOversight()
+    due = list(
+        await session.scalars(
+            select(EngagementDirector)
+            .where(EngagementDirector.ends_on <= on, EngagementDirector.ended_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+    )
+    now = utcnow()
+    for director in due:
+        director.ended_at = now
+        result.directors_ended += 1
+        departure = await session.scalar(
+            select(DirectorDeparture).where(DirectorDeparture.director_id == director.id)
+        )
+        await record_audit(
+            session,
+            actor_id=None,
+            action="engagement.director_ended",
+            object_type="engagement",
+            object_id=director.engagement_id,
+            after={"director": str(director.physician_id), "ended_on": on.isoformat()},
+        )
+        if departure is None or departure.status == DepartureStatus.replaced.value:
+            continue
+        result.gaps_opened += 1
+        engagement = await session.get(Engagement, director.engagement_id)
+        assert engagement is not None
+        await notify_parties(
+            session,
+            engagement,
+            kind="engagement.oversight_gap",
+            clinic=(
+                "Medical director oversight has stopped",
+                f"No director oversees {_states(director.states)} from {on:%Y-%m-%d}: services "
+                "that need one must pause until a replacement accepts.",
+            ),
+            ops=(
+                "Oversight gap",
+                f"Engagement {engagement.id} has no director for {_states(director.states)} "
+                f"from {on:%Y-%m-%d}.",
+            ),
+        )
+    return result
+
+
+async def coverage_on(session: AsyncSession, engagement_id: uuid.UUID, day: date) -> set[str]:
+    """The states some director of the engagement oversees on `day`."""
+    rows = await session.execute(
+        select(func.unnest(EngagementDirector.states)).where(
+            EngagementDirector.engagement_id == engagement_id,
+            func.coalesce(EngagementDirector.starts_on, date.min) <= day,
+            func.coalesce(EngagementDirector.ends_on, date.max) > day,
+        )
+    )
+    return {r[0] for r in rows}

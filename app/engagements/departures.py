@@ -1,0 +1,59 @@
+"""Queries and steps on director departures shared by matching (which runs the replacement
+round's cascade) and `app.engagements.continuity` (which starts and completes it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.clinics.models import Intake
+from app.engagements.models import DepartureStatus, DirectorDeparture
+from app.notifications.service import notify_ops
+
+
+def states_text(states: list[str]) -> str:
+    return ", ".join(states)
+
+
+async def open_departure(
+    session: AsyncSession, intake: Intake, *, lock: bool = False
+) -> DirectorDeparture | None:
+    """The departure whose replacement the intake's current round is searching for."""
+    stmt = select(DirectorDeparture).where(
+        DirectorDeparture.intake_id == intake.id,
+        DirectorDeparture.matching_round == intake.matching_round,
+        DirectorDeparture.status.in_(
+            [DepartureStatus.searching.value, DepartureStatus.uncovered.value]
+        ),
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def mark_uncovered(
+    session: AsyncSession, departure: DirectorDeparture, details: dict[str, object]
+) -> None:
+    """Nobody left to ask for the replacement: operations must step in (the round stays open,
+    so an ops override or a new search can still fill it)."""
+    if departure.status == DepartureStatus.uncovered.value:
+        return
+    departure.status = DepartureStatus.uncovered.value
+    await record_audit(
+        session,
+        actor_id=None,
+        action="engagement.replacement_exhausted",
+        object_type="engagement",
+        object_id=departure.engagement_id,
+        after={"departure_id": str(departure.id), **details},
+    )
+    await notify_ops(
+        session,
+        kind="engagement.replacement_exhausted",
+        title="No replacement director found",
+        body=f"Nobody left to ask for engagement {departure.engagement_id} "
+        f"({states_text(departure.states)}); oversight ends "
+        f"{departure.oversight_ends_on:%Y-%m-%d}.",
+        data={"engagement_id": str(departure.engagement_id)},
+    )

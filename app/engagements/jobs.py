@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+import structlog
+
+from app.engagements.continuity import end_due_oversight
+from app.jobs.queue import queue
+from app.jobs.runtime import get_runtime
+from app.kit.clock import today
+
+log = structlog.get_logger(__name__)
+
+
+@queue.periodic(cron="10 * * * *", periodic_id="end-due-oversight")
+@queue.task(name="engagements.end_due_oversight", queueing_lock="end-due-oversight")
+async def end_due_oversight_job(timestamp: int) -> dict[str, int]:
+    """Hourly (so a date is honoured within the hour whatever the time zone of the run): end
+    the oversight of directors whose last day has passed, and report gaps."""
+    runtime = get_runtime()
+    async with runtime.sessionmaker() as session:
+        result = await end_due_oversight(session, on=today())
+        await session.commit()
+    if result.directors_ended:
+        log.info("oversight_ended", directors=result.directors_ended, gaps=result.gaps_opened)
+    return {"directors_ended": result.directors_ended, "gaps_opened": result.gaps_opened}

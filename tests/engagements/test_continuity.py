@@ -1,0 +1,215 @@
+"""Director continuity: a director resigns with notice, a replacement search starts at once,
+and the clinic never has a day without a director when a replacement accepts in time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from app.audit.models import AuditEntry
+from app.billing.sync import month_share
+from app.engagements.continuity import coverage_on, end_due_oversight
+from app.engagements.models import EngagementDirector
+from app.kit.clock import today, travel
+from app.notifications.models import Notification
+from tests.billing.helpers import subscribed
+from tests.factories import bearer, login, ops_headers, user_headers
+from tests.matching.helpers import make_physician, physician_headers
+
+NOTICE = 30
+
+
+async def _offers(client, headers) -> list[dict[str, object]]:
+    page = await client.get(
+        "/v1/physicians/me/offers", params={"status": "pending"}, headers=headers
+    )
+    assert page.status_code == 200, page.text
+    return page.json()["items"]
+
+
+async def _kinds(session, user_id) -> list[str]:
+    return list(
+        await session.scalars(
+            select(Notification.kind)
+            .where(Notification.user_id == user_id)
+            .order_by(Notification.created_at)
+        )
+    )
+
+
+async def test_resignation_with_notice_hands_over_without_a_day_uncovered(
+    client, session, settings, emulator
+):
+    engaged, paid = await subscribed(client, session, settings, emulator)
+    assert paid["status"] == "active"
+    successor = await make_physician(session, last_name="Brennan")
+    await session.commit()
+    successor_headers = await physician_headers(client, session, settings, successor)
+
+    too_soon = await client.post(
+        f"/v1/engagements/{engaged.id}/resign",
+        json={"reason": "relocating", "effective_on": str(today() + timedelta(NOTICE - 1))},
+        headers=engaged.doctor,
+    )
+    assert too_soon.status_code == 422
+    assert too_soon.json()["errors"][0]["loc"] == ["body", "effective_on"]
+
+    leaving_on = today() + timedelta(NOTICE)
+    resigned = await client.post(
+        f"/v1/engagements/{engaged.id}/resign",
+        json={"reason": "relocating", "effective_on": str(leaving_on)},
+        headers=engaged.doctor,
+    )
+    assert resigned.status_code == 200, resigned.text
+    body = resigned.json()
+    assert body["status"] == "ending"
+    [departure] = body["departures"]
+    assert departure["status"] == "searching"
+    assert departure["oversight_ends_on"] == str(leaving_on)
+    assert departure["states"] == ["TX"]
+    assert body["directors"][0]["ends_on"] == str(leaving_on)
+    assert body["uncovered_states"] == []
+
+    again = await client.post(
+        f"/v1/engagements/{engaged.id}/resign",
+        json={"reason": "twice", "effective_on": str(leaving_on)},
+        headers=engaged.doctor,
+    )
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("/already-leaving")
+
+    # The search started at once: the successor has the offer, the leaving director does not.
+    [offer] = await _offers(client, successor_headers)
+    assert await _offers(client, engaged.doctor) == []
+    assert offer["monthly_payout_cents"] == body["directors"][0]["monthly_payout_cents"]
+
+    accepted = await client.post(f"/v1/offers/{offer['id']}/accept", headers=successor_headers)
+    assert accepted.status_code == 200, accepted.text
+    after = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    assert after["status"] == "active"
+    assert after["departures"][0]["status"] == "replaced"
+    assert after["departures"][0]["replacement_physician_id"] == str(successor.id)
+    by_physician = {d["physician_id"]: d for d in after["directors"]}
+    assert by_physician[str(successor.id)]["starts_on"] == str(leaving_on)
+    assert by_physician[str(engaged.physician.id)]["ends_on"] == str(leaving_on)
+    # The subscription is untouched: same Stripe subscription, same price.
+    assert after["stripe_subscription_id"] == paid["stripe_subscription_id"]
+    assert after["quote"]["monthly_total_cents"] == paid["quote"]["monthly_total_cents"]
+
+    # Every day from now to well past the hand-over, someone oversees Texas.
+    start = today()
+    for day in range(0, 2 * NOTICE):
+        assert await coverage_on(session, uuid.UUID(engaged.id), start + timedelta(day)) == {
+            "TX"
+        }, day
+
+    # On the date, the leaving director stops (capacity freed); no gap is reported.
+    ended = await end_due_oversight(session, on=leaving_on)
+    await session.commit()
+    assert (ended.directors_ended, ended.gaps_opened) == (1, 0)
+    with travel(timedelta(days=NOTICE)):
+        admin = bearer((await login(client, engaged.admin_email))["access_token"])
+        final = (await client.get(f"/v1/engagements/{engaged.id}", headers=admin)).json()
+    assert [d["physician_id"] for d in final["directors"]] == [str(successor.id)]
+    assert final["uncovered_states"] == []
+
+    admin_user = (await client.get("/v1/me", headers=engaged.admin)).json()["id"]
+    kinds = await _kinds(session, uuid.UUID(admin_user))
+    assert "engagement.director_leaving" in kinds
+    assert "engagement.replacement_found" in kinds
+    assert "engagement.oversight_gap" not in kinds
+    actions = set(
+        await session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == engaged.id))
+    )
+    assert {
+        "engagement.director_leaving",
+        "engagement.director_replaced",
+        "engagement.director_ended",
+    } <= actions
+
+
+async def test_no_replacement_in_time_shows_the_gap_and_tells_clinic_and_ops(
+    client, session, settings, emulator
+):
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    ops = await ops_headers(client, session, settings)
+    leaving_on = today() + timedelta(NOTICE)
+    resigned = await client.post(
+        f"/v1/engagements/{engaged.id}/resign",
+        json={"reason": "retiring", "effective_on": str(leaving_on)},
+        headers=engaged.doctor,
+    )
+    assert resigned.status_code == 200, resigned.text
+    # Nobody else is eligible: operations hear at once that the search is exhausted.
+    [departure] = resigned.json()["departures"]
+    assert departure["status"] == "uncovered"
+    ops_user = (await client.get("/v1/me", headers=ops)).json()["id"]
+    assert "engagement.replacement_exhausted" in await _kinds(session, uuid.UUID(ops_user))
+    # Until the date the director still oversees: no gap yet.
+    assert resigned.json()["uncovered_states"] == []
+
+    ended = await end_due_oversight(session, on=leaving_on)
+    await session.commit()
+    assert (ended.directors_ended, ended.gaps_opened) == (1, 1)
+    with travel(timedelta(days=NOTICE)):
+        admin = bearer((await login(client, engaged.admin_email))["access_token"])
+        view = (await client.get(f"/v1/engagements/{engaged.id}", headers=admin)).json()
+    assert view["status"] == "ending"
+    assert view["uncovered_states"] == ["TX"]
+    assert view["directors"] == []
+    admin_user = (await client.get("/v1/me", headers=engaged.admin)).json()["id"]
+    assert "engagement.oversight_gap" in await _kinds(session, uuid.UUID(admin_user))
+    assert await coverage_on(session, uuid.UUID(engaged.id), leaving_on) == set()
+    # The ended director holds no capacity for it any more.
+    row = await session.scalar(
+        select(EngagementDirector).where(EngagementDirector.physician_id == engaged.physician.id)
+    )
+    assert row is not None
+    assert row.ended_at is not None
+
+
+async def test_only_the_engagements_own_director_may_resign(client, session, settings, emulator):
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    stranger = await make_physician(session, last_name="Okafor")
+    await session.commit()
+    body = {"reason": "not mine", "effective_on": str(today() + timedelta(NOTICE))}
+    other_doctor = await physician_headers(client, session, settings, stranger)
+    assert (
+        await client.post(f"/v1/engagements/{engaged.id}/resign", json=body, headers=other_doctor)
+    ).status_code == 404
+    assert (
+        await client.post(f"/v1/engagements/{engaged.id}/resign", json=body, headers=engaged.admin)
+    ).status_code == 403
+    assert (
+        await client.post(
+            f"/v1/engagements/{engaged.id}/resign",
+            json=body,
+            headers=await user_headers(client, "physician"),
+        )
+    ).status_code == 404
+    missing = await client.post(
+        f"/v1/engagements/{uuid.uuid4()}/resign", json=body, headers=engaged.doctor
+    )
+    assert missing.status_code == 404
+
+
+def test_a_month_is_split_by_the_days_each_director_oversees():
+    monthly = 90_000
+    leaving = EngagementDirector(
+        monthly_payout_cents=monthly, starts_on=None, ends_on=date(2026, 12, 11)
+    )
+    joining = EngagementDirector(
+        monthly_payout_cents=monthly, starts_on=date(2026, 12, 11), ends_on=None
+    )
+    december = date(2026, 12, 1)
+    assert month_share(leaving, december) == monthly * 10 // 31
+    assert month_share(joining, december) == monthly * 21 // 31
+    assert month_share(leaving, december) + month_share(joining, december) in (
+        monthly - 1,
+        monthly,
+    )
+    assert month_share(leaving, date(2027, 1, 1)) == 0
+    assert month_share(joining, date(2026, 11, 1)) == 0
+    assert month_share(joining, date(2027, 1, 1)) == monthly
