@@ -106,6 +106,118 @@ def _current_director(engagement: Engagement, physician_id: uuid.UUID) -> Engage
     raise AlreadyLeaving("You no longer direct this engagement.")
 
 
+async def depart_physician(
+    session: AsyncSession,
+    physician_id: uuid.UUID,
+    *,
+    reason: DepartureReason,
+    note: str | None,
+    ends_on: date,
+    settings: Settings,
+    actor_id: uuid.UUID | None = None,
+    states: set[str] | None = None,
+) -> int:
+    """A physician can no longer oversee (suspended, rejected, or a credential lapsed): each
+    engagement they direct (in `states`, when only some states are affected) loses them on
+    `ends_on` and starts a replacement search. A director already leaving later leaves on
+    `ends_on` instead. Returns how many directorships this ended."""
+    directors = list(
+        await session.scalars(
+            select(EngagementDirector)
+            .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
+            .where(
+                EngagementDirector.physician_id == physician_id,
+                EngagementDirector.ended_at.is_(None),
+                Engagement.status.in_(LIVE_ENGAGEMENT_STATUSES),
+            )
+            .order_by(EngagementDirector.engagement_id)
+        )
+    )
+    count = 0
+    for director in directors:
+        if states is not None and not states & set(director.states):
+            continue
+        engagement = await session.scalar(
+            select(Engagement).where(Engagement.id == director.engagement_id).with_for_update()
+        )
+        assert engagement is not None
+        if director.ends_on is not None:
+            if director.ends_on > ends_on:
+                await _bring_forward(session, engagement, director, ends_on, reason, actor_id)
+                count += 1
+            continue
+        await depart(
+            session,
+            engagement,
+            director,
+            reason=reason,
+            note=note,
+            ends_on=ends_on,
+            actor_id=actor_id,
+            settings=settings,
+        )
+        count += 1
+    return count
+
+
+async def _bring_forward(
+    session: AsyncSession,
+    engagement: Engagement,
+    director: EngagementDirector,
+    ends_on: date,
+    reason: DepartureReason,
+    actor_id: uuid.UUID | None,
+) -> None:
+    """A director already serving notice must stop sooner (e.g. suspended meanwhile)."""
+    departure = await session.scalar(
+        select(DirectorDeparture).where(DirectorDeparture.director_id == director.id)
+    )
+    before = director.ends_on
+    director.ends_on = ends_on
+    if departure is not None:
+        departure.oversight_ends_on = ends_on
+        if departure.replacement_director_id is not None:
+            replacement = await session.get(EngagementDirector, departure.replacement_director_id)
+            if (
+                replacement is not None
+                and replacement.starts_on
+                and replacement.starts_on > ends_on
+            ):
+                replacement.starts_on = max(ends_on, today())
+                await session.flush()
+                await reaccrue_director(session, replacement)
+    await session.flush()
+    await reaccrue_director(session, director)
+    await record_audit(
+        session,
+        actor_id=actor_id,
+        action="engagement.director_leaving",
+        object_type="engagement",
+        object_id=engagement.id,
+        before={"director": str(director.physician_id), "ends_on": str(before)},
+        after={
+            "director": str(director.physician_id),
+            "ends_on": ends_on.isoformat(),
+            "reason": reason.value,
+        },
+    )
+    await notify_parties(
+        session,
+        engagement,
+        kind="engagement.director_leaving",
+        clinic=(
+            "Your medical director is leaving sooner",
+            f"Oversight for {_states(director.states)} by your current director now ends on "
+            f"{ends_on:%Y-%m-%d}.",
+        ),
+        ops=(
+            "Director leaving sooner",
+            f"A director of engagement {engagement.id} now stops on {ends_on:%Y-%m-%d} "
+            f"({reason.value}).",
+        ),
+    )
+
+
 async def depart(
     session: AsyncSession,
     engagement: Engagement,

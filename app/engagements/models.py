@@ -113,6 +113,7 @@ class DepartureReason(StrEnum):
     license_lapsed = "license_lapsed"
     malpractice_lapsed = "malpractice_lapsed"
     suspended = "suspended"
+    rejected = "rejected"  # re-verification failed
 
 
 class DepartureStatus(StrEnum):

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.vocabulary import CredentialStatus
+from app.config import Settings
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy, Physician
 
@@ -36,7 +37,53 @@ def _describe(credential: Credential, label: str) -> str:
     return f"{credential.state} {label}"
 
 
-async def sweep_credentials(session: AsyncSession, *, on: date, warn_days: int) -> SweepResult:
+async def _end_directorships(
+    session: AsyncSession, physician: Physician, credential: Credential, settings: Settings
+) -> None:
+    from app.engagements.continuity import depart_physician
+    from app.engagements.models import DepartureReason
+
+    if isinstance(credential, License):
+        reason, states = DepartureReason.license_lapsed, {credential.state}
+    elif isinstance(credential, MalpracticePolicy):
+        reason, states = DepartureReason.malpractice_lapsed, None
+    else:
+        return  # a DEA registration: matching requires it only for controlled substances
+    # Another current credential of the same kind (a renewal already on file) keeps them on.
+    day = credential.expires_on
+    others: list[License] | list[MalpracticePolicy]
+    if isinstance(credential, License):
+        others = [
+            c
+            for c in physician.licenses
+            if c.id != credential.id and c.state == credential.state and c.expires_on > day
+        ]
+    else:
+        others = [
+            c
+            for c in physician.malpractice_policies
+            if c.id != credential.id and c.expires_on > day
+        ]
+    if any(c.status in LIVE for c in others):
+        return
+    await depart_physician(
+        session,
+        physician.id,
+        reason=reason,
+        note=f"{_describe(credential, reason.value.replace('_', ' '))} on "
+        f"{credential.expires_on.isoformat()}",
+        ends_on=credential.expires_on,
+        settings=settings,
+        states=states,
+    )
+
+
+async def sweep_credentials(
+    session: AsyncSession, *, on: date, warn_days: int, settings: Settings | None = None
+) -> SweepResult:
+    """With `settings`, a lapsed license or malpractice policy also ends the physician's
+    oversight of the engagements it covered (from the expiry date) and starts the replacement
+    searches (see app.engagements.continuity)."""
     result = SweepResult()
     horizon = on + timedelta(days=warn_days)
     for model, label in KINDS:
@@ -73,6 +120,8 @@ async def sweep_credentials(session: AsyncSession, *, on: date, warn_days: int) 
                     body=f"{who}'s {what} expired on {credential.expires_on.isoformat()}.",
                     data={"physician_id": str(physician.id), "credential_id": str(credential.id)},
                 )
+                if settings is not None:
+                    await _end_directorships(session, physician, credential, settings)
             elif credential.expiry_warned_on is None:
                 credential.expiry_warned_on = on
                 result.warned += 1

@@ -17,7 +17,10 @@ async def credential_sweep(timestamp: int) -> dict[str, int]:
     runtime = get_runtime()
     async with runtime.sessionmaker() as session:
         result = await sweep_credentials(
-            session, on=today(), warn_days=runtime.settings.credential_expiry_warning_days
+            session,
+            on=today(),
+            warn_days=runtime.settings.credential_expiry_warning_days,
+            settings=runtime.settings,
         )
         await session.commit()
     log.info("credential_sweep", expired=result.expired, warned=result.warned)

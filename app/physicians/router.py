@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from app.auth.deps import OpsUser, PhysicianUser
+from app.auth.deps import OpsUser, PhysicianUser, SettingsDep
 from app.catalog.types import UsState
 from app.db import SessionDep
 from app.errors import problem_responses
@@ -169,11 +169,14 @@ async def verify(
     ops: OpsUser,
     session: SessionDep,
     nppes: Annotated[NppesClient, Depends(get_nppes)],
+    settings: SettingsDep,
 ) -> VerificationResult:
     """Check the NPI (check digit and NPPES registry: an individual MD/DO whose last name
     matches) and require a current license and malpractice cover; on success the pending,
     unexpired credentials become verified. Registry unreachable → 503, nothing changes."""
-    physician = await verification.verify_physician(session, physician_id, nppes, actor_id=ops.id)
+    physician = await verification.verify_physician(
+        session, physician_id, nppes, actor_id=ops.id, settings=settings
+    )
     await session.commit()
     return VerificationResult(
         verification_status=VerificationStatus(physician.verification_status),
@@ -187,11 +190,16 @@ async def verify(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def suspend(
-    physician_id: uuid.UUID, body: StatusChange, ops: OpsUser, session: SessionDep
+    physician_id: uuid.UUID,
+    body: StatusChange,
+    ops: OpsUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> PhysicianRead:
-    """Suspend a physician: no new offers until reinstated."""
+    """Suspend a physician: no new offers until reinstated; every engagement they direct loses
+    them today and starts a replacement search (clinic and operations notified)."""
     physician = await verification.suspend_physician(
-        session, physician_id, reason=body.reason, actor_id=ops.id
+        session, physician_id, reason=body.reason, actor_id=ops.id, settings=settings
     )
     await session.commit()
     return to_read(physician)

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.catalog.vocabulary import CredentialStatus
+from app.config import Settings
+from app.engagements.models import DepartureReason
 from app.errors import Conflict, UpstreamUnavailable
 from app.kit.clock import today, utcnow
 from app.notifications.service import notify
@@ -71,6 +73,7 @@ async def verify_physician(
     nppes: NppesClient,
     *,
     actor_id: uuid.UUID,
+    settings: Settings,
 ) -> Physician:
     """Check the NPI against the registry and the credentials on file; mark the physician
     verified (and their pending, unexpired credentials with them) or rejected with reasons.
@@ -140,11 +143,20 @@ async def verify_physician(
         ),
         data={"verification_status": physician.verification_status, "reasons": reasons},
     )
+    if reasons:
+        await _end_directorships(
+            session, physician, DepartureReason.rejected, " ".join(reasons), settings
+        )
     return physician
 
 
 async def suspend_physician(
-    session: AsyncSession, physician_id: uuid.UUID, *, reason: str, actor_id: uuid.UUID
+    session: AsyncSession,
+    physician_id: uuid.UUID,
+    *,
+    reason: str,
+    actor_id: uuid.UUID,
+    settings: Settings,
 ) -> Physician:
     physician = await get_physician(session, physician_id, for_update=True)
     if physician.verification_status == VerificationStatus.suspended.value:
@@ -171,7 +183,32 @@ async def suspend_physician(
         title="Your account is suspended",
         body=f"Operations suspended your profile: {reason}. You will receive no new offers.",
     )
+    await _end_directorships(session, physician, DepartureReason.suspended, reason, settings)
     return physician
+
+
+async def _end_directorships(
+    session: AsyncSession,
+    physician: Physician,
+    reason: DepartureReason,
+    note: str | None,
+    settings: Settings,
+    *,
+    states: set[str] | None = None,
+) -> None:
+    """A physician who may no longer oversee stops today on every engagement they direct, each
+    of which starts a replacement search (see app.engagements.continuity)."""
+    from app.engagements.continuity import depart_physician
+
+    await depart_physician(
+        session,
+        physician.id,
+        reason=reason,
+        note=note,
+        ends_on=today(),
+        settings=settings,
+        states=states,
+    )
 
 
 async def reinstate_physician(

@@ -48,7 +48,8 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.CheckConstraint(
-            "reason IN ('resigned', 'license_lapsed', 'malpractice_lapsed', 'suspended')",
+            "reason IN ('resigned', 'license_lapsed', 'malpractice_lapsed', 'suspended', "
+            "'rejected')",
             name=op.f("ck_director_departures_reason"),
         ),
         sa.CheckConstraint(

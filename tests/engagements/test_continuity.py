@@ -213,3 +213,67 @@ def test_a_month_is_split_by_the_days_each_director_oversees():
     assert month_share(leaving, date(2027, 1, 1)) == 0
     assert month_share(joining, date(2026, 11, 1)) == 0
     assert month_share(joining, date(2027, 1, 1)) == monthly
+
+
+async def test_suspension_starts_the_replacement_search_the_same_day(
+    client, session, settings, emulator
+):
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    successor = await make_physician(session, last_name="Castillo")
+    await session.commit()
+    ops = await ops_headers(client, session, settings)
+    suspended = await client.post(
+        f"/v1/physicians/{engaged.physician.id}/suspend",
+        json={"reason": "board complaint under review"},
+        headers=ops,
+    )
+    assert suspended.status_code == 200, suspended.text
+    view = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    [departure] = view["departures"]
+    assert (departure["reason"], departure["status"]) == ("suspended", "searching")
+    assert departure["oversight_ends_on"] == str(today())
+    assert view["status"] == "ending"
+    successor_headers = await physician_headers(client, session, settings, successor)
+    [offer] = await _offers(client, successor_headers)
+    admin_user = (await client.get("/v1/me", headers=engaged.admin)).json()["id"]
+    assert "engagement.director_leaving" in await _kinds(session, uuid.UUID(admin_user))
+
+    # Oversight stops today; once the sweep runs the gap shows until the successor accepts.
+    await end_due_oversight(session, on=today())
+    await session.commit()
+    gap = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    assert gap["uncovered_states"] == ["TX"]
+    accepted = await client.post(f"/v1/offers/{offer['id']}/accept", headers=successor_headers)
+    assert accepted.status_code == 200, accepted.text
+    filled = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    assert filled["uncovered_states"] == []
+    assert filled["status"] == "active"
+    assert [d["starts_on"] for d in filled["directors"]] == [str(today())]
+
+
+async def test_a_lapsed_license_ends_oversight_in_that_state_from_its_expiry(
+    client, session, settings, emulator
+):
+    from app.physicians.expiry import sweep_credentials
+    from app.physicians.models import License
+
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    await make_physician(session, last_name="Duarte")
+    await session.commit()
+    license_ = await session.scalar(
+        select(License).where(License.physician_id == engaged.physician.id, License.state == "TX")
+    )
+    assert license_ is not None
+    expiry = today() + timedelta(days=3)
+    license_.expires_on = expiry
+    await session.commit()
+    # Renewed before the sweep? No: the sweep on the expiry day finds it lapsed.
+    with travel(timedelta(days=3)):
+        result = await sweep_credentials(session, on=expiry, warn_days=60, settings=settings)
+        await session.commit()
+    assert result.expired == 1
+    view = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    [departure] = view["departures"]
+    assert departure["reason"] == "license_lapsed"
+    assert departure["oversight_ends_on"] == str(expiry)
+    assert departure["status"] == "searching"
