@@ -33,6 +33,7 @@ from app.kit.observability import Metrics, RequestContextMiddleware
 from app.kit.ratelimit import RateLimiter
 from app.matching.router import router as matching_router
 from app.migrate import head_revision
+from app.operations.router import router as operations_router
 from app.physicians.npi import NppesClient
 from app.physicians.router import router as physicians_router
 from app.pricing.router import router as pricing_router
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         matching_router,
         engagements_router,
         billing_router,
+        operations_router,
         audit_router,
     ):
         app.include_router(router)

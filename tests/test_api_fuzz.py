@@ -113,6 +113,10 @@ async def _build_world(base: str, database_url: str, stripe_url: str) -> World:
             for who in (active.admin, active.doctor):
                 page = await client.get("/v1/me/notifications", headers=who)
                 notifications += [n["id"] for n in page.json()["items"]]
+            page = await client.get(
+                f"/v1/clinics/{active.clinic['id']}/invoices", headers=active.admin
+            )
+            invoices = [i["id"] for i in page.json()["items"]]
             # A third clinic admin with nothing: every id above is someone else's to them.
             headers["stranger"] = await user_headers(client)
     finally:
@@ -127,6 +131,7 @@ async def _build_world(base: str, database_url: str, stripe_url: str) -> World:
             "physician_id": [str(active.physician.id), str(pending.physician.id)],
             "offer_id": offers,
             "notification_id": notifications,
+            "invoice_id": invoices,
             "code": ["TX", "CA", "NY", "FL"],
         },
     )

@@ -51,6 +51,15 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/engagements/{engagement_id}/cancel", CLINIC, {"at_period_end": False}),
     ("POST", "/v1/engagements/{engagement_id}/change-scope", CLINIC, {"monthly_patient_volume": 9}),
     ("GET", "/v1/clinics/{clinic_id}/invoices", CLINIC, None),
+    ("POST", "/v1/intakes/{intake_id}/rematch", OPS_ONLY, {"reason": "stalled"}),
+    (
+        "POST",
+        "/v1/intakes/{intake_id}/offers",
+        OPS_ONLY,
+        {"physician_id": "00000000-0000-4000-8000-000000000000", "reason": "named"},
+    ),
+    ("POST", "/v1/offers/{offer_id}/withdraw", OPS_ONLY, {"reason": "mistake"}),
+    ("POST", "/v1/invoices/{invoice_id}/refund", OPS_ONLY, {"reason": "goodwill"}),
     (
         "POST",
         "/v1/engagements/{engagement_id}/resign",
@@ -101,6 +110,7 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "intake_id": intake["id"],
         "offer_id": offer["id"],
         "engagement_id": engagement["id"],
+        "invoice_id": str(uuid.uuid4()),
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0

@@ -54,6 +54,8 @@ class Invoice(UUIDPrimaryKey, Base):
     total_cents: Mapped[int]
     amount_due_cents: Mapped[int]
     amount_paid_cents: Mapped[int]
+    # Refunded by operations through our gateway (the refunds are also in the audit trail).
+    amount_refunded_cents: Mapped[int] = mapped_column(server_default=text("0"), default=0)
     billing_reason: Mapped[str | None] = mapped_column(String(40))
     hosted_invoice_url: Mapped[str | None] = mapped_column(Text)
     period_start: Mapped[datetime | None]

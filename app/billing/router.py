@@ -27,7 +27,7 @@ from app.clinics.service import get_clinic
 from app.db import SessionDep
 from app.engagements.models import Engagement
 from app.engagements.service import to_read
-from app.errors import AppError, UpstreamUnavailable, problem_responses
+from app.errors import AppError, UpstreamUnavailable, ValidationFailed, problem_responses
 from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.kit.idempotency import AppRoute, idempotent
@@ -50,6 +50,7 @@ async def stripe_gateway(request: Request) -> StripeGateway:
 
 
 GatewayDep = Annotated[StripeGateway, Depends(stripe_gateway)]
+ClinicOrOps = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
 
 
 async def _read(
@@ -108,16 +109,32 @@ async def subscribe(
 )
 async def cancel(
     engagement_id: uuid.UUID,
-    user: ClinicAdminUser,
+    user: ClinicOrOps,
     session: SessionDep,
     gateway: GatewayDep,
     body: Annotated[CancelRequest | None, Body()] = None,
 ) -> EngagementBillingRead:
     """Cancel at the end of the paid period (the default: `ending` until then) or now
-    (`canceled`; the directors' capacity is freed at once)."""
-    at_period_end = (body or CancelRequest()).at_period_end
+    (`canceled`; the directors' capacity is freed at once). Operations may cancel on the
+    clinic's behalf with a `reason` (audited; the clinic's admins are told)."""
+    request = body or CancelRequest()
+    if user.role == Role.ops_admin.value and not request.reason:
+        raise ValidationFailed(
+            [
+                {
+                    "loc": ["body", "reason"],
+                    "msg": "operations must give a reason to cancel on a clinic's behalf",
+                    "type": "missing",
+                }
+            ]
+        )
     engagement = await service.cancel(
-        session, gateway, user, engagement_id, at_period_end=at_period_end
+        session,
+        gateway,
+        user,
+        engagement_id,
+        at_period_end=request.at_period_end,
+        reason=request.reason,
     )
     read = await _read(session, engagement)
     await session.commit()

@@ -60,6 +60,12 @@ class CancelRequest(BaseModel):
         default=True,
         description="true: run to the end of the paid period (the default); false: end now",
     )
+    reason: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=2000,
+        description="Required when operations cancel on the clinic's behalf (audited)",
+    )
 
 
 class SetupIntentRead(BaseModel):
@@ -100,6 +106,7 @@ class InvoiceRead(BaseModel):
     total_cents: int
     amount_due_cents: int
     amount_paid_cents: int
+    amount_refunded_cents: int = 0
     billing_reason: str | None
     hosted_invoice_url: str | None
     period_start: datetime | None

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
-from app.auth.models import User
+from app.auth.models import Role, User
 from app.billing import shapes
 from app.billing.models import BillingOperation, Invoice
 from app.billing.schemas import ScopeChange
@@ -342,8 +342,11 @@ async def cancel(
     engagement_id: uuid.UUID,
     *,
     at_period_end: bool,
+    reason: str | None = None,
 ) -> Engagement:
     engagement, _ = await _load_for_admin(session, user, engagement_id)
+    by_ops = user.role == Role.ops_admin.value
+    who = f"canceled by operations: {reason}" if by_ops else "canceled by the clinic"
     _refuse_when_canceled(engagement)
     sub_id = engagement.stripe_subscription_id
     if sub_id:
@@ -358,13 +361,13 @@ async def cancel(
         sub = await gateway.cancel_at_period_end(
             sub_id, flag=True, key=f"cancel-at-period-end:{engagement.id}"
         )
-        await apply_subscription(session, gateway, engagement, sub, reason="canceled by the clinic")
+        await apply_subscription(session, gateway, engagement, sub, reason=who)
     else:
         # Immediate, or nothing paid yet (there is no period to run out).
         if sub_id:
             sub = await gateway.cancel_now(sub_id)
             engagement.stripe_status = sub.get("status")
-        await mark_canceled(session, engagement, reason="canceled by the clinic", actor_id=user.id)
+        await mark_canceled(session, engagement, reason=who, actor_id=user.id)
     await record_audit(
         session,
         actor_id=user.id,
@@ -376,8 +379,24 @@ async def cancel(
             "status": engagement.status,
             "at_period_end": at_period_end,
             "ends_on": engagement.ends_on.isoformat() if engagement.ends_on else None,
+            **({"reason": reason, "by": "operations"} if by_ops else {}),
         },
     )
+    if by_ops:
+        await notify_parties(
+            session,
+            engagement,
+            kind="engagement.canceled_by_operations",
+            clinic=(
+                "Operations canceled your engagement",
+                f"Our operations team canceled this engagement ({reason}). "
+                + (
+                    f"It runs until {engagement.ends_on}."
+                    if engagement.status == EngagementStatus.ending.value
+                    else "It has ended."
+                ),
+            ),
+        )
     if engagement.status == EngagementStatus.ending.value:
         await notify_parties(
             session,

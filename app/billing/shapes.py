@@ -103,6 +103,19 @@ def _payment_intents(invoice: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def payment_intent_id(invoice: dict[str, Any]) -> str | None:
+    """The id of the payment intent that paid `invoice` (either API shape, expanded or not)."""
+    candidates = [invoice.get("payment_intent")] + [
+        (payment.get("payment") or {}).get("payment_intent")
+        for payment in (invoice.get("payments") or {}).get("data") or []
+    ]
+    for pi in candidates:
+        found = _id(pi)
+        if found:
+            return found
+    return None
+
+
 def payment_outcome(invoice: dict[str, Any] | None) -> PaymentOutcome:
     if not invoice:
         return PaymentOutcome(None)

@@ -489,6 +489,17 @@ class StripeGateway:
         )
         return str(transfer["id"])
 
+    async def create_refund(
+        self, *, payment_intent: str, amount_cents: int, key: str, metadata: dict[str, str]
+    ) -> dict[str, Any]:
+        return await self._call(
+            "refunds.create",
+            lambda: self._v1.refunds.create_async(
+                {"payment_intent": payment_intent, "amount": amount_cents, "metadata": metadata},
+                {"idempotency_key": key},
+            ),
+        )
+
     async def cancel_now(self, subscription_id: str) -> dict[str, Any]:
         try:
             return await self._call(

@@ -400,7 +400,7 @@ async def advance(
                     )
                 )
         chosen = waiting[: max(room, 0)]
-        await _send_offers(session, intake, chosen, settings)
+        await send_offers(session, intake, chosen, settings)
         open_offers += len(chosen)
         if open_offers == 0:
             ctx = ctx or await build_context(session, intake, clinic, settings)
@@ -425,7 +425,7 @@ async def advance(
     await session.flush()
 
 
-async def _send_offers(
+async def send_offers(
     session: AsyncSession, intake: Intake, matches: Sequence[Match], settings: Settings
 ) -> list[Offer]:
     """Offer `matches` (one round trip for each kind of write, however many offers)."""
