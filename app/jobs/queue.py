@@ -27,6 +27,7 @@ JOB_MODULES = [
     "app.matching.jobs",
     "app.billing.jobs",
     "app.engagements.jobs",
+    "app.operations.jobs",
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from app.auth.deps import ClinicAdminUser, OpsUser, PhysicianUser, SettingsDep, require_role
 from app.auth.models import Role, User
@@ -17,7 +16,7 @@ from app.engagements.schemas import EngagementRead
 from app.engagements.service import anonymous_label
 from app.engagements.service import to_read as engagement_read
 from app.errors import problem_responses
-from app.kit.clock import today, utcnow
+from app.kit.clock import today
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params, paginate
 from app.matching import diagnostics, flows, offers, service
@@ -194,15 +193,7 @@ async def list_intakes(
     if status:
         stmt = stmt.where(Intake.status == status.value)
     if stalled:
-        target = utcnow() - timedelta(hours=settings.placement_target_hours)
-        stmt = stmt.where(
-            Intake.status == IntakeStatus.matching.value,
-            Intake.submitted_at <= target,
-            ~exists().where(
-                Match.intake_id == Intake.id,
-                Match.status.in_([MatchStatus.accepted.value, MatchStatus.confirmed.value]),
-            ),
-        )
+        stmt = stmt.where(service.stalled(settings))
     rows, cursor = await paginate(
         session, stmt, page, created_at=Intake.created_at, id_column=Intake.id
     )

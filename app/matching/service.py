@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
@@ -112,6 +112,19 @@ async def build_context(
         np_caps={c: ctx.np_cap for c, ctx in contexts.items()},
         round=intake.matching_round,
         excluded=departed,
+    )
+
+
+def stalled(settings: Settings) -> ColumnElement[bool]:
+    """Intakes matching for longer than the placement target without an accepted offer."""
+    target = utcnow() - timedelta(hours=settings.placement_target_hours)
+    return and_(
+        Intake.status == IntakeStatus.matching.value,
+        Intake.submitted_at <= target,
+        ~exists().where(
+            Match.intake_id == Intake.id,
+            Match.status.in_([MatchStatus.accepted.value, MatchStatus.confirmed.value]),
+        ),
     )
 
 

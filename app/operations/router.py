@@ -4,8 +4,10 @@ refund an invoice. Operations only (403 for everyone else); each is audited with
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from app.auth.deps import OpsUser, SettingsDep
 from app.billing.router import GatewayDep
@@ -13,13 +15,31 @@ from app.clinics.router import intake_read
 from app.clinics.schemas import IntakeRead
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.kit.clock import today
 from app.kit.idempotency import AppRoute
 from app.matching.router import offer_read
 from app.matching.schemas import OfferRead
 from app.operations import service
 from app.operations.schemas import DirectOffer, OverrideReason, RefundRead, RefundRequest
+from app.operations.summary import DailySummary, daily_summary
 
 router = APIRouter(prefix="/v1", tags=["operations"], route_class=AppRoute)
+
+
+@router.get(
+    "/reports/daily",
+    operation_id="daily_summary",
+    responses=problem_responses(401, 403, 422),
+)
+async def daily_report(
+    ops: OpsUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    on: Annotated[date | None, Query(description="The UTC day (default: yesterday)")] = None,
+) -> DailySummary:
+    """The operations summary the daily job sends: a day's placements and their speed, and
+    the current backlog (stalled intakes, directors leaving, credentials expiring)."""
+    return await daily_summary(session, day=on or today() - timedelta(days=1), settings=settings)
 
 
 @router.post(
