@@ -212,3 +212,37 @@ async def test_an_unreachable_database_is_503_problem_not_500():
                 assert response.json()["type"].endswith("/service-unavailable")
             assert (await c.get("/healthz")).status_code == 200  # the process itself is fine
             assert (await c.get("/readyz")).status_code == 503
+
+
+async def test_a_database_that_never_answers_is_503_after_the_connect_timeout():
+    """A host that takes the TCP connection but never speaks (a hung server, a network dropping
+    packets) costs a request DATABASE_CONNECT_TIMEOUT_SECONDS and a 503, not asyncpg's 60 s."""
+    import asyncio
+    import socket
+    import time
+
+    import httpx
+
+    from app.main import AppOptions, create_app
+    from tests.conftest import make_settings
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        # Listening but never accepting: the kernel completes the handshakes into the backlog.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        settings = make_settings(
+            f"postgresql://postgres@127.0.0.1:{port}/nowhere", database_connect_timeout_seconds=1
+        )
+        app = create_app(settings, AppOptions(real_queue=False))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                started = time.monotonic()
+                # Bounded here so that a regression fails instead of hanging the suite.
+                response = await asyncio.wait_for(c.get("/v1/services"), 20)
+                elapsed = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["retry-after"] == "2"
+    assert 1 <= elapsed < 10

@@ -10,6 +10,7 @@ or queue it inside the transaction with `defer_in_transaction`.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import procrastinate
@@ -49,7 +50,11 @@ async def defer_in_transaction(
 def build_connector(settings: Settings) -> procrastinate.PsycopgConnector:
     return procrastinate.PsycopgConnector(
         conninfo=settings.libpq_url,
-        kwargs={"application_name": "mdmatch-queue"},
+        kwargs={
+            "application_name": "mdmatch-queue",
+            # libpq counts whole seconds, and at least 2.
+            "connect_timeout": max(2, math.ceil(settings.database_connect_timeout_seconds)),
+        },
         min_size=1,
         max_size=4,
     )
