@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # How long a request waits for a pooled connection, and how long one statement may run.
     database_pool_timeout_seconds: float = Field(default=10, gt=0)
     database_statement_timeout_ms: int = Field(default=15_000, ge=0)
+    # How long opening a connection may take: a database host that takes the TCP connection but
+    # never answers (hung, or a network dropping packets) then costs a request this long and a
+    # 503, not asyncpg's default of 60 s (libpq's, for the job queue, is forever).
+    database_connect_timeout_seconds: float = Field(default=5, gt=0, le=60)
     redis_url: str | None = None
 
     jwt_secret: SecretStr = SecretStr(LOCAL_JWT_SECRET)

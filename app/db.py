@@ -78,10 +78,11 @@ def create_engine(settings: Settings, **kwargs: Any) -> AsyncEngine:
         hide_parameters=True,
         # A runaway query is cut off instead of holding a connection (and its locks).
         connect_args={
+            "timeout": settings.database_connect_timeout_seconds,
             "server_settings": {
                 "statement_timeout": str(settings.database_statement_timeout_ms),
                 "application_name": "mdmatch",
-            }
+            },
         },
         **kwargs,
     )

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_BASE = "https://mdmatch.dev/problems/"
@@ -206,26 +207,23 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers or {}),
         )
 
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc  # our bug, not an outage: the 500 handler below answers and logs it
+        return _database_unavailable_response(request, exc)
+
+    # A database outage arrives as one of these. Answered here, in Starlette's exception
+    # middleware, the 503 is a handled response; the catch-all `Exception` handler below runs
+    # in the server-error middleware, which re-raises after answering, so uvicorn would also
+    # log every 503 of an outage as "Exception in ASGI application", a traceback at error level.
+    for exc_class in (SQLAlchemyError, OSError):
+        app.add_exception_handler(exc_class, _database_error)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if database_unavailable(exc):
-            # Fail fast and say so: the client retries; the pool reconnects by itself
-            # (pre-ping) once PostgreSQL is back.
-            log.warning(
-                "database_unavailable",
-                path=request.url.path,
-                request_id=getattr(request.state, "request_id", None),
-                error=type(exc).__name__,
-            )
-            return problem_response(
-                request,
-                status=503,
-                slug="service-unavailable",
-                title="The service is not ready",
-                detail="The database is unavailable for a moment; nothing was changed. Retry "
-                "shortly.",
-                headers={"Retry-After": "2"},
-            )
+            # Raised outside the routes (a middleware): still a 503, not a 500.
+            return _database_unavailable_response(request, exc)
         # Starlette calls this outside the request middleware, whose log context is gone by now.
         log.exception(
             "unhandled_exception",
@@ -239,6 +237,25 @@ def install_error_handlers(app: FastAPI) -> None:
             title="Internal server error",
             detail="Something went wrong on our side; quote the request id if you contact us.",
         )
+
+
+def _database_unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    # Fail fast and say so: the client retries; the pool reconnects by itself (pre-ping) once
+    # PostgreSQL is back.
+    log.warning(
+        "database_unavailable",
+        path=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+        error=type(exc).__name__,
+    )
+    return problem_response(
+        request,
+        status=503,
+        slug="service-unavailable",
+        title="The service is not ready",
+        detail="The database is unavailable for a moment; nothing was changed. Retry shortly.",
+        headers={"Retry-After": "2"},
+    )
 
 
 # SQLSTATEs that mean "the database is not there right now": connection exceptions (08xxx),

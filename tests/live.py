@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import TextIO
 
 import httpx
 
@@ -18,19 +19,26 @@ from tests.conftest import ROOT
 
 @contextlib.contextmanager
 def serve_process(
-    database_url: str, emulator_port: int, *, extra_env: dict[str, str] | None = None
+    database_url: str,
+    emulator_port: int,
+    *,
+    output: TextIO | None = None,
+    env_overrides: dict[str, str] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`output`: a file for the server's log instead of a pipe. Nobody reads the pipe until the
+    process ends, and a server under load fills it (64 KiB) and then blocks on its next log line.
+    `env_overrides`: extra settings (e.g. STRIPE_* of an emulator the test already runs)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
     env.update(
         DATABASE_URL=database_url, ENVIRONMENT="local", STRIPE_EMULATOR_PORT=str(emulator_port)
     )
-    env.update(extra_env or {})
+    env.update(env_overrides or {})
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        stdout=output if output is not None else subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -38,7 +46,7 @@ def serve_process(
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else "(see its output)"
             try:
                 if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                     break
@@ -50,4 +58,8 @@ def serve_process(
     finally:
         if proc.poll() is None:
             proc.terminate()
-            proc.wait(20)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -75,9 +76,13 @@ def live_server(pg_server_url: str, stripe_url: str) -> Iterator[tuple[str, str]
     )
     registry = FakeNppes()
     with (
+        # The server's log goes to a file: an unread pipe fills up and blocks the server.
+        tempfile.TemporaryFile("w+") as log,
         nppes_over_http(registry) as nppes_url,
         scratch_database(pg_server_url) as url,
-        serve_process(url, free_port(), extra_env={**env, "NPPES_BASE_URL": nppes_url}) as (
+        serve_process(
+            url, free_port(), output=log, env_overrides={**env, "NPPES_BASE_URL": nppes_url}
+        ) as (
             base,
             _,
         ),

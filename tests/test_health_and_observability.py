@@ -4,7 +4,9 @@ import io
 import json
 
 import pytest
+from sqlalchemy import text
 
+from app.db import SessionDep
 from app.errors import PROBLEM_MEDIA_TYPE
 from tests.factories import PASSWORD, register
 
@@ -96,6 +98,25 @@ async def test_unexpected_exception_is_a_generic_500_with_request_id(app, client
     assert failure["request_id"] == "req-500"
 
 
+async def test_a_wrong_query_is_a_500_not_a_503(app, client, json_logs):
+    """Only a database that cannot be reached is a 503; a query our code got wrong is our bug."""
+
+    @app.get("/__bad-query")
+    async def bad_query(session: SessionDep) -> None:
+        await session.execute(text("SELECT * FROM no_such_table"))
+
+    try:
+        response = await client.get("/__bad-query", headers={"X-Request-ID": "req-bad-query"})
+    finally:
+        app.router.routes.pop()
+    assert response.status_code == 500
+    assert response.json()["type"] == "https://mdmatch.dev/problems/internal"
+    assert "no_such_table" not in response.text
+    logged = [json.loads(line) for line in json_logs.getvalue().splitlines()]
+    failure = next(e for e in logged if e["event"] == "unhandled_exception")
+    assert failure["request_id"] == "req-bad-query"
+
+
 @pytest.fixture
 def json_logs():
     import logging
@@ -172,7 +193,9 @@ async def test_an_unreachable_database_is_503_problem_not_500():
         make_settings(dead, database_pool_timeout_seconds=1), AppOptions(real_queue=False)
     )
     async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        # raise_app_exceptions: the 503 is a handled answer; nothing escapes the app (for the
+        # server to log as an error).
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             for method, path, body in (
                 ("GET", "/v1/services", None),
@@ -189,3 +212,37 @@ async def test_an_unreachable_database_is_503_problem_not_500():
                 assert response.json()["type"].endswith("/service-unavailable")
             assert (await c.get("/healthz")).status_code == 200  # the process itself is fine
             assert (await c.get("/readyz")).status_code == 503
+
+
+async def test_a_database_that_never_answers_is_503_after_the_connect_timeout():
+    """A host that takes the TCP connection but never speaks (a hung server, a network dropping
+    packets) costs a request DATABASE_CONNECT_TIMEOUT_SECONDS and a 503, not asyncpg's 60 s."""
+    import asyncio
+    import socket
+    import time
+
+    import httpx
+
+    from app.main import AppOptions, create_app
+    from tests.conftest import make_settings
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as silent:
+        # Listening but never accepting: the kernel completes the handshakes into the backlog.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        port = silent.getsockname()[1]
+        settings = make_settings(
+            f"postgresql://postgres@127.0.0.1:{port}/nowhere", database_connect_timeout_seconds=1
+        )
+        app = create_app(settings, AppOptions(real_queue=False))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=True)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                started = time.monotonic()
+                # Bounded here so that a regression fails instead of hanging the suite.
+                response = await asyncio.wait_for(c.get("/v1/services"), 20)
+                elapsed = time.monotonic() - started
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.headers["retry-after"] == "2"
+    assert 1 <= elapsed < 10

@@ -19,6 +19,7 @@ from app.auth.schemas import (
 )
 from app.db import SessionDep
 from app.errors import problem_responses
+from app.jobs.queue import defer_in_transaction
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.ratelimit import limit_key, rate_limit
 
@@ -89,10 +90,16 @@ async def refresh(body: RefreshRequest, session: SessionDep, settings: SettingsD
     dependencies=[Depends(rate_limit("password-reset", "rate_limit_password_reset"))],
     responses=problem_responses(422, 429),
 )
-async def request_password_reset(body: PasswordResetRequest, request: Request) -> dict[str, str]:
+async def request_password_reset(
+    body: PasswordResetRequest, request: Request, session: SessionDep
+) -> dict[str, str]:
     """Send a reset link if an account has this e-mail. The answer is the same either way."""
     await limit_key(request, "reset-account", "rate_limit_password_reset_per_account", body.email)
-    await jobs.send_password_reset.defer_async(email=body.email)
+    # Queued in the request's own transaction, not through the job queue's pool: with PostgreSQL
+    # down, that pool holds a caller until it can connect again (up to its 30 s timeout), and a
+    # connection it lost mid-query surfaced as a 500. The engine fails at once: a 503.
+    await defer_in_transaction(session, jobs.send_password_reset.name, email=body.email)
+    await session.commit()
     return {"detail": "If an account exists for this e-mail, a reset link is on its way."}
 
 

@@ -9,10 +9,14 @@ or queue it inside the transaction with `defer_in_transaction`.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
+import time
 from typing import Any
 
 import procrastinate
+import structlog
 from procrastinate.testing import InMemoryConnector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +35,14 @@ JOB_MODULES = [
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)
+
+log = structlog.get_logger(__name__)
+
+# Pauses before starting a stopped worker again: doubling from the first, then the last again
+# and again while the database stays away.
+WORKER_RESTART_DELAYS = (0.5, 1.0, 2.0, 4.0)
+# A worker that ran this long before it stopped starts over from the shortest pause.
+WORKER_HEALTHY_SECONDS = 60.0
 
 
 async def defer_in_transaction(
@@ -51,7 +63,34 @@ async def defer_in_transaction(
 def build_connector(settings: Settings) -> procrastinate.PsycopgConnector:
     return procrastinate.PsycopgConnector(
         conninfo=settings.libpq_url,
-        kwargs={"application_name": "mdmatch-queue"},
+        kwargs={
+            "application_name": "mdmatch-queue",
+            # libpq counts whole seconds, and at least 2.
+            "connect_timeout": max(2, math.ceil(settings.database_connect_timeout_seconds)),
+        },
         min_size=1,
         max_size=4,
     )
+
+
+async def run_worker_until_cancelled(**options: Any) -> None:
+    """Run a worker until this task is cancelled, starting it again whenever it stops by itself.
+
+    procrastinate stops a worker for good when PostgreSQL goes away (its listener cannot
+    reconnect, or fetching a job fails). The jobs wait in the database, but without this nothing
+    would run them again until the process restarts. Cancelling stops the worker gracefully.
+    """
+    attempt = 0
+    while True:
+        started = time.monotonic()
+        error: str | None = None
+        try:
+            await queue.run_worker_async(install_signal_handlers=False, **options)
+        except Exception as exc:  # any reason to stop: the worker is started again
+            error = repr(exc)
+        if time.monotonic() - started >= WORKER_HEALTHY_SECONDS:
+            attempt = 0
+        delay = WORKER_RESTART_DELAYS[min(attempt, len(WORKER_RESTART_DELAYS) - 1)]
+        attempt += 1
+        log.warning("worker_stopped", error=error, restart_in_seconds=delay)
+        await asyncio.sleep(delay)

@@ -45,8 +45,8 @@ def two_servers(
     if redis_url:
         env["REDIS_URL"] = redis_url
     return (
-        serve_process(database_url, free_port(), extra_env=env),
-        serve_process(database_url, free_port(), extra_env=env),
+        serve_process(database_url, free_port(), env_overrides=env),
+        serve_process(database_url, free_port(), env_overrides=env),
     )
 
 
