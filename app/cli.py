@@ -250,7 +250,7 @@ def worker(
 async def _run_worker(settings: Settings, concurrency: int) -> None:
     from app.billing.stripe_gateway import StripeGateway
     from app.db import create_engine, create_sessionmaker
-    from app.jobs.queue import build_connector, queue
+    from app.jobs.queue import build_connector, queue, worker_options
     from app.jobs.runtime import JobRuntime, configure_runtime
     from app.kit.mailer import build_email_sender
 
@@ -267,7 +267,7 @@ async def _run_worker(settings: Settings, concurrency: int) -> None:
     try:
         with queue.replace_connector(build_connector(settings)):
             async with queue.open_async():
-                await queue.run_worker_async(concurrency=concurrency)
+                await queue.run_worker_async(**worker_options(settings, concurrency=concurrency))
     finally:
         if gateway is not None:
             await gateway.aclose()

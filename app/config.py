@@ -161,6 +161,14 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     idempotency_ttl_seconds: int = 24 * 3600
 
+    # Task workers write a heartbeat this often; a worker silent for JOB_STALLED_AFTER_SECONDS
+    # is taken for dead (killed mid-job) and its running jobs are run again.
+    job_heartbeat_seconds: float = Field(default=10, gt=0)
+    job_stalled_after_seconds: float = Field(default=120, gt=0)
+    # New jobs wake workers at once (LISTEN/NOTIFY); retried and scheduled ones are found by
+    # polling this often.
+    job_poll_seconds: float = Field(default=5, gt=0)
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -203,6 +211,16 @@ class Settings(BaseSettings):
         if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
             raise ValueError("MATCH_WEIGHTS must be non-negative with at least one positive")
         return weights
+
+    @model_validator(mode="after")
+    def _stalled_after_several_heartbeats(self) -> Self:
+        # A live worker whose heartbeat is merely late must never look dead: its job would run
+        # twice at once.
+        if self.job_stalled_after_seconds < 3 * self.job_heartbeat_seconds:
+            raise ValueError(
+                "JOB_STALLED_AFTER_SECONDS must be at least three JOB_HEARTBEAT_SECONDS"
+            )
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -24,7 +24,7 @@ from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
 from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
-from app.jobs.queue import build_connector, queue, run_worker_until_cancelled
+from app.jobs.queue import build_connector, queue, run_worker_until_cancelled, worker_options
 from app.jobs.runtime import JobRuntime, configure_runtime
 from app.kit.http_guards import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.kit.idempotency import IdempotencyStore
@@ -89,7 +89,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await stack.enter_async_context(queue.open_async())
         worker: asyncio.Task[Any] | None = None
         if options.run_worker:
-            worker = asyncio.create_task(run_worker_until_cancelled(name="in-process"))
+            worker = asyncio.create_task(
+                run_worker_until_cancelled(**worker_options(settings, name="in-process"))
+            )
             log.info("worker_started", mode="in-process")
         try:
             yield

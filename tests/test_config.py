@@ -72,3 +72,12 @@ def test_url_forms_for_each_driver():
     assert sqlalchemy_url("postgres://u@h/d") == "postgresql+asyncpg://u@h/d"
     with pytest.raises(ValueError, match="not a PostgreSQL URL"):
         sqlalchemy_url("mysql://u@h/d")
+
+
+def test_a_worker_is_stalled_only_after_several_missed_heartbeats():
+    settings = Settings(_env_file=None)
+    assert (settings.job_heartbeat_seconds, settings.job_stalled_after_seconds) == (10, 120)
+    Settings(_env_file=None, job_heartbeat_seconds=1, job_stalled_after_seconds=3)
+    with pytest.raises(ValidationError, match="JOB_STALLED_AFTER_SECONDS"):
+        # A live worker with a late heartbeat would look dead and its job would run twice.
+        Settings(_env_file=None, job_heartbeat_seconds=10, job_stalled_after_seconds=20)

@@ -13,10 +13,11 @@ import asyncio
 import json
 import math
 import time
-from typing import Any
+from typing import Any, Unpack
 
 import procrastinate
 import structlog
+from procrastinate.app import WorkerOptions
 from procrastinate.testing import InMemoryConnector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +59,18 @@ async def defer_in_transaction(
         ),
         {"queue": queue_name, "task": task_name, "args": json.dumps(args)},
     )
+
+
+def worker_options(settings: Settings, **options: Unpack[WorkerOptions]) -> WorkerOptions:
+    """What every worker (`mdmatch worker`, the in-process one) shares: its polling interval,
+    its heartbeat, and when a silent worker is pruned (its running jobs then count as stalled
+    at once), which is the same time `maintenance.retry_stalled_jobs` waits."""
+    return {
+        "fetch_job_polling_interval": settings.job_poll_seconds,
+        "update_heartbeat_interval": settings.job_heartbeat_seconds,
+        "stalled_worker_timeout": settings.job_stalled_after_seconds,
+        **options,
+    }
 
 
 def build_connector(settings: Settings) -> procrastinate.PsycopgConnector:
