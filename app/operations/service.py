@@ -15,7 +15,7 @@ from app.auth.models import User
 from app.billing import shapes
 from app.billing.models import Invoice
 from app.billing.stripe_gateway import StripeGateway
-from app.clinics.models import Intake, IntakeStatus
+from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.continuity import search_replacement
@@ -42,6 +42,12 @@ class RefundTooLarge(Conflict):
     slug, title = "refund-too-large", "More than is left to refund"
 
 
+async def _lock_intake(session: AsyncSession, intake_id: uuid.UUID) -> tuple[Intake, Clinic]:
+    if await session.scalar(select(Intake.id).where(Intake.id == intake_id)) is None:
+        raise NotFound("No such intake.")
+    return await matching.lock_intake(session, intake_id)
+
+
 async def _searching_departure(session: AsyncSession, intake: Intake) -> DirectorDeparture | None:
     """For a confirmed intake: the departure of its latest round still without a replacement."""
     return await session.scalar(
@@ -61,7 +67,7 @@ async def rematch(
 ) -> Intake:
     """Run matching again: a fresh round for an intake still matching or unmatched (open offers
     withdrawn first), or a fresh replacement search for a director nobody has replaced yet."""
-    intake, clinic = await matching.lock_intake(session, intake_id)
+    intake, clinic = await _lock_intake(session, intake_id)
     before = {"status": intake.status, "round": intake.matching_round}
     if intake.status in (IntakeStatus.matching.value, IntakeStatus.unmatched.value):
         await matching.withdraw_open_offers(session, intake.id)
@@ -110,7 +116,7 @@ async def offer_to(
     settings: Settings,
 ) -> Offer:
     """Offer the intake (one of its open state groups) to a named physician."""
-    intake, clinic = await matching.lock_intake(session, intake_id)
+    intake, clinic = await _lock_intake(session, intake_id)
     replacing = intake.status == IntakeStatus.confirmed.value and (
         await open_departure(session, intake) is not None
     )

@@ -51,6 +51,20 @@ async def test_overrides_refuse_everyone_but_operations(client, session, setting
             assert response.status_code == (401 if not who else 403), (path, response.text)
 
 
+async def test_overrides_on_missing_objects_are_404(client, session, settings):
+    ops = await ops_headers(client, session, settings)
+    missing = uuid.uuid4()
+    for path, body in (
+        (f"/v1/intakes/{missing}/rematch", {"reason": "stalled"}),
+        (f"/v1/intakes/{missing}/offers", {"physician_id": str(missing), "reason": "named"}),
+        (f"/v1/offers/{missing}/withdraw", {"reason": "mistake"}),
+        (f"/v1/invoices/{missing}/refund", {"reason": "goodwill"}),
+    ):
+        response = await client.post(path, json=body, headers=ops)
+        assert response.status_code == 404, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+
 async def test_rematch_an_unmatched_intake_once_a_physician_is_available(client, session, settings):
     _, intake = await _submitted_intake(client, states=("CA",))
     assert intake["status"] == "unmatched"
