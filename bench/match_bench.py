@@ -137,7 +137,7 @@ async def measure(url: str, runs: int) -> dict[str, float]:
                 Quote(
                     id=uuid.uuid4(),
                     intake_id=intake_id,
-                    pricing_version="2026.11.1",
+                    pricing_version="2026.11.2",
                     currency="usd",
                     billing_interval="month",
                     line_items=[],

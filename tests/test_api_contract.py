@@ -112,3 +112,38 @@ def test_openapi_serves_every_operation_of_the_contract(app) -> None:
     }
     missing = CONTRACT - served
     assert not missing, f"API.md operations not served: {sorted(missing)}"
+
+
+# The contract's lists (everything but the reference lists, which come in one page).
+LISTS = {
+    "/v1/me/notifications",
+    "/v1/audit",
+    "/v1/physicians",
+    "/v1/physicians/me/offers",
+    "/v1/physicians/me/engagements",
+    "/v1/clinics",
+    "/v1/clinics/{id}/intakes",
+    "/v1/clinics/{id}/engagements",
+    "/v1/clinics/{id}/invoices",
+    "/v1/intakes",
+}
+
+
+def test_every_list_of_the_contract_is_paginated_and_secured(app) -> None:
+    """API.md: lists are `{"items": [...], "next_cursor": ...}` with `?limit=` (max 200) and
+    `?cursor=`; every one needs a token."""
+    assert {path for method, path in CONTRACT if method == "GET"} >= LISTS
+    doc = app.openapi()
+    schemas = doc["components"]["schemas"]
+    by_path = {_normalise(path): item for path, item in doc["paths"].items()}
+    for path in sorted(LISTS):
+        op = by_path[path]["get"]
+        params = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "query"}
+        assert {"limit", "cursor"} <= set(params), path
+        limit = params["limit"]["schema"]
+        assert (limit.get("default"), limit.get("maximum")) == (50, 200), (path, limit)
+        ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        page = schemas[ref.rsplit("/", 1)[-1]]
+        assert {"items", "next_cursor"} <= set(page["properties"]), path
+        assert page["properties"]["items"]["type"] == "array", path
+        assert op.get("security"), f"{path} must need a token"

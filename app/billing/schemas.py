@@ -30,8 +30,14 @@ class ScopeChange(BaseModel):
     engagement_model: EngagementModel | None = None
     oversight_mode: OversightMode | None = None
     monthly_patient_volume: int | None = Field(default=None, ge=0, le=100_000)
+    standing_backup: bool | None = Field(
+        default=None,
+        description="Add (true) or drop (false) the standing backup director: adding starts the "
+        "search for one; dropping ends the backup's standby today",
+    )
 
     _no_nulls = field_validator(
+        "standing_backup",
         "services",
         "providers",
         "physician_performs_services",

@@ -42,15 +42,21 @@ from app.billing.sync import (
 from app.clinics.models import Clinic, Intake
 from app.clinics.service import refresh_compliance
 from app.config import Settings
-from app.engagements.models import Engagement, EngagementStatus
+from app.engagements.backup import cancel_backup_search, end_backup, start_backup_search
+from app.engagements.models import DirectorRole, Engagement, EngagementStatus
 from app.engagements.service import get_engagement
 from app.errors import Conflict
-from app.kit.clock import utcnow
+from app.kit.clock import today, utcnow
 from app.kit.pagination import PageParams, paginate
 from app.matching.diagnostics import explain_physician
 from app.matching.service import build_context
 from app.pricing.models import Quote
-from app.pricing.service import BlockingComplianceFlags, persist_intake_quote
+from app.pricing.service import (
+    BlockingComplianceFlags,
+    backup_payout_cents,
+    directors_payout_cents,
+    persist_intake_quote,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -458,11 +464,12 @@ async def change_scope(
     quote = await persist_intake_quote(
         session, intake, clinic, default_cap=settings.default_supervisee_cap, one_time=False
     )
-    _resplit_payouts(engagement, quote.physician_payout_cents)
+    _resplit_payouts(engagement, directors_payout_cents(quote), backup_payout_cents(quote))
     engagement.quote_id = quote.id
     await session.flush()
 
     proration = await _move_subscription(session, gateway, engagement, old_quote, quote)
+    await _apply_backup_option(session, engagement, intake, clinic, settings, before, user)
     await record_audit(
         session,
         actor_id=user.id,
@@ -489,6 +496,35 @@ async def change_scope(
         ),
     )
     return engagement, proration
+
+
+async def _apply_backup_option(
+    session: AsyncSession,
+    engagement: Engagement,
+    intake: Intake,
+    clinic: Clinic,
+    settings: Settings,
+    before: dict[str, Any],
+    user: User,
+) -> None:
+    """A scope change that adds the standing backup starts its search; one that drops it ends
+    the backup's standby today and stops any search."""
+    if "standing_backup" not in before or before["standing_backup"] == intake.standing_backup:
+        return
+    if intake.standing_backup:
+        await start_backup_search(session, engagement, intake, clinic, settings, actor_id=user.id)
+        return
+    await cancel_backup_search(session, engagement.id)
+    for director in list(engagement.directors):
+        if director.role == DirectorRole.backup.value and director.ended_at is None:
+            await end_backup(
+                session,
+                engagement,
+                director,
+                ends_on=today(),
+                reason="the clinic dropped the standing backup",
+                actor_id=user.id,
+            )
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
@@ -543,10 +579,15 @@ async def _recheck_directors(
             director.np_count = ctx.np_count
 
 
-def _resplit_payouts(engagement: Engagement, total: int) -> None:
-    """Share the new payout among the directors in proportion to their current shares; the
-    last takes the rounding remainder, so the shares add up exactly."""
-    directors = [d for d in engagement.directors if d.ended_at is None]
+def _resplit_payouts(engagement: Engagement, total: int, backup_share: int) -> None:
+    """Share the new payout among the overseeing directors in proportion to their current
+    shares (the last takes the rounding remainder, so the shares add up exactly); a standing
+    backup gets the backup line's share."""
+    live = [d for d in engagement.directors if d.ended_at is None]
+    for d in live:
+        if d.role == DirectorRole.backup.value:
+            d.monthly_payout_cents = backup_share
+    directors = [d for d in live if d.role == DirectorRole.primary.value]
     old_total = sum(d.monthly_payout_cents for d in directors)
     given = 0
     for i, d in enumerate(directors):

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,7 +21,15 @@ from app.billing import shapes
 from app.billing.models import Invoice, PayoutEntry, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway, StripeNotFound
 from app.clinics.models import Clinic, ClinicMember
-from app.engagements.models import Engagement, EngagementDirector, EngagementStatus
+from app.engagements.models import (
+    BackupSearch,
+    BackupSearchStatus,
+    DepartureStatus,
+    DirectorDeparture,
+    Engagement,
+    EngagementDirector,
+    EngagementStatus,
+)
 from app.kit.clock import utcnow
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
@@ -80,6 +88,34 @@ async def notify_parties(
         await notify_ops(session, kind=kind, title=ops[0], body=ops[1], data=data)
 
 
+async def _close_searches(session: AsyncSession, engagement: Engagement) -> None:
+    """A canceled engagement needs no replacement or backup: withdraw those rounds' offers
+    (freeing the physicians) and close the searches."""
+    from app.matching.service import withdraw_open_offers
+
+    open_backup = [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
+    open_departure = [DepartureStatus.searching.value, DepartureStatus.uncovered.value]
+    searching = await session.scalar(
+        select(
+            exists().where(
+                BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(open_backup)
+            )
+            | exists().where(
+                DirectorDeparture.engagement_id == engagement.id,
+                DirectorDeparture.status.in_(open_departure),
+            )
+        )
+    )
+    if not searching:
+        return
+    await withdraw_open_offers(session, engagement.intake_id)
+    await session.execute(
+        update(BackupSearch)
+        .where(BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(open_backup))
+        .values(status=BackupSearchStatus.canceled.value, resolved_at=utcnow())
+    )
+
+
 async def mark_canceled(
     session: AsyncSession, engagement: Engagement, *, reason: str, actor_id: uuid.UUID | None
 ) -> None:
@@ -110,6 +146,7 @@ async def mark_canceled(
         if director.ended_at is None:
             director.ended_at = now
     await session.flush()
+    await _close_searches(session, engagement)
     await record_audit(
         session,
         actor_id=actor_id,

@@ -5,7 +5,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -108,6 +108,8 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     monthly_patient_volume: Mapped[int]
     desired_start: Mapped[date]
     rush: Mapped[bool]
+    # Ask for a standing backup director (an optional recurring item of the price book).
+    standing_backup: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     promo_code: Mapped[str | None] = mapped_column(String(40))
     compliance_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     notes: Mapped[str | None] = mapped_column(Text)

@@ -146,6 +146,11 @@ class IntakeFields(BaseModel):
     monthly_patient_volume: int = Field(ge=0, le=100_000)
     desired_start: Annotated[date, AfterValidator(_not_past)]
     rush: bool = False
+    standing_backup: bool = Field(
+        default=False,
+        description="Add a standing backup director: a second physician on standby for every "
+        "state who takes over automatically when a director leaves (a recurring price-book item)",
+    )
     promo_code: PromoCode | None = None
 
     @model_validator(mode="after")
@@ -182,6 +187,7 @@ class IntakeUpdate(BaseModel):
     monthly_patient_volume: int | None = Field(default=None, ge=0, le=100_000)
     desired_start: Annotated[date, AfterValidator(_not_past)] | None = None
     rush: bool | None = None
+    standing_backup: bool | None = None
     promo_code: PromoCode | None = None
 
     # promo_code may be cleared with null; every other field only omitted.
@@ -210,6 +216,7 @@ class IntakeRead(BaseModel):
     monthly_patient_volume: int
     desired_start: date
     rush: bool
+    standing_backup: bool
     promo_code: str | None
     compliance_flags: list[ComplianceFlagRead]
     submitted_at: datetime | None

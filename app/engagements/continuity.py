@@ -23,6 +23,13 @@ from app.auth.models import User
 from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
 from app.clinics.models import Clinic, Intake
 from app.config import Settings
+from app.engagements.backup import (
+    cancel_backup_search,
+    end_backup,
+    standing_backup,
+    start_backup_search,
+    take_over,
+)
 from app.engagements.departures import mark_uncovered
 from app.engagements.departures import states_text as _states
 from app.engagements.models import (
@@ -30,6 +37,7 @@ from app.engagements.models import (
     DepartureReason,
     DepartureStatus,
     DirectorDeparture,
+    DirectorRole,
     Engagement,
     EngagementDirector,
 )
@@ -169,6 +177,11 @@ async def _bring_forward(
     actor_id: uuid.UUID | None,
 ) -> None:
     """A director already serving notice must stop sooner (e.g. suspended meanwhile)."""
+    if director.role == DirectorRole.backup.value:
+        await end_backup(
+            session, engagement, director, ends_on=ends_on, reason=reason.value, actor_id=actor_id
+        )
+        return
     departure = await session.scalar(
         select(DirectorDeparture).where(DirectorDeparture.director_id == director.id)
     )
@@ -228,10 +241,21 @@ async def depart(
     ends_on: date,
     actor_id: uuid.UUID | None,
     settings: Settings,
-) -> DirectorDeparture:
-    """Record that `director` stops overseeing on `ends_on`, tell everyone, and start looking
-    for their replacement (engagement row-locked by the caller)."""
+) -> DirectorDeparture | None:
+    """Record that `director` stops overseeing on `ends_on`, tell everyone, and have the
+    standing backup take over, or start looking for a replacement (engagement row-locked by the
+    caller). A standing backup leaving is only replaced as the backup. Returns the departure
+    (None for a backup)."""
     intake, clinic = await matching.lock_intake(session, engagement.intake_id)
+    if director.role == DirectorRole.backup.value:
+        await end_backup(
+            session, engagement, director, ends_on=ends_on, reason=reason.value, actor_id=actor_id
+        )
+        await start_backup_search(session, engagement, intake, clinic, settings)
+        return None
+    # The departure's round supersedes a backup search still under way (it resumes once the
+    # replacement has joined).
+    await cancel_backup_search(session, engagement.id)
     director.ends_on = ends_on
     await session.flush()
     await reaccrue_director(session, director)
@@ -282,6 +306,11 @@ async def depart(
             f"({reason.value}); replacement search started.",
         ),
     )
+    backup = standing_backup(engagement)
+    if backup is not None and set(director.states) <= set(backup.states):
+        await take_over(session, engagement, departure, director, backup, actor_id=actor_id)
+        await start_backup_search(session, engagement, intake, clinic, settings)
+        return departure
     await search_replacement(session, intake, clinic, departure, director, settings)
     return departure
 
@@ -467,6 +496,7 @@ async def coverage_on(session: AsyncSession, engagement_id: uuid.UUID, day: date
     rows = await session.execute(
         select(func.unnest(EngagementDirector.states)).where(
             EngagementDirector.engagement_id == engagement_id,
+            EngagementDirector.role == DirectorRole.primary.value,
             func.coalesce(EngagementDirector.starts_on, date.min) <= day,
             func.coalesce(EngagementDirector.ends_on, date.max) > day,
         )

@@ -8,7 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.clinics.models import Intake
-from app.engagements.models import DepartureStatus, DirectorDeparture
+from app.engagements.models import (
+    BackupSearch,
+    BackupSearchStatus,
+    DepartureStatus,
+    DirectorDeparture,
+)
 from app.notifications.service import notify_ops
 
 
@@ -56,4 +61,46 @@ async def mark_uncovered(
         f"({states_text(departure.states)}); oversight ends "
         f"{departure.oversight_ends_on:%Y-%m-%d}.",
         data={"engagement_id": str(departure.engagement_id)},
+    )
+
+
+async def open_backup_search(
+    session: AsyncSession, intake: Intake, *, lock: bool = False
+) -> BackupSearch | None:
+    """The standing-backup search the intake's current round is for."""
+    stmt = select(BackupSearch).where(
+        BackupSearch.intake_id == intake.id,
+        BackupSearch.matching_round == intake.matching_round,
+        BackupSearch.status.in_(
+            [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
+        ),
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def mark_backup_uncovered(
+    session: AsyncSession, search: BackupSearch, details: dict[str, object]
+) -> None:
+    """Nobody left to ask to be the standing backup: operations must step in (the round stays
+    open for an ops override)."""
+    if search.status == BackupSearchStatus.uncovered.value:
+        return
+    search.status = BackupSearchStatus.uncovered.value
+    await record_audit(
+        session,
+        actor_id=None,
+        action="engagement.backup_search_exhausted",
+        object_type="engagement",
+        object_id=search.engagement_id,
+        after={"backup_search_id": str(search.id), **details},
+    )
+    await notify_ops(
+        session,
+        kind="engagement.replacement_exhausted",
+        title="No standing backup director found",
+        body=f"Nobody left to ask to be the standing backup of engagement "
+        f"{search.engagement_id} ({states_text(search.states)}).",
+        data={"engagement_id": str(search.engagement_id)},
     )

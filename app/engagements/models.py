@@ -28,6 +28,11 @@ LIVE_ENGAGEMENT_STATUSES = (
 )
 
 
+class DirectorRole(StrEnum):
+    primary = "primary"
+    backup = "backup"
+
+
 class Engagement(UUIDPrimaryKey, Timestamps, Base):
     """The contract between a clinic and its director(s) for one intake, under one subscription."""
 
@@ -83,6 +88,7 @@ class EngagementDirector(UUIDPrimaryKey, Base):
     __tablename__ = "engagement_directors"
     __table_args__ = (
         CheckConstraint("monthly_payout_cents >= 0", name="payout"),
+        CheckConstraint(enum_check("role", DirectorRole), name="role"),
         Index("ix_engagement_directors_physician_id", "physician_id"),
     )
 
@@ -104,6 +110,11 @@ class EngagementDirector(UUIDPrimaryKey, Base):
     # the director it replaces ends, so payouts switch on that date.
     starts_on: Mapped[date | None]
     ends_on: Mapped[date | None]
+    # `backup`: the clinic's standing backup director, on standby for every state; they take
+    # over automatically when a director leaves (and oversee nothing until then).
+    role: Mapped[str] = mapped_column(
+        String(8), server_default=text("'primary'"), default="primary"
+    )
 
     engagement: Mapped[Engagement] = relationship(back_populates="directors")
 
@@ -155,6 +166,43 @@ class DirectorDeparture(UUIDPrimaryKey, Timestamps, Base):
     oversight_ends_on: Mapped[date]
     status: Mapped[str] = mapped_column(String(16))
     replacement_director_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("engagement_directors.id")
+    )
+    resolved_at: Mapped[datetime | None]
+
+
+class BackupSearchStatus(StrEnum):
+    searching = "searching"  # offers out for a standing backup director
+    filled = "filled"  # a backup accepted and is on standby
+    uncovered = "uncovered"  # nobody left to ask: operations must act
+    canceled = "canceled"  # superseded (a departure's search, the option dropped, canceled)
+
+
+class BackupSearch(UUIDPrimaryKey, Timestamps, Base):
+    """The search for an engagement's standing backup director: a matching round of the
+    engagement's intake for all its states, its current directors excluded."""
+
+    __tablename__ = "backup_searches"
+    __table_args__ = (
+        CheckConstraint(enum_check("status", BackupSearchStatus), name="status"),
+        Index("ix_backup_searches_engagement_id", "engagement_id"),
+        # At most one open search per engagement.
+        Index(
+            "uq_backup_searches_open",
+            "engagement_id",
+            unique=True,
+            postgresql_where=text("status IN ('searching', 'uncovered')"),
+        ),
+    )
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("engagements.id", ondelete="CASCADE")
+    )
+    intake_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("intakes.id"))
+    matching_round: Mapped[int]
+    states: Mapped[list[str]] = mapped_column(ARRAY(String(2)))
+    status: Mapped[str] = mapped_column(String(16))
+    backup_director_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("engagement_directors.id")
     )
     resolved_at: Mapped[datetime | None]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +63,16 @@ class EngagementRead(BaseModel):
     ends_on: date | None
     departures: list[DepartureRead] = Field(
         description="Directors leaving (or who left) and their replacement searches"
+    )
+    backup: DirectorRead | None = Field(
+        default=None,
+        description="The standing backup director on standby (takes over when a director "
+        "leaves), if the clinic has one",
+    )
+    backup_search: Literal["searching", "uncovered"] | None = Field(
+        default=None,
+        description="A standing backup is being looked for (`uncovered`: nobody left to ask; "
+        "operations are on it)",
     )
     uncovered_states: list[str] = Field(
         description="States without a director today (a director left before a replacement "

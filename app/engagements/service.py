@@ -12,9 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
 from app.engagements.models import (
+    BackupSearch,
+    BackupSearchStatus,
     DepartureReason,
     DepartureStatus,
     DirectorDeparture,
+    DirectorRole,
     Engagement,
     EngagementDirector,
     EngagementStatus,
@@ -136,6 +139,17 @@ def anonymous_label(last_name: str, specialties: list[str]) -> str:
     return f"Dr. {last_name[:1]}., {specialty}"
 
 
+def _director_read(d: EngagementDirector, physicians: dict[uuid.UUID, Physician]) -> DirectorRead:
+    return DirectorRead(
+        physician_id=d.physician_id,
+        display_name=physicians[d.physician_id].display_name,
+        states=d.states,
+        monthly_payout_cents=d.monthly_payout_cents,
+        starts_on=d.starts_on,
+        ends_on=d.ends_on,
+    )
+
+
 async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRead:
     quote = await session.get(Quote, engagement.quote_id)
     assert quote is not None
@@ -159,7 +173,21 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
         status = EngagementStatus.ending
     day = today()
     covered: set[str] = set()
-    for d in engagement.directors:
+    primaries = [d for d in engagement.directors if d.role == DirectorRole.primary.value]
+    backups = [
+        d
+        for d in engagement.directors
+        if d.role == DirectorRole.backup.value and d.ended_at is None
+    ]
+    search = await session.scalar(
+        select(BackupSearch.status).where(
+            BackupSearch.engagement_id == engagement.id,
+            BackupSearch.status.in_(
+                [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
+            ),
+        )
+    )
+    for d in primaries:
         if (d.starts_on is None or d.starts_on <= day) and (d.ends_on is None or d.ends_on > day):
             covered.update(d.states)
     uncovered = (
@@ -172,18 +200,9 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
         intake_id=engagement.intake_id,
         clinic_id=engagement.clinic_id,
         status=status,
-        directors=[
-            DirectorRead(
-                physician_id=d.physician_id,
-                display_name=physicians[d.physician_id].display_name,
-                states=d.states,
-                monthly_payout_cents=d.monthly_payout_cents,
-                starts_on=d.starts_on,
-                ends_on=d.ends_on,
-            )
-            for d in engagement.directors
-            if d.ended_at is None
-        ],
+        directors=[_director_read(d, physicians) for d in primaries if d.ended_at is None],
+        backup=_director_read(backups[-1], physicians) if backups else None,
+        backup_search=search,
         quote=quote_read(quote),
         payment_status=engagement.payment_status,
         cancel_at_period_end=engagement.cancel_at_period_end,

@@ -14,6 +14,7 @@ from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.service import withdraw_intake as clinics_withdraw
 from app.clinics.status import transition
 from app.config import Settings
+from app.engagements.backup import start_backup_search
 from app.engagements.models import Engagement
 from app.engagements.service import create_engagement
 from app.errors import Conflict, ValidationFailed
@@ -126,4 +127,6 @@ async def confirm(
             "directors": [str(m.physician_id) for m in accepted],
         },
     )
+    # A clinic that bought a standing backup gets its search started at once.
+    await start_backup_search(session, engagement, intake, clinic, settings, actor_id=actor.id)
     return engagement

@@ -14,8 +14,9 @@ from app.auth.models import User
 from app.clinics.models import Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
+from app.engagements.backup import join_backup, resume_backup_search
 from app.engagements.continuity import join_replacement
-from app.engagements.departures import open_departure
+from app.engagements.departures import open_backup_search, open_departure
 from app.kit.clock import utcnow
 from app.matching import constraints as mc
 from app.matching.diagnostics import explain_physician
@@ -172,10 +173,16 @@ async def accept_offer(
         if m.status in (MatchStatus.accepted.value, MatchStatus.confirmed.value)
     }
     if intake.status == IntakeStatus.confirmed.value:
-        # A replacement round: the new director joins the running engagement at once.
+        # A replacement round: the new director joins the running engagement at once; or a
+        # standing-backup round: the physician goes on standby.
         departure = await open_departure(session, intake, lock=True)
-        assert departure is not None, "a confirmed intake's offers are replacement offers"
-        await join_replacement(session, intake, clinic, departure, match, actor_id=user.id)
+        if departure is not None:
+            await join_replacement(session, intake, clinic, departure, match, actor_id=user.id)
+            await resume_backup_search(session, intake, clinic, departure.engagement_id, settings)
+        else:
+            search = await open_backup_search(session, intake, lock=True)
+            assert search is not None, "a confirmed intake's offers replace or back up"
+            await join_backup(session, intake, clinic, search, match, actor_id=user.id)
     elif groups <= accepted:
         transition(intake, IntakeStatus.matched)
         intake.matched_at = now

@@ -24,8 +24,13 @@ from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
 from app.clinics.service import provider_counts, state_contexts
 from app.clinics.status import transition
 from app.config import Settings
-from app.engagements.departures import mark_uncovered, open_departure
-from app.engagements.models import DirectorDeparture
+from app.engagements.departures import (
+    mark_backup_uncovered,
+    mark_uncovered,
+    open_backup_search,
+    open_departure,
+)
+from app.engagements.models import DirectorDeparture, DirectorRole, Engagement, EngagementDirector
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
@@ -36,6 +41,7 @@ from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
 from app.pricing.models import Quote
+from app.pricing.service import directors_payout_cents
 
 log = structlog.get_logger(__name__)
 
@@ -90,12 +96,25 @@ async def build_context(
             lat, lon = info.lat, info.lon
         locations.append(mc.LocationNeed(loc.state, lat, lon, onsite))
     counts = provider_counts(intake)
-    # Directors who left this intake's engagement are never asked to replace anyone.
+    # Directors who left this intake's engagement are never asked to replace anyone; a search
+    # for a standing backup does not ask the engagement's own directors either.
     departed = tuple(
         await session.scalars(
             select(DirectorDeparture.physician_id).where(DirectorDeparture.intake_id == intake.id)
         )
     )
+    if intake.status == IntakeStatus.confirmed.value and await open_backup_search(session, intake):
+        departed += tuple(
+            await session.scalars(
+                select(EngagementDirector.physician_id)
+                .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
+                .where(
+                    Engagement.intake_id == intake.id,
+                    EngagementDirector.ended_at.is_(None),
+                    EngagementDirector.role == DirectorRole.primary.value,
+                )
+            )
+        )
     return mc.MatchContext(
         intake_id=intake.id,
         clinic_id=clinic.id,
@@ -290,6 +309,7 @@ async def start_matching(
     intake.matching_round += 1
     ctx = await build_context(session, intake, clinic, settings)
     quote = await _quote(session, intake.id)
+    payout = directors_payout_cents(quote)  # a standing backup's share is searched for later
     intake.matching_outcome = None
     too_many = needs_multiple_directors(ctx)
     if too_many:
@@ -306,7 +326,7 @@ async def start_matching(
         session,
         ctx,
         states,
-        payout_cents=quote.physician_payout_cents,
+        payout_cents=payout,
         settings=settings,
         limit=settings.match_candidates_per_group,
     )
@@ -315,7 +335,7 @@ async def start_matching(
             s: [
                 c.row.id
                 for c in await ranked_candidates(
-                    session, ctx, [s], payout_cents=quote.physician_payout_cents, settings=settings
+                    session, ctx, [s], payout_cents=payout, settings=settings
                 )
             ]
             for s in states
@@ -341,13 +361,13 @@ async def start_matching(
             session,
             ctx,
             states,
-            payout_cents=quote.physician_payout_cents,
+            payout_cents=payout,
             settings=settings,
             found=whole,
             start_rank=0,
         )
     else:
-        payouts = split_payout(quote.physician_payout_cents, groups, ctx)
+        payouts = split_payout(payout, groups, ctx)
         for group, payout in zip(groups, payouts, strict=True):
             created += await add_candidates(
                 session, ctx, group, payout_cents=payout, settings=settings, start_rank=0
@@ -373,12 +393,15 @@ async def advance(
     group without an accepted director, topping up candidates when they run out; a group with
     nobody left makes the intake `unmatched`; all groups accepted makes it `matched`.
     `matches`: every match of the intake, when the caller just created them."""
-    departure = None
+    departure = backup = None
     if intake.status == IntakeStatus.confirmed.value:
-        # A confirmed intake's rounds after the first look for a leaving director's replacement.
+        # A confirmed intake's rounds after the first look for a leaving director's replacement
+        # or for a standing backup director.
         departure = await open_departure(session, intake)
         if departure is None:
-            return
+            backup = await open_backup_search(session, intake)
+            if backup is None:
+                return
     elif intake.status != IntakeStatus.matching.value:
         return
     if matches is None:
@@ -421,6 +444,13 @@ async def advance(
                 await mark_uncovered(
                     session,
                     departure,
+                    {"diagnostics": [await diagnose(session, ctx, key.split(","))]},
+                )
+                return
+            if backup is not None:
+                await mark_backup_uncovered(
+                    session,
+                    backup,
                     {"diagnostics": [await diagnose(session, ctx, key.split(","))]},
                 )
                 return

@@ -18,9 +18,17 @@ from app.billing.stripe_gateway import StripeGateway
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
+from app.engagements.backup import cancel_backup_search, start_backup_search
 from app.engagements.continuity import search_replacement
 from app.engagements.departures import open_departure
-from app.engagements.models import DepartureStatus, DirectorDeparture, EngagementDirector
+from app.engagements.models import (
+    BackupSearch,
+    BackupSearchStatus,
+    DepartureStatus,
+    DirectorDeparture,
+    Engagement,
+    EngagementDirector,
+)
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.matching import service as matching
@@ -77,16 +85,9 @@ async def rematch(
     elif intake.status == IntakeStatus.confirmed.value:
         departure = await _searching_departure(session, intake)
         if departure is None:
-            raise OverrideNotPossible(
-                "This intake's engagement has every director it needs; nothing to re-match."
-            )
-        await matching.withdraw_open_offers(session, intake.id)
-        intake.matching_round += 1
-        departure.matching_round = intake.matching_round
-        departure.status = DepartureStatus.searching.value
-        director = await session.get(EngagementDirector, departure.director_id)
-        assert director is not None
-        await search_replacement(session, intake, clinic, departure, director, settings)
+            await _rematch_backup(session, intake, clinic, actor=actor, settings=settings)
+        else:
+            await _rematch_departure(session, intake, clinic, departure, settings=settings)
     else:
         raise OverrideNotPossible(
             f"An intake that is {intake.status} cannot be matched again.",
@@ -102,6 +103,46 @@ async def rematch(
         after={"status": intake.status, "round": intake.matching_round, "reason": reason},
     )
     return intake
+
+
+async def _rematch_backup(
+    session: AsyncSession, intake: Intake, clinic: Clinic, *, actor: User, settings: Settings
+) -> None:
+    """A fresh search for the standing backup nobody has accepted yet."""
+    search = await session.scalar(
+        select(BackupSearch).where(
+            BackupSearch.intake_id == intake.id,
+            BackupSearch.status.in_(
+                [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
+            ),
+        )
+    )
+    if search is None:
+        raise OverrideNotPossible(
+            "This intake's engagement has every director it needs; nothing to re-match."
+        )
+    engagement = await session.get(Engagement, search.engagement_id)
+    assert engagement is not None
+    await cancel_backup_search(session, engagement.id)
+    await start_backup_search(session, engagement, intake, clinic, settings, actor_id=actor.id)
+
+
+async def _rematch_departure(
+    session: AsyncSession,
+    intake: Intake,
+    clinic: Clinic,
+    departure: DirectorDeparture,
+    *,
+    settings: Settings,
+) -> None:
+    """A fresh replacement search for a director nobody has replaced yet."""
+    await matching.withdraw_open_offers(session, intake.id)
+    intake.matching_round += 1
+    departure.matching_round = intake.matching_round
+    departure.status = DepartureStatus.searching.value
+    director = await session.get(EngagementDirector, departure.director_id)
+    assert director is not None
+    await search_replacement(session, intake, clinic, departure, director, settings)
 
 
 async def offer_to(

@@ -50,6 +50,11 @@ class PriceBook(BaseModel):
     oversight_mode_cents_per_location: dict[OversightMode, int]
     chart_review_tiers: list[ChartReviewTier] = Field(min_length=1)
     rush_fee_cents: int = Field(ge=0)
+    standing_backup_cents: int | None = Field(
+        default=None,
+        ge=0,
+        description="Monthly price of a standing backup director (null: not offered)",
+    )
     annual_discount_bp: int = Field(ge=0, le=5000)
     physician_payout_bp: int = Field(ge=0, le=BP)
     quote_valid_days: int = Field(ge=1, le=365)

@@ -67,6 +67,7 @@ class QuoteInput:
     rush: bool
     promo_code: str | None
     locations: tuple[QuoteLocation, ...]
+    standing_backup: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,10 @@ def _money(cents: int) -> str:
 
 class UnknownPromotion(ValueError):
     pass
+
+
+class OptionNotOffered(ValueError):
+    """The price book in force does not sell this option."""
 
 
 def estimated_cases(volume: int, book: PriceBook) -> int:
@@ -230,6 +235,16 @@ def compute_quote(
     chart, band = chart_review_cents(data.monthly_patient_volume, book)
     if chart:
         add("chart_review", "recurring", f"Chart-review load, {band} a month", chart)
+
+    if data.standing_backup:
+        if book.standing_backup_cents is None:
+            raise OptionNotOffered("standing_backup")
+        add(
+            "standing_backup",
+            "recurring",
+            "Standing backup director: a second physician on standby who takes over at once",
+            book.standing_backup_cents,
+        )
 
     subtotal = sum(li.amount_cents for li in lines)
     if data.billing_interval == "year" and book.annual_discount_bp:

@@ -131,6 +131,10 @@ def _compute(
         raise ValidationFailed(
             [{"loc": ["body", "promo_code"], "msg": f"unknown or expired promotion code {exc}"}]
         ) from exc
+    except quotes.OptionNotOffered as exc:
+        raise ValidationFailed(
+            [{"loc": ["body", str(exc)], "msg": "not offered by the price book in force"}]
+        ) from exc
 
 
 def to_read(result: quotes.QuoteResult, flags: list[dict[str, Any]], **extra: Any) -> QuoteRead:
@@ -190,6 +194,7 @@ async def instant_quote(
         billing_interval=body.billing_interval.value,
         monthly_patient_volume=body.monthly_patient_volume,
         rush=body.rush,
+        standing_backup=body.standing_backup,
         promo_code=body.promo_code,
         locations=locations,
     )
@@ -222,6 +227,7 @@ def intake_quote_input(intake: Intake, clinic: Clinic) -> quotes.QuoteInput:
         billing_interval=intake.billing_interval,
         monthly_patient_volume=intake.monthly_patient_volume,
         rush=intake.rush,
+        standing_backup=intake.standing_backup,
         promo_code=intake.promo_code,
         locations=tuple(quotes.QuoteLocation(loc.state, loc.zip) for loc in clinic.locations),
     )
@@ -236,6 +242,7 @@ def _input_json(data: quotes.QuoteInput) -> dict[str, Any]:
         "billing_interval": data.billing_interval,
         "monthly_patient_volume": data.monthly_patient_volume,
         "rush": data.rush,
+        "standing_backup": data.standing_backup,
         "promo_code": data.promo_code,
         "locations": [{"state": loc.state, "zip": loc.zip} for loc in data.locations],
     }
@@ -296,6 +303,7 @@ async def reprice(session: AsyncSession, row: Quote) -> quotes.QuoteResult:
         billing_interval=inputs["billing_interval"],
         monthly_patient_volume=inputs["monthly_patient_volume"],
         rush=inputs["rush"],
+        standing_backup=inputs.get("standing_backup", False),
         promo_code=inputs["promo_code"],
         locations=tuple(quotes.QuoteLocation(x["state"], x["zip"]) for x in inputs["locations"]),
     )
@@ -360,3 +368,17 @@ async def submit_intake(
         },
     )
     return quote
+
+
+def backup_payout_cents(quote: Quote) -> int:
+    """The standing backup director's share of the quote's physician payout: the payout in
+    proportion to the standing-backup line (0 when the quote has none)."""
+    line = next((li for li in quote.line_items if li["code"] == "standing_backup"), None)
+    if line is None or quote.monthly_total_cents <= 0:
+        return 0
+    return int(quote.physician_payout_cents * line["amount_cents"] // quote.monthly_total_cents)
+
+
+def directors_payout_cents(quote: Quote) -> int:
+    """What the overseeing directors share: the payout less the standing backup's share."""
+    return quote.physician_payout_cents - backup_payout_cents(quote)
