@@ -170,6 +170,11 @@ async def join_backup(
         select(Engagement).where(Engagement.id == search.engagement_id).with_for_update()
     )
     assert engagement is not None
+    if engagement.status not in LIVE_ENGAGEMENT_STATUSES:
+        raise matching.OfferNotOpen(
+            f"The clinic's engagement is {engagement.status}; this offer is closed.",
+            engagement_status=engagement.status,
+        )
     now = utcnow()
     director = EngagementDirector(
         id=uuid.uuid4(),

@@ -358,6 +358,11 @@ async def join_replacement(
         select(Engagement).where(Engagement.id == departure.engagement_id).with_for_update()
     )
     assert engagement is not None
+    if engagement.status not in LIVE_ENGAGEMENT_STATUSES:
+        raise matching.OfferNotOpen(
+            f"The clinic's engagement is {engagement.status}; this offer is closed.",
+            engagement_status=engagement.status,
+        )
     position = max((d.position for d in engagement.directors), default=0) + 1
     now = utcnow()
     starts_on = max(departure.oversight_ends_on, today())
