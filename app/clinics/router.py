@@ -18,6 +18,7 @@ from app.clinics.schemas import (
     IntakeUpdate,
 )
 from app.db import SessionDep
+from app.engagements.service import intake_continuity
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params
@@ -132,7 +133,10 @@ async def list_clinic_intakes(
 async def get_intake(intake_id: uuid.UUID, user: ClinicReader, session: SessionDep) -> IntakeRead:
     """One intake with its status and compliance flags."""
     intake, _ = await service.get_intake(session, user, intake_id)
-    return intake_read(intake)
+    read = intake_read(intake)
+    if intake.status == IntakeStatus.confirmed.value:
+        read.continuity = await intake_continuity(session, intake.id)
+    return read
 
 
 @router.patch(

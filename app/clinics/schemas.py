@@ -201,6 +201,29 @@ class ComplianceFlagRead(BaseModel):
     message: str
 
 
+class DirectorGap(BaseModel):
+    """A director leaving the intake's engagement, as the clinic sees it."""
+
+    states: list[str]
+    oversight_ends_on: date = Field(description="First day without this director's oversight")
+    reason: str
+    status: Literal["searching", "replaced", "uncovered"]
+
+
+class IntakeContinuity(BaseModel):
+    """For a confirmed intake: who oversees it from here on, and any gap."""
+
+    engagement_id: uuid.UUID
+    engagement_status: str
+    directors_leaving: list[DirectorGap] = Field(
+        description="Departures without a replacement yet (searching, or uncovered)"
+    )
+    uncovered_states: list[str] = Field(
+        description="States with no director today: services that need one must pause"
+    )
+    backup_search: Literal["searching", "uncovered"] | None
+
+
 class IntakeRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -226,5 +249,10 @@ class IntakeRead(BaseModel):
     )
     first_offer_at: datetime | None = None
     matched_at: datetime | None = None
+    continuity: IntakeContinuity | None = Field(
+        default=None,
+        description="Confirmed intakes, in the single-intake view: directors leaving and "
+        "states without a director (the gap) until a replacement accepts",
+    )
     created_at: datetime
     updated_at: datetime

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
+from app.clinics.schemas import DirectorGap, IntakeContinuity
 from app.engagements.models import (
     BackupSearch,
     BackupSearchStatus,
@@ -227,4 +228,33 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
         ],
         uncovered_states=uncovered,
         created_at=engagement.created_at,
+    )
+
+
+async def intake_continuity(session: AsyncSession, intake_id: uuid.UUID) -> IntakeContinuity | None:
+    """What the clinic's intake view shows about its engagement's directors."""
+    engagement = await session.scalar(
+        select(Engagement)
+        .where(Engagement.intake_id == intake_id)
+        .order_by(Engagement.created_at.desc())
+        .limit(1)
+    )
+    if engagement is None:
+        return None
+    read = await to_read(session, engagement)
+    return IntakeContinuity(
+        engagement_id=engagement.id,
+        engagement_status=read.status.value,
+        directors_leaving=[
+            DirectorGap(
+                states=d.states,
+                oversight_ends_on=d.oversight_ends_on,
+                reason=d.reason.value,
+                status=d.status.value,
+            )
+            for d in read.departures
+            if d.status is not DepartureStatus.replaced
+        ],
+        uncovered_states=read.uncovered_states,
+        backup_search=read.backup_search,
     )

@@ -147,8 +147,13 @@ async def test_no_replacement_in_time_shows_the_gap_and_tells_clinic_and_ops(
     assert departure["status"] == "uncovered"
     ops_user = (await client.get("/v1/me", headers=ops)).json()["id"]
     assert "engagement.replacement_exhausted" in await _kinds(session, uuid.UUID(ops_user))
-    # Until the date the director still oversees: no gap yet.
+    # Until the date the director still oversees: no gap yet, but the date shows.
     assert resigned.json()["uncovered_states"] == []
+    before = await client.get(f"/v1/intakes/{engaged.intake['id']}", headers=engaged.admin)
+    assert before.json()["continuity"]["uncovered_states"] == []
+    assert before.json()["continuity"]["directors_leaving"][0]["oversight_ends_on"] == str(
+        leaving_on
+    )
 
     ended = await end_due_oversight(session, on=leaving_on)
     await session.commit()
@@ -156,9 +161,15 @@ async def test_no_replacement_in_time_shows_the_gap_and_tells_clinic_and_ops(
     with travel(timedelta(days=NOTICE)):
         admin = bearer((await login(client, engaged.admin_email))["access_token"])
         view = (await client.get(f"/v1/engagements/{engaged.id}", headers=admin)).json()
+        intake = (await client.get(f"/v1/intakes/{engaged.intake['id']}", headers=admin)).json()
     assert view["status"] == "ending"
     assert view["uncovered_states"] == ["TX"]
     assert view["directors"] == []
+    # The clinic's intake view shows the gap too.
+    assert intake["continuity"]["uncovered_states"] == ["TX"]
+    [leaving] = intake["continuity"]["directors_leaving"]
+    assert (leaving["states"], leaving["oversight_ends_on"]) == (["TX"], str(leaving_on))
+    assert leaving["status"] == "uncovered"
     admin_user = (await client.get("/v1/me", headers=engaged.admin)).json()["id"]
     assert "engagement.oversight_gap" in await _kinds(session, uuid.UUID(admin_user))
     assert await coverage_on(session, uuid.UUID(engaged.id), leaving_on) == set()
@@ -277,3 +288,75 @@ async def test_a_lapsed_license_ends_oversight_in_that_state_from_its_expiry(
     assert departure["reason"] == "license_lapsed"
     assert departure["oversight_ends_on"] == str(expiry)
     assert departure["status"] == "searching"
+
+
+async def test_lapsed_malpractice_cover_is_replaced_before_it_ends_with_no_day_uncovered(
+    client, session, settings, emulator
+):
+    from app.physicians.expiry import sweep_credentials
+    from app.physicians.models import MalpracticePolicy
+
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    successor = await make_physician(session, last_name="Esposito")
+    await session.commit()
+    [policy] = list(
+        await session.scalars(
+            select(MalpracticePolicy).where(MalpracticePolicy.physician_id == engaged.physician.id)
+        )
+    )
+    expiry = today() + timedelta(days=5)
+    policy.expires_on = expiry
+    await session.commit()
+    # The sweep sees the policy lapse on its date and ends oversight from that date.
+    with travel(timedelta(days=5)):
+        result = await sweep_credentials(session, on=expiry, warn_days=60, settings=settings)
+        await session.commit()
+        successor_headers = await physician_headers(client, session, settings, successor)
+        [offer] = await _offers(client, successor_headers)
+        accepted = await client.post(f"/v1/offers/{offer['id']}/accept", headers=successor_headers)
+        assert accepted.status_code == 200, accepted.text
+        admin = bearer((await login(client, engaged.admin_email))["access_token"])
+        view = (await client.get(f"/v1/engagements/{engaged.id}", headers=admin)).json()
+    assert result.expired == 1
+    [departure] = view["departures"]
+    assert (departure["reason"], departure["states"]) == ("malpractice_lapsed", ["TX"])
+    assert departure["oversight_ends_on"] == str(expiry)
+    assert departure["status"] == "replaced"
+    for day in range(0, 30):
+        covered = await coverage_on(session, uuid.UUID(engaged.id), today() + timedelta(day))
+        assert covered == {"TX"}, day
+
+
+async def test_a_director_rejected_on_reverification_stops_the_same_day(
+    app, client, session, settings, emulator
+):
+    from app.physicians.models import MalpracticePolicy
+    from tests.fakes.nppes import FakeNppes
+
+    engaged, _ = await subscribed(client, session, settings, emulator)
+    await make_physician(session, last_name="Fujita")
+    doctor = engaged.physician
+    fake = FakeNppes()
+    fake.add(doctor.npi, doctor.first_name, doctor.last_name)
+    original, app.state.nppes = app.state.nppes, fake.client()
+    try:
+        # Their only malpractice policy was rejected by the carrier: re-verification fails.
+        for policy in await session.scalars(
+            select(MalpracticePolicy).where(MalpracticePolicy.physician_id == doctor.id)
+        ):
+            policy.status = "rejected"
+        await session.commit()
+        ops = await ops_headers(client, session, settings)
+        verified = await client.post(f"/v1/physicians/{doctor.id}/verify", headers=ops)
+    finally:
+        await app.state.nppes.aclose()
+        app.state.nppes = original
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["verification_status"] == "rejected"
+    view = (await client.get(f"/v1/engagements/{engaged.id}", headers=engaged.admin)).json()
+    [departure] = view["departures"]
+    assert (departure["reason"], departure["oversight_ends_on"]) == ("rejected", str(today()))
+    assert departure["status"] == "searching"
+    assert view["status"] == "ending"
+    admin_user = (await client.get("/v1/me", headers=engaged.admin)).json()["id"]
+    assert "engagement.director_leaving" in await _kinds(session, uuid.UUID(admin_user))
