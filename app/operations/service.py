@@ -20,7 +20,7 @@ from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.backup import cancel_backup_search, start_backup_search
 from app.engagements.continuity import search_replacement
-from app.engagements.departures import open_departure
+from app.engagements.departures import open_backup_search, open_departure
 from app.engagements.models import (
     BackupSearch,
     BackupSearchStatus,
@@ -36,6 +36,8 @@ from app.matching.diagnostics import explain_physician
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.notifications.service import notify
 from app.physicians.models import Physician
+from app.pricing.models import Quote
+from app.pricing.service import backup_payout_cents
 
 
 class OverrideNotPossible(Conflict):
@@ -145,6 +147,26 @@ async def _rematch_departure(
     await search_replacement(session, intake, clinic, departure, director, settings)
 
 
+async def _open_search(session: AsyncSession, intake: Intake) -> tuple[list[str], int] | None:
+    """For a confirmed intake: the states and payout of its open replacement or standing-backup
+    search, if any."""
+    if intake.status != IntakeStatus.confirmed.value:
+        return None
+    departure = await open_departure(session, intake)
+    if departure is not None:
+        director = await session.get(EngagementDirector, departure.director_id)
+        assert director is not None
+        return departure.states, director.monthly_payout_cents
+    backup = await open_backup_search(session, intake)
+    if backup is not None:
+        engagement = await session.get(Engagement, backup.engagement_id)
+        assert engagement is not None
+        quote = await session.get(Quote, engagement.quote_id)
+        assert quote is not None
+        return backup.states, backup_payout_cents(quote)
+    return None
+
+
 async def offer_to(
     session: AsyncSession,
     intake_id: uuid.UUID,
@@ -158,13 +180,11 @@ async def offer_to(
 ) -> Offer:
     """Offer the intake (one of its open state groups) to a named physician."""
     intake, clinic = await _lock_intake(session, intake_id)
-    replacing = intake.status == IntakeStatus.confirmed.value and (
-        await open_departure(session, intake) is not None
-    )
-    if intake.status != IntakeStatus.matching.value and not replacing:
+    search = await _open_search(session, intake)
+    if intake.status != IntakeStatus.matching.value and search is None:
         raise OverrideNotPossible(
-            f"Only an intake that is matching (or a replacement search) takes offers; this one "
-            f"is {intake.status}.",
+            f"Only an intake that is matching (or a replacement or standing-backup search) "
+            f"takes offers; this one is {intake.status}.",
             intake_status=intake.status,
         )
     physician = await session.scalar(
@@ -174,7 +194,10 @@ async def offer_to(
         raise NotFound("No such physician.")
     matches = list(await session.scalars(matching.current_round(intake)))
     accepted = {m.group_key for m in matches if m.status in ("accepted", "confirmed")}
-    open_groups = sorted({m.group_key for m in matches} - accepted)
+    groups = {m.group_key for m in matches}
+    if search is not None:  # a search nobody was found for has no matches yet
+        groups.add(matching.group_key(search[0]))
+    open_groups = sorted(groups - accepted)
     if states is not None:
         key = matching.group_key(states)
         if key not in open_groups:
@@ -220,7 +243,7 @@ async def offer_to(
                 "forced": [c["name"] for c in failed],
             },
         },
-        monthly_payout_cents=group[0].monthly_payout_cents if group else 0,
+        monthly_payout_cents=group[0].monthly_payout_cents if group else search[1] if search else 0,
         supervisees=ctx.supervisees,
         pa_count=ctx.pa_count,
         np_count=ctx.np_count,

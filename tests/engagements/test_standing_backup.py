@@ -287,3 +287,35 @@ async def test_canceling_withdraws_the_backup_offers(client, session, settings, 
     assert await _pending(client, backup_headers) == []
     late = await client.post(f"/v1/offers/{offer['id']}/accept", headers=backup_headers)
     assert late.status_code == 409
+
+
+async def test_operations_fill_an_uncovered_backup_search_with_a_named_physician(
+    client, session, settings, emulator
+):
+    engaged, _ = await subscribed(client, session, settings, emulator, standing_backup=True)
+    view = await _view(client, engaged)
+    assert view["backup_search"] == "uncovered"  # nobody else exists
+    named = await make_physician(session, last_name="Haddad", accepting_new=False)
+    await session.commit()
+    ops = await ops_headers(client, session, settings)
+    refused = await client.post(
+        f"/v1/intakes/{engaged.intake['id']}/offers",
+        json={"physician_id": str(named.id), "reason": "knows the clinic"},
+        headers=ops,
+    )
+    assert refused.status_code == 409, refused.text
+    assert "accepting_new" in refused.json().get("failed", []), refused.json()
+    forced = await client.post(
+        f"/v1/intakes/{engaged.intake['id']}/offers",
+        json={"physician_id": str(named.id), "reason": "knows the clinic", "force": True},
+        headers=ops,
+    )
+    assert forced.status_code == 201, forced.text
+    named_headers = await physician_headers(client, session, settings, named)
+    named.accepting_new = True  # they agreed on the phone and reopened their portal
+    await session.commit()
+    accepted = await client.post(f"/v1/offers/{forced.json()['id']}/accept", headers=named_headers)
+    assert accepted.status_code == 200, accepted.text
+    view = await _view(client, engaged)
+    assert view["backup"]["physician_id"] == str(named.id)
+    assert view["backup_search"] is None
