@@ -3,6 +3,9 @@ round's cascade) and `app.engagements.continuity` (which starts and completes it
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +17,7 @@ from app.engagements.models import (
     DepartureStatus,
     DirectorDeparture,
 )
+from app.kit.clock import today
 from app.notifications.service import notify_ops
 
 
@@ -104,3 +108,24 @@ async def mark_backup_uncovered(
         f"{search.engagement_id} ({states_text(search.states)}).",
         data={"engagement_id": str(search.engagement_id)},
     )
+
+
+async def round_purpose(
+    session: AsyncSession, intake_id: uuid.UUID, round_: int
+) -> tuple[str, date | None]:
+    """What a matching round is for — `placement` (the intake's own), `replacement` (a
+    leaving director's, with the date the new director's oversight starts) or
+    `standing_backup` — as physicians are told in their offers."""
+    ends_on = await session.scalar(
+        select(DirectorDeparture.oversight_ends_on).where(
+            DirectorDeparture.intake_id == intake_id, DirectorDeparture.matching_round == round_
+        )
+    )
+    if ends_on is not None:
+        return "replacement", max(ends_on, today())
+    backup = await session.scalar(
+        select(BackupSearch.id).where(
+            BackupSearch.intake_id == intake_id, BackupSearch.matching_round == round_
+        )
+    )
+    return ("standing_backup" if backup is not None else "placement"), None

@@ -12,6 +12,7 @@ from app.clinics import service as clinics
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.schemas import IntakeRead, ProviderCount
 from app.db import SessionDep
+from app.engagements.departures import round_purpose
 from app.engagements.schemas import EngagementRead
 from app.engagements.service import anonymous_label
 from app.engagements.service import to_read as engagement_read
@@ -241,8 +242,15 @@ async def offer_read(session: Any, offer: Offer) -> OfferRead:
             contact_email=clinic.contact_email,
             contact_phone=clinic.contact_phone,
         )
+    purpose, starts_on = (
+        await round_purpose(session, offer.intake_id, match.round)
+        if intake.status == IntakeStatus.confirmed.value
+        else ("placement", None)
+    )
     return OfferRead(
         id=offer.id,
+        purpose=purpose,
+        starts_on=starts_on,
         status=OfferStatus(offer.status),
         respond_by=offer.respond_by,
         services=intake.services,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +55,15 @@ class OfferRead(BaseModel):
     monthly_payout_cents: int
     currency: str = "usd"
     desired_start: date
+    purpose: Literal["placement", "replacement", "standing_backup"] = Field(
+        default="placement",
+        description="placement: direct a clinic's new engagement; replacement: take over from "
+        "a director who is leaving, from `starts_on`; standing_backup: be on standby to take "
+        "over at once if the clinic's director leaves",
+    )
+    starts_on: date | None = Field(
+        default=None, description="For a replacement: the first day of your oversight"
+    )
     created_at: datetime
     clinic: ClinicContact | None = Field(
         default=None, description="Only once the clinic has confirmed the engagement"

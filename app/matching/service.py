@@ -29,6 +29,7 @@ from app.engagements.departures import (
     mark_uncovered,
     open_backup_search,
     open_departure,
+    round_purpose,
 )
 from app.engagements.models import DirectorDeparture, DirectorRole, Engagement, EngagementDirector
 from app.errors import Conflict, NotFound
@@ -481,6 +482,17 @@ async def send_offers(
         select(Physician.id, Physician.user_id).where(Physician.id.in_(physician_ids))
     )
     users = dict(rows.all())
+    purpose, starts_on = (
+        await round_purpose(session, intake.id, intake.matching_round)
+        if intake.status == IntakeStatus.confirmed.value
+        else ("placement", None)
+    )
+    if purpose == "replacement" and starts_on is not None:
+        role = f"a medical director from {starts_on:%Y-%m-%d}, replacing one who leaves"
+    elif purpose == "standing_backup":
+        role = "a standing backup director (on standby; you take over if its director leaves)"
+    else:
+        role = "a medical director"
     offers = []
     for match in matches:
         offer = Offer(
@@ -504,11 +516,11 @@ async def send_offers(
             email=True,
             title="New medical-director offer",
             body=(
-                f"A clinic in {match.group_key.replace(',', ', ')} needs a medical director: "
+                f"A clinic in {match.group_key.replace(',', ', ')} needs {role}: "
                 f"${match.monthly_payout_cents / 100:,.2f} a month. Respond by "
                 f"{respond_by:%Y-%m-%d %H:%M} UTC."
             ),
-            data={"offer_id": str(offer.id), "intake_id": str(intake.id)},
+            data={"offer_id": str(offer.id), "intake_id": str(intake.id), "purpose": purpose},
             flush=False,
         )
     if intake.first_offer_at is None:

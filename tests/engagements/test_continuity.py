@@ -84,6 +84,7 @@ async def test_resignation_with_notice_hands_over_without_a_day_uncovered(
     [offer] = await _offers(client, successor_headers)
     assert await _offers(client, engaged.doctor) == []
     assert offer["monthly_payout_cents"] == body["directors"][0]["monthly_payout_cents"]
+    assert (offer["purpose"], offer["starts_on"]) == ("replacement", str(leaving_on))
 
     accepted = await client.post(f"/v1/offers/{offer['id']}/accept", headers=successor_headers)
     assert accepted.status_code == 200, accepted.text

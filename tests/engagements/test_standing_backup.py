@@ -58,6 +58,7 @@ async def _with_backup(client, session, settings, emulator):
     assert paid["status"] == "active", paid
     backup_headers = await physician_headers(client, session, settings, backup)
     [offer] = await _pending(client, backup_headers)
+    assert (offer["purpose"], offer["starts_on"]) == ("standing_backup", None)
     accepted = await client.post(f"/v1/offers/{offer['id']}/accept", headers=backup_headers)
     assert accepted.status_code == 200, accepted.text
     return engaged, paid, backup, backup_headers, offer

@@ -73,6 +73,7 @@ async def test_submit_offers_the_best_candidates_and_explains_them(client, sessi
     [offer] = await offers_of(client, headers)
     assert offer["status"] == "pending"
     assert offer["states"] == ["TX"]
+    assert (offer["purpose"], offer["starts_on"]) == ("placement", None)
     assert offer["services"] == ["neurotoxins"]
     assert offer["monthly_payout_cents"] == 69570  # 70% of the acceptance quote
     assert offer["clinic"] is None
