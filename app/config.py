@@ -7,10 +7,11 @@ deploy fails at start instead of running with a guessable key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Self
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -58,7 +59,10 @@ class EmailBackend(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+    # hide_input_in_errors: a refused SMTP_URL or secret must not be echoed into a log.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
     environment: Environment = Environment.local
     # None selects the embedded PostgreSQL (pgserver) in local mode.
@@ -140,11 +144,14 @@ class Settings(BaseSettings):
 
     email_backend: EmailBackend = EmailBackend.log
     email_from: str = "mdmatch <no-reply@mdmatch.dev>"
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
+    # EMAIL_BACKEND=smtp sends through this relay: smtp://user:pass@host:587 (STARTTLS, the
+    # default), smtps://user:pass@host:465 (implicit TLS), smtp://host:25?starttls=false (plain,
+    # for a relay on the same host). A secret: it may carry the relay's password.
+    smtp_url: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    # A notification's e-mail copy that could not be sent for this long is given up (marked
+    # failed) instead of arriving days late; the notification itself stays in the app.
+    email_give_up_after_hours: float = Field(default=72, gt=0)
 
     # A director resigning gives at least this much notice (POST /v1/engagements/{id}/resign).
     resignation_notice_days: int = Field(default=30, ge=0, le=365)
@@ -212,6 +219,28 @@ class Settings(BaseSettings):
             raise ValueError("MATCH_WEIGHTS must be non-negative with at least one positive")
         return weights
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_parses(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_smtp_url(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _smtp_backend_has_a_relay(self) -> Self:
+        if self.email_backend is EmailBackend.smtp and self.smtp_url is None:
+            raise ValueError(
+                "SMTP_URL must be set when EMAIL_BACKEND=smtp "
+                "(e.g. smtp://user:password@smtp.example.com:587)"
+            )
+        return self
+
+    def smtp_server(self) -> SmtpServer:
+        """The relay of SMTP_URL (validated at load)."""
+        if self.smtp_url is None:
+            raise RuntimeError("SMTP_URL is not set")
+        return parse_smtp_url(self.smtp_url.get_secret_value())
+
     @model_validator(mode="after")
     def _stalled_after_several_heartbeats(self) -> Self:
         # A live worker whose heartbeat is merely late must never look dead: its job would run
@@ -265,8 +294,13 @@ class Settings(BaseSettings):
             problems.append("STRIPE_BACKEND must be stripe in production (not the emulator)")
         if self.email_backend is not EmailBackend.smtp:
             problems.append("EMAIL_BACKEND must be smtp in production (reset links must arrive)")
-        elif not self.smtp_host:
-            problems.append("SMTP_HOST must be set when EMAIL_BACKEND=smtp")
+        elif self.smtp_url is not None:
+            relay = self.smtp_server()
+            if relay.security is SmtpSecurity.none and relay.password is not None:
+                problems.append(
+                    "SMTP_URL must use TLS (smtps://, or smtp:// with STARTTLS) when it carries "
+                    "a password in production"
+                )
         if not self.public_base_url.startswith("https://"):
             problems.append("PUBLIC_BASE_URL must be the https address of the clinic app")
         if problems:
@@ -289,6 +323,54 @@ class Settings(BaseSettings):
     @property
     def libpq_url(self) -> str:
         return libpq_url(self.require_database_url())
+
+
+class SmtpSecurity(StrEnum):
+    starttls = "starttls"  # smtp://, upgraded with STARTTLS (refuses a relay that cannot)
+    tls = "tls"  # smtps://, TLS from the first byte
+    none = "none"  # smtp://...?starttls=false, plain (a relay on the same host or network)
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpServer:
+    host: str
+    port: int
+    security: SmtpSecurity
+    username: str | None = None
+    password: SecretStr | None = field(default=None, repr=False)
+
+
+_SMTP_DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def parse_smtp_url(url: str) -> SmtpServer:
+    """SMTP_URL → relay. Error messages never repeat the URL (it may hold a password)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in _SMTP_DEFAULT_PORTS:
+        raise ValueError("SMTP_URL must start with smtp:// or smtps://")
+    try:
+        port = parts.port or _SMTP_DEFAULT_PORTS[scheme]
+    except ValueError:
+        raise ValueError("SMTP_URL has an invalid port") from None
+    if not parts.hostname:
+        raise ValueError("SMTP_URL must name a host")
+    if parts.path not in ("", "/"):
+        raise ValueError("SMTP_URL takes no path")
+    security = SmtpSecurity.tls if scheme == "smtps" else SmtpSecurity.starttls
+    for key, values in parse_qs(parts.query, keep_blank_values=True).items():
+        if key != "starttls" or scheme != "smtp":
+            raise ValueError(f"SMTP_URL does not take ?{key}= (only smtp://...?starttls=false)")
+        flag = _FLAGS.get(values[-1].lower())
+        if flag is None:
+            raise ValueError("SMTP_URL: starttls must be true or false")
+        security = SmtpSecurity.starttls if flag else SmtpSecurity.none
+    username = unquote(parts.username) if parts.username else None
+    password = SecretStr(unquote(parts.password)) if parts.password is not None else None
+    if password is not None and not username:
+        raise ValueError("SMTP_URL has a password but no user name")
+    return SmtpServer(parts.hostname, port, security, username, password)
 
 
 def _with_scheme(url: str, scheme: str) -> str:

@@ -26,6 +26,7 @@ from app.auth.tokens import create_access_token, hash_token, new_opaque_token
 from app.config import Settings
 from app.kit.clock import utcnow
 from app.kit.mailer import OutgoingEmail
+from app.notifications.emails import render_password_reset
 
 
 def _hasher(settings: Settings) -> PasswordHash:
@@ -220,15 +221,11 @@ async def issue_password_reset(
     await session.flush()
     minutes = settings.password_reset_ttl_seconds // 60
     link = f"{settings.public_base_url.rstrip('/')}/reset-password?token={token}"
+    rendered = render_password_reset(
+        link=link, token=token, minutes=minutes, base_url=settings.public_base_url
+    )
     return OutgoingEmail(
-        to=user.email,
-        subject="Reset your mdmatch password",
-        body=(
-            "Someone asked to reset the password of your mdmatch account.\n\n"
-            f"Open this link within {minutes} minutes to choose a new one:\n{link}\n\n"
-            f"Or send this token to the API: {token}\n\n"
-            "If it wasn't you, ignore this message; your password stays the same."
-        ),
+        to=user.email, subject=rendered.subject, body=rendered.text, html=rendered.html
     )
 
 

@@ -155,3 +155,15 @@ async def test_purge_deletes_only_long_expired_tokens(client, session):
         assert await purge_expired_tokens(session) == 2
     assert await session.scalar(count) == 0
     assert await session.scalar(select(func.count()).select_from(PasswordResetToken)) == 0
+
+
+async def test_reset_email_comes_from_its_template_with_an_html_part(client, session, outbox):
+    created = await register(client)
+    token = await request_reset(client, session, created["email"])
+    [message] = [m for m in outbox.outbox if m.to == created["email"]]
+    link = f"http://127.0.0.1:8000/reset-password?token={token}"
+    assert message.subject == "Reset your mdmatch password"
+    assert message.body.startswith("Hello,\n")
+    assert f"Choose a new password:\n{link}" in message.body
+    assert message.html is not None
+    assert f'<a href="{link}"' in message.html
