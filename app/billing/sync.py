@@ -60,6 +60,7 @@ async def notify_parties(
     clinic: tuple[str, str] | None = None,
     physicians: tuple[str, str] | None = None,
     ops: tuple[str, str] | None = None,
+    ops_email: bool = False,
 ) -> None:
     data = {"engagement_id": str(engagement.id)}
     if clinic:
@@ -85,7 +86,7 @@ async def notify_parties(
                 email=True,
             )
     if ops:
-        await notify_ops(session, kind=kind, title=ops[0], body=ops[1], data=data)
+        await notify_ops(session, kind=kind, title=ops[0], body=ops[1], data=data, email=ops_email)
 
 
 async def _close_searches(session: AsyncSession, engagement: Engagement) -> None:

@@ -305,6 +305,7 @@ async def depart(
             f"A director of engagement {engagement.id} ({states}) stops on {ends_on:%Y-%m-%d} "
             f"({reason.value}); replacement search started.",
         ),
+        ops_email=True,
     )
     backup = standing_backup(engagement)
     if backup is not None and set(director.states) <= set(backup.states):
@@ -492,6 +493,7 @@ async def end_due_oversight(session: AsyncSession, *, on: date) -> EndedOversigh
                 f"Engagement {engagement.id} has no director for {_states(director.states)} "
                 f"from {on:%Y-%m-%d}.",
             ),
+            ops_email=True,
         )
     return result
 

@@ -65,6 +65,7 @@ async def mark_uncovered(
         f"({states_text(departure.states)}); oversight ends "
         f"{departure.oversight_ends_on:%Y-%m-%d}.",
         data={"engagement_id": str(departure.engagement_id)},
+        email=True,
     )
 
 
@@ -107,6 +108,7 @@ async def mark_backup_uncovered(
         body=f"Nobody left to ask to be the standing backup of engagement "
         f"{search.engagement_id} ({states_text(search.states)}).",
         data={"engagement_id": str(search.engagement_id)},
+        email=True,
     )
 
 

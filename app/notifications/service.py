@@ -57,15 +57,24 @@ async def notify(
 
 
 async def notify_ops(
-    session: AsyncSession, *, kind: str, title: str, body: str, data: dict[str, Any] | None = None
+    session: AsyncSession,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    data: dict[str, Any] | None = None,
+    email: bool = False,
 ) -> int:
-    """Notify every active operations account; returns how many were notified."""
+    """Notify every active operations account (with `email`, by e-mail too: for what needs
+    someone to act today); returns how many were notified."""
     ops = await session.scalars(
         select(User.id).where(User.role == Role.ops_admin.value, User.is_active.is_(True))
     )
     count = 0
     for ops_id in ops:
-        await notify(session, user_id=ops_id, kind=kind, title=title, body=body, data=data)
+        await notify(
+            session, user_id=ops_id, kind=kind, title=title, body=body, data=data, email=email
+        )
         count += 1
     return count
 

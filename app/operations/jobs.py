@@ -28,6 +28,7 @@ async def send_daily_summary(timestamp: int) -> dict[str, object]:
             title=f"mdmatch daily summary {summary.day:%Y-%m-%d}",
             body=summary_text(summary),
             data=summary.model_dump(mode="json"),
+            email=True,
         )
         await session.commit()
     log.info("ops_daily_summary", **summary.model_dump(mode="json"))

@@ -109,6 +109,7 @@ async def sweep_credentials(
                     session,
                     user_id=physician.user_id,
                     kind="credential.expired",
+                    email=True,
                     title=f"Your {what} expired",
                     body=body,
                     data={"credential_id": str(credential.id)},
@@ -130,6 +131,7 @@ async def sweep_credentials(
                     session,
                     user_id=physician.user_id,
                     kind="credential.expiring",
+                    email=True,
                     title=f"Your {what} expires in {days} days",
                     body=f"Your {what} expires on {credential.expires_on.isoformat()}; add the "
                     "renewed one to keep receiving offers.",

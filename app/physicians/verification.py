@@ -135,6 +135,7 @@ async def verify_physician(
         session,
         user_id=physician.user_id,
         kind="verification.result",
+        email=True,
         title="You are verified" if not reasons else "Verification needs your attention",
         body=(
             "Your credentials are verified; you can now receive offers."
@@ -180,6 +181,7 @@ async def suspend_physician(
         session,
         user_id=physician.user_id,
         kind="physician.suspended",
+        email=True,
         title="Your account is suspended",
         body=f"Operations suspended your profile: {reason}. You will receive no new offers.",
     )
@@ -239,6 +241,7 @@ async def reinstate_physician(
         session,
         user_id=physician.user_id,
         kind="physician.reinstated",
+        email=True,
         title="Your account is reinstated",
         body=f"Operations reinstated your profile: {reason}.",
     )

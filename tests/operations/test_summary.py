@@ -93,7 +93,10 @@ async def test_summary_of_a_day(client, session, settings):
     assert (await client.get("/v1/reports/daily", headers=admin)).status_code == 403
 
 
-async def test_the_daily_job_sends_the_summary_to_operations(bound_app, client, session, settings):
+async def test_the_daily_job_sends_the_summary_to_operations(
+    bound_app, client, session, settings, outbox
+):
+    from app.notifications.jobs import send_emails
     from app.operations.jobs import send_daily_summary
 
     ops = await ops_headers(client, session, settings)
@@ -108,3 +111,10 @@ async def test_the_daily_job_sends_the_summary_to_operations(bound_app, client, 
         )
     )
     assert titles == [f"mdmatch daily summary {today() - timedelta(days=1):%Y-%m-%d}"]
+    # ... and by e-mail, through the sender, rendered from its template.
+    address = (await client.get("/v1/me", headers=ops)).json()["email"]
+    await send_emails(timestamp=0)
+    [mail] = [m for m in outbox.outbox if m.to == address]
+    assert mail.subject == titles[0]
+    assert "Placements" in mail.body or "placements" in mail.body
+    assert "/ops/reports/daily" in mail.body
