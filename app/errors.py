@@ -208,6 +208,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if _sqlstate(exc) in _UNSTORABLE_TEXT_SQLSTATES:
+            # A NUL character (or bytes that are not UTF-8) in some text of the request:
+            # PostgreSQL cannot store or compare it. The transaction is rolled back.
+            return problem_response(
+                request,
+                status=422,
+                slug="validation",
+                title="The request is not valid",
+                detail="The request contains a character that text cannot hold (NUL); remove it.",
+            )
         if not database_unavailable(exc):
             raise exc  # our bug, not an outage: the 500 handler below answers and logs it
         return _database_unavailable_response(request, exc)
@@ -261,6 +271,16 @@ def _database_unavailable_response(request: Request, exc: BaseException) -> JSON
 # SQLSTATEs that mean "the database is not there right now": connection exceptions (08xxx),
 # admin/crash shutdown, cannot connect now, too many connections, a statement timeout.
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300", "57014"})
+
+
+# character_not_in_repertoire (a NUL in text), untranslatable_character.
+_UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code if isinstance(code, str) else None
 
 
 def database_unavailable(exc: BaseException) -> bool:

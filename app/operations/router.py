@@ -4,7 +4,7 @@ refund an invoice. Operations only (403 for everyone else); each is audited with
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -17,6 +17,7 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.clock import today
 from app.kit.idempotency import AppRoute
+from app.kit.validation import IsoDate
 from app.matching.router import offer_read
 from app.matching.schemas import OfferRead
 from app.operations import service
@@ -35,7 +36,7 @@ async def daily_report(
     ops: OpsUser,
     session: SessionDep,
     settings: SettingsDep,
-    on: Annotated[date | None, Query(description="The UTC day (default: yesterday)")] = None,
+    on: Annotated[IsoDate | None, Query(description="The UTC day (default: yesterday)")] = None,
 ) -> DailySummary:
     """The operations summary the daily job sends: a day's placements and their speed, and
     the current backlog (stalled intakes, directors leaving, credentials expiring)."""

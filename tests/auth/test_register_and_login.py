@@ -169,3 +169,13 @@ async def test_deactivated_user_cannot_log_in_or_use_tokens(client, session):
         "/v1/auth/token", data={"username": created["email"], "password": PASSWORD}
     )
     assert response.status_code == 401
+
+
+async def test_a_nul_character_in_the_login_is_422_not_a_500(client):
+    """Found by schemathesis: PostgreSQL cannot hold a NUL in text."""
+    response = await client.post(
+        "/v1/auth/token", data={"username": "a\x00b@example.com", "password": "whatever-9A"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "NUL" in response.json()["detail"]

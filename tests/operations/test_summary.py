@@ -118,3 +118,14 @@ async def test_the_daily_job_sends_the_summary_to_operations(
     assert mail.subject == titles[0]
     assert "Placements" in mail.body or "placements" in mail.body
     assert "/ops/reports/daily" in mail.body
+
+
+async def test_the_report_day_is_a_calendar_date_only(client, session, settings):
+    """Found by schemathesis: a number was taken as a Unix time (1970-01-01)."""
+    ops = await ops_headers(client, session, settings)
+    for bad in ("-3.5e-129", "0", "2026-02-30", "yesterday"):
+        response = await client.get("/v1/reports/daily", params={"on": bad}, headers=ops)
+        assert response.status_code == 422, (bad, response.text)
+    ok = await client.get("/v1/reports/daily", params={"on": "2026-11-22"}, headers=ops)
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["day"] == "2026-11-22"
