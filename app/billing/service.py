@@ -368,6 +368,8 @@ async def cancel(
             sub_id, flag=True, key=f"cancel-at-period-end:{engagement.id}"
         )
         await apply_subscription(session, gateway, engagement, sub, reason=who)
+        # An engagement running out needs no new standing backup.
+        await cancel_backup_search(session, engagement.id)
     else:
         # Immediate, or nothing paid yet (there is no period to run out).
         if sub_id:
@@ -419,7 +421,8 @@ async def cancel(
 # --- scope change ----------------------------------------------------------------------------
 
 # Capacity a director already gives this clinic is not asked for again; only the increase is.
-_NOT_RECHECKED = frozenset({"accepting_new", "capacity_clinics", "not_declined"})
+# `not_departed`: directors already on this engagement are excluded from its searches.
+_NOT_RECHECKED = frozenset({"accepting_new", "capacity_clinics", "not_declined", "not_departed"})
 
 
 async def change_scope(
@@ -491,7 +494,11 @@ async def change_scope(
         physicians=(
             "Scope changed",
             "The clinic changed the engagement's scope; your monthly payout is now "
-            + ", ".join(f"${d.monthly_payout_cents / 100:,.2f}" for d in engagement.directors)
+            + ", ".join(
+                f"${d.monthly_payout_cents / 100:,.2f}"
+                for d in engagement.directors
+                if d.ended_at is None and d.role == DirectorRole.primary.value
+            )
             + ".",
         ),
     )
@@ -585,7 +592,9 @@ def _resplit_payouts(engagement: Engagement, total: int, backup_share: int) -> N
     backup gets the backup line's share."""
     live = [d for d in engagement.directors if d.ended_at is None]
     for d in live:
-        if d.role == DirectorRole.backup.value:
+        # A backup whose line was dropped keeps its rate until its standby ends today, so the
+        # days it served are still paid.
+        if d.role == DirectorRole.backup.value and backup_share:
             d.monthly_payout_cents = backup_share
     directors = [d for d in live if d.role == DirectorRole.primary.value]
     old_total = sum(d.monthly_payout_cents for d in directors)

@@ -91,8 +91,9 @@ async def notify_parties(
 
 async def _close_searches(session: AsyncSession, engagement: Engagement) -> None:
     """A canceled engagement needs no replacement or backup: withdraw those rounds' offers
-    (freeing the physicians) and close the searches."""
-    from app.matching.service import withdraw_open_offers
+    (freeing the physicians; the intake locked after the engagement, the house order) and
+    close the searches."""
+    from app.matching.service import lock_intake, withdraw_open_offers
 
     open_backup = [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
     open_departure = [DepartureStatus.searching.value, DepartureStatus.uncovered.value]
@@ -109,11 +110,21 @@ async def _close_searches(session: AsyncSession, engagement: Engagement) -> None
     )
     if not searching:
         return
+    await lock_intake(session, engagement.intake_id)
     await withdraw_open_offers(session, engagement.intake_id)
+    now = utcnow()
     await session.execute(
         update(BackupSearch)
         .where(BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(open_backup))
-        .values(status=BackupSearchStatus.canceled.value, resolved_at=utcnow())
+        .values(status=BackupSearchStatus.canceled.value, resolved_at=now)
+    )
+    await session.execute(
+        update(DirectorDeparture)
+        .where(
+            DirectorDeparture.engagement_id == engagement.id,
+            DirectorDeparture.status.in_(open_departure),
+        )
+        .values(status=DepartureStatus.canceled.value, resolved_at=now)
     )
 
 

@@ -24,7 +24,7 @@ from app.audit.service import record_audit
 from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
 from app.clinics.models import Clinic, Intake
 from app.config import Settings
-from app.engagements.departures import mark_backup_uncovered
+from app.engagements.departures import OPEN_DEPARTURE, mark_backup_uncovered
 from app.engagements.departures import states_text as _states
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
@@ -35,6 +35,7 @@ from app.engagements.models import (
     DirectorRole,
     Engagement,
     EngagementDirector,
+    EngagementStatus,
 )
 from app.kit.clock import today, utcnow
 from app.matching import service as matching
@@ -72,7 +73,12 @@ async def start_backup_search(
     """Start looking for a standing backup (intake locked by the caller) unless the clinic did
     not buy one, one is on standby, a search is open, or a replacement search holds the
     intake's matching round (joining the replacement starts this search again)."""
-    if not intake.standing_backup or engagement.status not in LIVE_ENGAGEMENT_STATUSES:
+    if (
+        not intake.standing_backup
+        or engagement.status not in LIVE_ENGAGEMENT_STATUSES
+        or engagement.status == EngagementStatus.ending.value
+        or engagement.cancel_at_period_end
+    ):
         return None
     await session.refresh(engagement, ["directors"])
     if standing_backup(engagement) is not None:
@@ -88,10 +94,7 @@ async def start_backup_search(
     replacing = await session.scalar(
         select(DirectorDeparture.id).where(
             DirectorDeparture.engagement_id == engagement.id,
-            DirectorDeparture.matching_round == intake.matching_round,
-            DirectorDeparture.status.in_(
-                [DepartureStatus.searching.value, DepartureStatus.uncovered.value]
-            ),
+            DirectorDeparture.status.in_(OPEN_DEPARTURE),
         )
     )
     if open_search is not None or replacing is not None:
@@ -176,6 +179,16 @@ async def join_backup(
             engagement_status=engagement.status,
         )
     now = utcnow()
+    # One backup is paid at a time: a standby still serving notice (or handing over) is paid
+    # until its end, and the new one from then.
+    starts_on = max(
+        [today()]
+        + [
+            d.ends_on
+            for d in engagement.directors
+            if d.role == DirectorRole.backup.value and d.ends_on is not None
+        ]
+    )
     director = EngagementDirector(
         id=uuid.uuid4(),
         engagement_id=engagement.id,
@@ -188,7 +201,7 @@ async def join_backup(
         pa_count=match.pa_count,
         np_count=match.np_count,
         created_at=now,
-        starts_on=today(),
+        starts_on=starts_on,
         role=DirectorRole.backup.value,
     )
     session.add(director)

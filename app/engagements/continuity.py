@@ -30,7 +30,7 @@ from app.engagements.backup import (
     start_backup_search,
     take_over,
 )
-from app.engagements.departures import mark_uncovered
+from app.engagements.departures import OPEN_DEPARTURE, mark_uncovered
 from app.engagements.departures import states_text as _states
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
@@ -196,9 +196,10 @@ async def _bring_forward(
                 and replacement.starts_on
                 and replacement.starts_on > ends_on
             ):
-                replacement.starts_on = max(ends_on, today())
+                old_start, replacement.starts_on = replacement.starts_on, max(ends_on, today())
                 await session.flush()
                 await reaccrue_director(session, replacement)
+                await _move_standby_end(session, engagement, old_start, replacement.starts_on)
     await session.flush()
     await reaccrue_director(session, director)
     await record_audit(
@@ -231,6 +232,24 @@ async def _bring_forward(
     )
 
 
+async def _move_standby_end(
+    session: AsyncSession, engagement: Engagement, old: date, new: date
+) -> None:
+    """A backup's takeover moved from `old` to `new`: their standby (paid until the takeover)
+    ends then, and a next backup waiting for it starts then."""
+    for d in engagement.directors:
+        if d.role != DirectorRole.backup.value:
+            continue
+        if d.ends_on == old:
+            d.ends_on = new
+        elif d.starts_on == old:
+            d.starts_on = new
+        else:
+            continue
+        await session.flush()
+        await reaccrue_director(session, d)
+
+
 async def depart(
     session: AsyncSession,
     engagement: Engagement,
@@ -243,9 +262,9 @@ async def depart(
     settings: Settings,
 ) -> DirectorDeparture | None:
     """Record that `director` stops overseeing on `ends_on`, tell everyone, and have the
-    standing backup take over, or start looking for a replacement (engagement row-locked by the
-    caller). A standing backup leaving is only replaced as the backup. Returns the departure
-    (None for a backup)."""
+    standing backup take over, or (re)start the replacement searches (engagement row-locked by
+    the caller). A standing backup leaving is only replaced as the backup. Returns the
+    departure (None for a backup)."""
     intake, clinic = await matching.lock_intake(session, engagement.intake_id)
     if director.role == DirectorRole.backup.value:
         await end_backup(
@@ -253,13 +272,16 @@ async def depart(
         )
         await start_backup_search(session, engagement, intake, clinic, settings)
         return None
-    # The departure's round supersedes a backup search still under way (it resumes once the
-    # replacement has joined).
-    await cancel_backup_search(session, engagement.id)
     director.ends_on = ends_on
     await session.flush()
     await reaccrue_director(session, director)
-    intake.matching_round += 1
+    backup = standing_backup(engagement)
+    if engagement.ends_on is not None and ends_on >= engagement.ends_on:
+        path = "engagement_ends_first"
+    elif backup is not None and set(director.states) <= set(backup.states):
+        path = "backup_takes_over"
+    else:
+        path = "search"
     departure = DirectorDeparture(
         id=uuid.uuid4(),
         engagement_id=engagement.id,
@@ -271,7 +293,11 @@ async def depart(
         reason=reason.value,
         note=note,
         oversight_ends_on=ends_on,
-        status=DepartureStatus.searching.value,
+        status=(
+            DepartureStatus.canceled
+            if path == "engagement_ends_first"
+            else DepartureStatus.searching
+        ).value,
     )
     session.add(departure)
     await session.flush()
@@ -288,9 +314,24 @@ async def depart(
             "reason": reason.value,
             "states": director.states,
             "departure_id": str(departure.id),
+            "continuity": path,
         },
     )
     states = _states(director.states)
+    clinic_next, ops_next = {
+        "search": (
+            "We are already looking for a replacement and will tell you when one accepts.",
+            "replacement search started",
+        ),
+        "backup_takes_over": (
+            "Your standing backup director takes over that day.",
+            "the standing backup takes over",
+        ),
+        "engagement_ends_first": (
+            "Your engagement ends before then, so no replacement is needed.",
+            "the engagement ends first",
+        ),
+    }[path]
     await notify_parties(
         session,
         engagement,
@@ -298,50 +339,77 @@ async def depart(
         clinic=(
             "Your medical director is leaving",
             f"Oversight for {states} by your current director ends on {ends_on:%Y-%m-%d}. "
-            "We are already looking for a replacement and will tell you when one accepts.",
+            + clinic_next,
         ),
         ops=(
             "Director leaving",
             f"A director of engagement {engagement.id} ({states}) stops on {ends_on:%Y-%m-%d} "
-            f"({reason.value}); replacement search started.",
+            f"({reason.value}); {ops_next}.",
         ),
-        ops_email=True,
+        ops_email=path == "search",
     )
-    backup = standing_backup(engagement)
-    if backup is not None and set(director.states) <= set(backup.states):
+    if path == "backup_takes_over":
+        assert backup is not None
         await take_over(session, engagement, departure, director, backup, actor_id=actor_id)
         await start_backup_search(session, engagement, intake, clinic, settings)
-        return departure
-    await search_replacement(session, intake, clinic, departure, director, settings)
+    elif path == "search":
+        await restart_searches(session, engagement, intake, clinic, settings)
     return departure
 
 
-async def search_replacement(
+async def restart_searches(
     session: AsyncSession,
+    engagement: Engagement,
     intake: Intake,
     clinic: Clinic,
-    departure: DirectorDeparture,
-    director: EngagementDirector,
     settings: Settings,
-) -> None:
-    """The first offers of the replacement round, as matching does for a submitted intake."""
-    ctx = await matching.build_context(session, intake, clinic, settings)
-    created = await matching.add_candidates(
-        session,
-        ctx,
-        departure.states,
-        payout_cents=director.monthly_payout_cents,
-        settings=settings,
-        start_rank=0,
-    )
-    if not created:
-        await mark_uncovered(
-            session,
-            departure,
-            {"diagnostics": [await diagnose(session, ctx, departure.states)]},
+) -> int:
+    """Start a fresh round of the intake for every open replacement search of the engagement
+    (one state group per leaving director; a standing-backup search waits until they are
+    replaced), offers of the earlier round withdrawn. One round at a time per intake, so a
+    second director leaving never strands the first one's search. Returns the searches run."""
+    departures = list(
+        await session.scalars(
+            select(DirectorDeparture)
+            .where(
+                DirectorDeparture.engagement_id == engagement.id,
+                DirectorDeparture.status.in_(OPEN_DEPARTURE),
+            )
+            .order_by(DirectorDeparture.created_at)
+            .with_for_update()
         )
-        return
-    await matching.advance(session, intake, clinic, settings, ctx=ctx, matches=created)
+    )
+    await cancel_backup_search(session, engagement.id)
+    await matching.withdraw_open_offers(session, intake.id)
+    if not departures:
+        return 0
+    intake.matching_round += 1
+    ctx = await matching.build_context(session, intake, clinic, settings)
+    created: list[Match] = []
+    for departure in departures:
+        departure.matching_round = intake.matching_round
+        departure.status = DepartureStatus.searching.value
+        leaving = await session.get(EngagementDirector, departure.director_id)
+        assert leaving is not None
+        found = await matching.add_candidates(
+            session,
+            ctx,
+            departure.states,
+            payout_cents=leaving.monthly_payout_cents,
+            settings=settings,
+            start_rank=0,
+        )
+        if not found:
+            await mark_uncovered(
+                session,
+                departure,
+                {"diagnostics": [await diagnose(session, ctx, departure.states)]},
+            )
+        created += found
+    await session.flush()
+    if created:
+        await matching.advance(session, intake, clinic, settings, ctx=ctx, matches=created)
+    return len(departures)
 
 
 async def join_replacement(

@@ -25,20 +25,38 @@ def states_text(states: list[str]) -> str:
     return ", ".join(states)
 
 
-async def open_departure(
+OPEN_DEPARTURE = (DepartureStatus.searching.value, DepartureStatus.uncovered.value)
+OPEN_BACKUP_SEARCH = (BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value)
+
+
+async def open_departures(
     session: AsyncSession, intake: Intake, *, lock: bool = False
-) -> DirectorDeparture | None:
-    """The departure whose replacement the intake's current round is searching for."""
-    stmt = select(DirectorDeparture).where(
-        DirectorDeparture.intake_id == intake.id,
-        DirectorDeparture.matching_round == intake.matching_round,
-        DirectorDeparture.status.in_(
-            [DepartureStatus.searching.value, DepartureStatus.uncovered.value]
-        ),
+) -> list[DirectorDeparture]:
+    """The departures whose replacements the intake's current round is searching for (one
+    state group each; several directors may be leaving at once)."""
+    stmt = (
+        select(DirectorDeparture)
+        .where(
+            DirectorDeparture.intake_id == intake.id,
+            DirectorDeparture.matching_round == intake.matching_round,
+            DirectorDeparture.status.in_(OPEN_DEPARTURE),
+        )
+        .order_by(DirectorDeparture.created_at)
     )
     if lock:
         stmt = stmt.with_for_update()
-    return await session.scalar(stmt)
+    return list(await session.scalars(stmt))
+
+
+async def open_departure(
+    session: AsyncSession, intake: Intake, *, group_key: str | None = None, lock: bool = False
+) -> DirectorDeparture | None:
+    """The open departure of the current round for the state group `group_key` (any, when
+    not given)."""
+    for departure in await open_departures(session, intake, lock=lock):
+        if group_key is None or ",".join(sorted(departure.states)) == group_key:
+            return departure
+    return None
 
 
 async def mark_uncovered(
@@ -76,9 +94,7 @@ async def open_backup_search(
     stmt = select(BackupSearch).where(
         BackupSearch.intake_id == intake.id,
         BackupSearch.matching_round == intake.matching_round,
-        BackupSearch.status.in_(
-            [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
-        ),
+        BackupSearch.status.in_(OPEN_BACKUP_SEARCH),
     )
     if lock:
         stmt = stmt.with_for_update()
@@ -103,7 +119,7 @@ async def mark_backup_uncovered(
     )
     await notify_ops(
         session,
-        kind="engagement.replacement_exhausted",
+        kind="engagement.backup_search_exhausted",
         title="No standing backup director found",
         body=f"Nobody left to ask to be the standing backup of engagement "
         f"{search.engagement_id} ({states_text(search.states)}).",

@@ -131,6 +131,7 @@ class DepartureStatus(StrEnum):
     searching = "searching"  # replacement offers out; the director still oversees until the date
     replaced = "replaced"  # a replacement accepted and joined the engagement
     uncovered = "uncovered"  # nobody left to ask: operations must act
+    canceled = "canceled"  # no replacement needed: the engagement ended (or ends) first
 
 
 class DirectorDeparture(UUIDPrimaryKey, Timestamps, Base):
@@ -147,7 +148,7 @@ class DirectorDeparture(UUIDPrimaryKey, Timestamps, Base):
         Index(
             "ix_director_departures_open",
             "oversight_ends_on",
-            postgresql_where=text("status <> 'replaced'"),
+            postgresql_where=text("status IN ('searching', 'uncovered')"),
         ),
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
 from app.clinics.schemas import DirectorGap, IntakeContinuity
+from app.engagements.departures import OPEN_DEPARTURE
 from app.engagements.models import (
     BackupSearch,
     BackupSearchStatus,
@@ -167,7 +168,7 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
     )
     by_director = {d.id: d for d in engagement.directors}
     status = EngagementStatus(engagement.status)
-    leaving = any(d.status != DepartureStatus.replaced.value for d in departures)
+    leaving = any(d.status in OPEN_DEPARTURE for d in departures)
     if leaving and status is EngagementStatus.active:
         # A director is leaving without a replacement yet: the engagement is ending as far as
         # the clinic can count on today.
@@ -253,7 +254,7 @@ async def intake_continuity(session: AsyncSession, intake_id: uuid.UUID) -> Inta
                 status=d.status.value,
             )
             for d in read.departures
-            if d.status is not DepartureStatus.replaced
+            if d.status.value in OPEN_DEPARTURE
         ],
         uncovered_states=read.uncovered_states,
         backup_search=read.backup_search,

@@ -187,7 +187,7 @@ async def accept_offer(
     if intake.status == IntakeStatus.confirmed.value:
         # A replacement round: the new director joins the running engagement at once; or a
         # standing-backup round: the physician goes on standby.
-        departure = await open_departure(session, intake, lock=True)
+        departure = await open_departure(session, intake, group_key=offer.group_key, lock=True)
         if departure is not None:
             await join_replacement(session, intake, clinic, departure, match, actor_id=user.id)
             await resume_backup_search(session, intake, clinic, departure.engagement_id, settings)

@@ -28,10 +28,10 @@ from app.engagements.departures import (
     mark_backup_uncovered,
     mark_uncovered,
     open_backup_search,
-    open_departure,
+    open_departures,
     round_purpose,
 )
-from app.engagements.models import DirectorDeparture, DirectorRole, Engagement, EngagementDirector
+from app.engagements.models import DirectorDeparture, Engagement, EngagementDirector
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
@@ -104,16 +104,14 @@ async def build_context(
             select(DirectorDeparture.physician_id).where(DirectorDeparture.intake_id == intake.id)
         )
     )
-    if intake.status == IntakeStatus.confirmed.value and await open_backup_search(session, intake):
+    if intake.status == IntakeStatus.confirmed.value:
+        # Nor is anyone who is (or was) one of its directors or its backup: one physician
+        # holds one role on an engagement.
         departed += tuple(
             await session.scalars(
                 select(EngagementDirector.physician_id)
                 .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
-                .where(
-                    Engagement.intake_id == intake.id,
-                    EngagementDirector.ended_at.is_(None),
-                    EngagementDirector.role == DirectorRole.primary.value,
-                )
+                .where(Engagement.intake_id == intake.id)
             )
         )
     return mc.MatchContext(
@@ -394,12 +392,13 @@ async def advance(
     group without an accepted director, topping up candidates when they run out; a group with
     nobody left makes the intake `unmatched`; all groups accepted makes it `matched`.
     `matches`: every match of the intake, when the caller just created them."""
-    departure = backup = None
+    departures: dict[str, DirectorDeparture] = {}
+    backup = None
     if intake.status == IntakeStatus.confirmed.value:
-        # A confirmed intake's rounds after the first look for a leaving director's replacement
-        # or for a standing backup director.
-        departure = await open_departure(session, intake)
-        if departure is None:
+        # A confirmed intake's rounds after the first look for leaving directors' replacements
+        # (a state group each) or for a standing backup director.
+        departures = {group_key(d.states): d for d in await open_departures(session, intake)}
+        if not departures:
             backup = await open_backup_search(session, intake)
             if backup is None:
                 return
@@ -441,13 +440,14 @@ async def advance(
         open_offers += len(chosen)
         if open_offers == 0:
             ctx = ctx or await build_context(session, intake, clinic, settings)
-            if departure is not None:
+            if key in departures:
+                # Nobody left for this leaving director; the other groups go on.
                 await mark_uncovered(
                     session,
-                    departure,
+                    departures[key],
                     {"diagnostics": [await diagnose(session, ctx, key.split(","))]},
                 )
-                return
+                continue
             if backup is not None:
                 await mark_backup_uncovered(
                     session,

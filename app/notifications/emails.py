@@ -46,6 +46,7 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "engagement.director_leaving": ("engagement_id",),
     "engagement.replacement_found": ("engagement_id",),
     "engagement.replacement_exhausted": ("engagement_id",),
+    "engagement.backup_search_exhausted": ("engagement_id",),
     "engagement.joined": ("engagement_id",),
     "engagement.oversight_gap": ("engagement_id",),
     "engagement.backup_joined": ("engagement_id",),

@@ -18,16 +18,14 @@ from app.billing.stripe_gateway import StripeGateway
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
-from app.engagements.backup import cancel_backup_search, start_backup_search
-from app.engagements.continuity import search_replacement
+from app.engagements.backup import start_backup_search
+from app.engagements.continuity import restart_searches
 from app.engagements.departures import open_backup_search, open_departure
 from app.engagements.models import (
-    BackupSearch,
-    BackupSearchStatus,
-    DepartureStatus,
-    DirectorDeparture,
+    LIVE_ENGAGEMENT_STATUSES,
     Engagement,
     EngagementDirector,
+    EngagementStatus,
 )
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
@@ -58,25 +56,20 @@ async def _lock_intake(session: AsyncSession, intake_id: uuid.UUID) -> tuple[Int
     return await matching.lock_intake(session, intake_id)
 
 
-async def _searching_departure(session: AsyncSession, intake: Intake) -> DirectorDeparture | None:
-    """For a confirmed intake: the departure of its latest round still without a replacement."""
-    return await session.scalar(
-        select(DirectorDeparture)
-        .where(
-            DirectorDeparture.intake_id == intake.id,
-            DirectorDeparture.status != DepartureStatus.replaced.value,
-        )
-        .order_by(DirectorDeparture.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-
-
 async def rematch(
     session: AsyncSession, intake_id: uuid.UUID, *, reason: str, actor: User, settings: Settings
 ) -> Intake:
     """Run matching again: a fresh round for an intake still matching or unmatched (open offers
     withdrawn first), or a fresh replacement search for a director nobody has replaced yet."""
+    # A confirmed intake's engagement is locked before the intake (the house lock order).
+    engagement = await session.scalar(
+        select(Engagement)
+        .where(
+            Engagement.intake_id == intake_id,
+            Engagement.status != EngagementStatus.canceled.value,
+        )
+        .with_for_update()
+    )
     intake, clinic = await _lock_intake(session, intake_id)
     before = {"status": intake.status, "round": intake.matching_round}
     if intake.status in (IntakeStatus.matching.value, IntakeStatus.unmatched.value):
@@ -85,11 +78,9 @@ async def rematch(
             transition(intake, IntakeStatus.matching)
         await matching.start_matching(session, intake, clinic, settings)
     elif intake.status == IntakeStatus.confirmed.value:
-        departure = await _searching_departure(session, intake)
-        if departure is None:
-            await _rematch_backup(session, intake, clinic, actor=actor, settings=settings)
-        else:
-            await _rematch_departure(session, intake, clinic, departure, settings=settings)
+        await _rematch_engagement(
+            session, engagement, intake, clinic, actor=actor, settings=settings
+        )
     else:
         raise OverrideNotPossible(
             f"An intake that is {intake.status} cannot be matched again.",
@@ -107,44 +98,28 @@ async def rematch(
     return intake
 
 
-async def _rematch_backup(
-    session: AsyncSession, intake: Intake, clinic: Clinic, *, actor: User, settings: Settings
-) -> None:
-    """A fresh search for the standing backup nobody has accepted yet."""
-    search = await session.scalar(
-        select(BackupSearch).where(
-            BackupSearch.intake_id == intake.id,
-            BackupSearch.status.in_(
-                [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
-            ),
-        )
-    )
-    if search is None:
-        raise OverrideNotPossible(
-            "This intake's engagement has every director it needs; nothing to re-match."
-        )
-    engagement = await session.get(Engagement, search.engagement_id)
-    assert engagement is not None
-    await cancel_backup_search(session, engagement.id)
-    await start_backup_search(session, engagement, intake, clinic, settings, actor_id=actor.id)
-
-
-async def _rematch_departure(
+async def _rematch_engagement(
     session: AsyncSession,
+    engagement: Engagement | None,
     intake: Intake,
     clinic: Clinic,
-    departure: DirectorDeparture,
     *,
+    actor: User,
     settings: Settings,
 ) -> None:
-    """A fresh replacement search for a director nobody has replaced yet."""
-    await matching.withdraw_open_offers(session, intake.id)
-    intake.matching_round += 1
-    departure.matching_round = intake.matching_round
-    departure.status = DepartureStatus.searching.value
-    director = await session.get(EngagementDirector, departure.director_id)
-    assert director is not None
-    await search_replacement(session, intake, clinic, departure, director, settings)
+    """Fresh searches for every director nobody has replaced yet, or else for the standing
+    backup nobody has accepted yet."""
+    if engagement is None or engagement.status not in LIVE_ENGAGEMENT_STATUSES:
+        raise OverrideNotPossible(
+            "This intake's engagement has ended; there is nobody to search for."
+        )
+    if await restart_searches(session, engagement, intake, clinic, settings):
+        return
+    if await start_backup_search(session, engagement, intake, clinic, settings, actor_id=actor.id):
+        return
+    raise OverrideNotPossible(
+        "This intake's engagement has every director it needs; nothing to re-match."
+    )
 
 
 async def _open_search(session: AsyncSession, intake: Intake) -> tuple[list[str], int] | None:
@@ -152,6 +127,14 @@ async def _open_search(session: AsyncSession, intake: Intake) -> tuple[list[str]
     search, if any."""
     if intake.status != IntakeStatus.confirmed.value:
         return None
+    live = await session.scalar(
+        select(Engagement.id).where(
+            Engagement.intake_id == intake.id,
+            Engagement.status.in_(LIVE_ENGAGEMENT_STATUSES),
+        )
+    )
+    if live is None:
+        return None  # the engagement ended: nobody to search for
     departure = await open_departure(session, intake)
     if departure is not None:
         director = await session.get(EngagementDirector, departure.director_id)

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.vocabulary import CredentialStatus
 from app.clinics.models import Intake
 from app.config import Settings
-from app.engagements.models import DepartureStatus, DirectorDeparture, Engagement
+from app.engagements.departures import OPEN_DEPARTURE
+from app.engagements.models import DirectorDeparture, Engagement
 from app.matching.models import Offer
 from app.matching.service import stalled
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy
@@ -91,7 +92,7 @@ async def daily_summary(session: AsyncSession, *, day: date, settings: Settings)
             select(func.count()).select_from(Intake).where(stalled(settings))
         ),
         directors_leaving=await count(
-            select(func.count()).where(DirectorDeparture.status != DepartureStatus.replaced.value)
+            select(func.count()).where(DirectorDeparture.status.in_(OPEN_DEPARTURE))
         ),
         credentials_expiring=expiring,
     )

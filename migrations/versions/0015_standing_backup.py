@@ -18,6 +18,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # A departure whose engagement ended first needs no replacement: `canceled`.
+    op.drop_constraint(op.f("ck_director_departures_status"), "director_departures", type_="check")
+    op.create_check_constraint(
+        op.f("ck_director_departures_status"),
+        "director_departures",
+        "status IN ('searching', 'replaced', 'uncovered', 'canceled')",
+    )
+    op.drop_index("ix_director_departures_open", table_name="director_departures")
+    op.create_index(
+        "ix_director_departures_open",
+        "director_departures",
+        ["oversight_ends_on"],
+        postgresql_where=sa.text("status IN ('searching', 'uncovered')"),
+    )
     op.add_column(
         "intakes",
         sa.Column("standing_backup", sa.Boolean(), server_default=sa.text("false"), nullable=False),
@@ -88,3 +102,17 @@ def downgrade() -> None:
     op.drop_constraint(op.f("ck_engagement_directors_role"), "engagement_directors", type_="check")
     op.drop_column("engagement_directors", "role")
     op.drop_column("intakes", "standing_backup")
+    op.drop_index("ix_director_departures_open", table_name="director_departures")
+    op.create_index(
+        "ix_director_departures_open",
+        "director_departures",
+        ["oversight_ends_on"],
+        postgresql_where=sa.text("status <> 'replaced'"),
+    )
+    op.execute("UPDATE director_departures SET status = 'uncovered' WHERE status = 'canceled'")
+    op.drop_constraint(op.f("ck_director_departures_status"), "director_departures", type_="check")
+    op.create_check_constraint(
+        op.f("ck_director_departures_status"),
+        "director_departures",
+        "status IN ('searching', 'replaced', 'uncovered')",
+    )

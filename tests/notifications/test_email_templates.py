@@ -23,13 +23,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "app" / "notifications" / "templates"
 BASE = "https://app.mdmatch.example"
 NOTIFIERS = {"notify", "notify_ops", "notify_parties"}
-# Being added beside this change (standing backup directors); their call sites pass
-# {"engagement_id": ...}.
-KINDS_IN_FLIGHT = {
-    "engagement.backup_joined",
-    "engagement.backup_takeover",
-    "engagement.backup_ended",
-}
 ROLES = ("clinic_admin", "physician", "ops_admin")
 
 
@@ -88,9 +81,9 @@ def test_every_kind_notified_in_app_has_an_email_template():
     assert len(literals) >= 20
     # A kind computed at the call site would escape this check.
     assert forwarded_elsewhere == []
-    missing = sorted((literals | KINDS_IN_FLIGHT) - set(EMAIL_KINDS))
+    missing = sorted(literals - set(EMAIL_KINDS))
     assert missing == []
-    for kind in literals | KINDS_IN_FLIGHT:
+    for kind in literals:
         for role in ROLES:
             rendered = render_notification(
                 kind=kind, title="T", body="B", data=sample_data(), role=role, base_url=BASE
