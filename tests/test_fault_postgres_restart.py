@@ -55,8 +55,11 @@ DOWN_SECONDS = 4.0
 # The client's own timeout: a request that hangs on a dead database would take this long.
 CLIENT_TIMEOUT_SECONDS = 30.0
 # A failed request must come back well before the client's timeout. Generous on purpose (a
-# loaded CI machine; they take about 0.1 s here); what it rules out is a wait on the connect
-# timeout (5 s), the pool timeout (10 s) or the job queue pool's (30 s).
+# loaded CI machine; they take about 0.1 s here); what it rules out is a wait on the pool
+# timeout (10 s) or the job queue pool's (30 s). A connection attempt made while PostgreSQL is
+# shutting down can sit in its listen backlog until the connect timeout, which is what that
+# setting bounds: the server under test runs with CONNECT_TIMEOUT_SECONDS.
+CONNECT_TIMEOUT_SECONDS = 1.5
 FAIL_FAST_SECONDS = 3.0
 # The same server process answers 2xx again this soon after PostgreSQL accepts connections.
 RECOVERY_SECONDS = 10.0
@@ -303,6 +306,7 @@ async def live(
         "LOG_JSON": "true",
         # The load includes a stream of password-reset requests (for unknown addresses).
         "RATE_LIMIT_PASSWORD_RESET": "100000/minute",
+        "DATABASE_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_SECONDS),
     }
     with log_path.open("w") as output:
         server = serve_process(url, free_port(), output=output, env_overrides=env)
