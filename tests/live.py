@@ -3,18 +3,41 @@ STRIPE_SECRET_KEY, the Stripe emulator delivering webhooks to it)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from typing import TextIO
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, TextIO
 
 import httpx
+from fastapi import FastAPI
 
 from app.devtools.stripe_emulator import free_port
-from tests.conftest import ROOT
+from app.kit.mailer import MemoryEmailSender
+from app.main import AppOptions, create_app
+from tests.conftest import ROOT, make_settings, scratch_database, seed_reference
+
+
+@contextlib.asynccontextmanager
+async def scratch_app(pg_server_url: str, **settings: Any) -> AsyncIterator[FastAPI]:
+    """The app on a scratch database of its own, migrated and seeded, with its own connection
+    pool: for races on real, committed data (`settings`: e.g. the emulator's)."""
+    # Alembic runs its own event loop, so the scratch database is built in a thread.
+    database = scratch_database(pg_server_url)
+    url = await asyncio.to_thread(database.__enter__)
+    try:
+        await seed_reference(url)
+        app = create_app(
+            make_settings(url, **settings),
+            AppOptions(real_queue=False, email_sender=MemoryEmailSender()),
+        )
+        async with app.router.lifespan_context(app):
+            yield app
+    finally:
+        await asyncio.to_thread(database.__exit__, None, None, None)
 
 
 @contextlib.contextmanager

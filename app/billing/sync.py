@@ -22,6 +22,8 @@ from app.billing.models import Invoice, PayoutEntry, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway, StripeNotFound
 from app.clinics.models import Clinic, ClinicMember
 from app.engagements.models import (
+    OPEN_BACKUP_SEARCH,
+    OPEN_DEPARTURE,
     BackupSearch,
     BackupSearchStatus,
     DepartureStatus,
@@ -95,16 +97,15 @@ async def _close_searches(session: AsyncSession, engagement: Engagement) -> None
     close the searches."""
     from app.matching.service import lock_intake, withdraw_open_offers
 
-    open_backup = [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
-    open_departure = [DepartureStatus.searching.value, DepartureStatus.uncovered.value]
     searching = await session.scalar(
         select(
             exists().where(
-                BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(open_backup)
+                BackupSearch.engagement_id == engagement.id,
+                BackupSearch.status.in_(OPEN_BACKUP_SEARCH),
             )
             | exists().where(
                 DirectorDeparture.engagement_id == engagement.id,
-                DirectorDeparture.status.in_(open_departure),
+                DirectorDeparture.status.in_(OPEN_DEPARTURE),
             )
         )
     )
@@ -115,14 +116,16 @@ async def _close_searches(session: AsyncSession, engagement: Engagement) -> None
     now = utcnow()
     await session.execute(
         update(BackupSearch)
-        .where(BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(open_backup))
+        .where(
+            BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(OPEN_BACKUP_SEARCH)
+        )
         .values(status=BackupSearchStatus.canceled.value, resolved_at=now)
     )
     await session.execute(
         update(DirectorDeparture)
         .where(
             DirectorDeparture.engagement_id == engagement.id,
-            DirectorDeparture.status.in_(open_departure),
+            DirectorDeparture.status.in_(OPEN_DEPARTURE),
         )
         .values(status=DepartureStatus.canceled.value, resolved_at=now)
     )

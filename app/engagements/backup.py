@@ -15,7 +15,7 @@ director. A new backup search then starts, so the clinic keeps a standing backup
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,10 +24,12 @@ from app.audit.service import record_audit
 from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
 from app.clinics.models import Clinic, Intake
 from app.config import Settings
-from app.engagements.departures import OPEN_DEPARTURE, mark_backup_uncovered
+from app.engagements.departures import mark_backup_uncovered
 from app.engagements.departures import states_text as _states
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
+    OPEN_BACKUP_SEARCH,
+    OPEN_DEPARTURE,
     BackupSearch,
     BackupSearchStatus,
     DepartureStatus,
@@ -55,7 +57,48 @@ def standing_backup(engagement: Engagement) -> EngagementDirector | None:
     return None
 
 
-async def _physician_user(session: AsyncSession, physician_id: uuid.UUID) -> uuid.UUID:
+async def lock_for_joining(session: AsyncSession, engagement_id: uuid.UUID) -> Engagement:
+    """Lock the engagement an accepted offer joins; one that has ended takes nobody (409)."""
+    engagement = await session.scalar(
+        select(Engagement).where(Engagement.id == engagement_id).with_for_update()
+    )
+    assert engagement is not None
+    if engagement.status not in LIVE_ENGAGEMENT_STATUSES:
+        raise matching.OfferNotOpen(
+            f"The clinic's engagement is {engagement.status}; this offer is closed.",
+            engagement_status=engagement.status,
+        )
+    return engagement
+
+
+def seat_from_match(
+    engagement: Engagement,
+    match: Match,
+    *,
+    starts_on: date,
+    role: DirectorRole,
+    now: datetime,
+) -> EngagementDirector:
+    """A new director row of the engagement for the physician of an accepted match (its states,
+    payout and the capacity it takes), last in position."""
+    return EngagementDirector(
+        id=uuid.uuid4(),
+        engagement_id=engagement.id,
+        physician_id=match.physician_id,
+        match_id=match.id,
+        position=max((d.position for d in engagement.directors), default=0) + 1,
+        states=list(match.covers_states),
+        monthly_payout_cents=match.monthly_payout_cents,
+        supervisees=match.supervisees,
+        pa_count=match.pa_count,
+        np_count=match.np_count,
+        created_at=now,
+        starts_on=starts_on,
+        role=role.value,
+    )
+
+
+async def physician_user_id(session: AsyncSession, physician_id: uuid.UUID) -> uuid.UUID:
     user_id = await session.scalar(select(Physician.user_id).where(Physician.id == physician_id))
     assert user_id is not None
     return user_id
@@ -86,9 +129,7 @@ async def start_backup_search(
     open_search = await session.scalar(
         select(BackupSearch.id).where(
             BackupSearch.engagement_id == engagement.id,
-            BackupSearch.status.in_(
-                [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
-            ),
+            BackupSearch.status.in_(OPEN_BACKUP_SEARCH),
         )
     )
     replacing = await session.scalar(
@@ -145,9 +186,7 @@ async def cancel_backup_search(session: AsyncSession, engagement_id: uuid.UUID) 
         select(BackupSearch)
         .where(
             BackupSearch.engagement_id == engagement_id,
-            BackupSearch.status.in_(
-                [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
-            ),
+            BackupSearch.status.in_(OPEN_BACKUP_SEARCH),
         )
         .with_for_update()
     )
@@ -169,15 +208,7 @@ async def join_backup(
     actor_id: uuid.UUID | None,
 ) -> EngagementDirector:
     """The physician who accepted the backup offer is the engagement's standing backup now."""
-    engagement = await session.scalar(
-        select(Engagement).where(Engagement.id == search.engagement_id).with_for_update()
-    )
-    assert engagement is not None
-    if engagement.status not in LIVE_ENGAGEMENT_STATUSES:
-        raise matching.OfferNotOpen(
-            f"The clinic's engagement is {engagement.status}; this offer is closed.",
-            engagement_status=engagement.status,
-        )
+    engagement = await lock_for_joining(session, search.engagement_id)
     now = utcnow()
     # One backup is paid at a time: a standby still serving notice (or handing over) is paid
     # until its end, and the new one from then.
@@ -189,20 +220,8 @@ async def join_backup(
             if d.role == DirectorRole.backup.value and d.ends_on is not None
         ]
     )
-    director = EngagementDirector(
-        id=uuid.uuid4(),
-        engagement_id=engagement.id,
-        physician_id=match.physician_id,
-        match_id=match.id,
-        position=max((d.position for d in engagement.directors), default=0) + 1,
-        states=list(match.covers_states),
-        monthly_payout_cents=match.monthly_payout_cents,
-        supervisees=match.supervisees,
-        pa_count=match.pa_count,
-        np_count=match.np_count,
-        created_at=now,
-        starts_on=starts_on,
-        role=DirectorRole.backup.value,
+    director = seat_from_match(
+        engagement, match, starts_on=starts_on, role=DirectorRole.backup, now=now
     )
     session.add(director)
     await session.flush()
@@ -240,7 +259,7 @@ async def join_backup(
         )
     await notify(
         session,
-        user_id=await _physician_user(session, match.physician_id),
+        user_id=await physician_user_id(session, match.physician_id),
         kind="engagement.backup_joined",
         email=True,
         title="You are this clinic's standing backup director",
@@ -331,7 +350,7 @@ async def take_over(
     )
     await notify(
         session,
-        user_id=await _physician_user(session, backup.physician_id),
+        user_id=await physician_user_id(session, backup.physician_id),
         kind="engagement.backup_takeover",
         email=True,
         title="You take over as medical director",
@@ -390,7 +409,7 @@ async def end_backup(
     )
     await notify(
         session,
-        user_id=await _physician_user(session, backup.physician_id),
+        user_id=await physician_user_id(session, backup.physician_id),
         kind="engagement.backup_ended",
         email=True,
         title="Your standby ends",

@@ -26,14 +26,18 @@ from app.config import Settings
 from app.engagements.backup import (
     cancel_backup_search,
     end_backup,
+    lock_for_joining,
+    physician_user_id,
+    seat_from_match,
     standing_backup,
     start_backup_search,
     take_over,
 )
-from app.engagements.departures import OPEN_DEPARTURE, mark_uncovered
+from app.engagements.departures import mark_uncovered
 from app.engagements.departures import states_text as _states
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
+    OPEN_DEPARTURE,
     DepartureReason,
     DepartureStatus,
     DirectorDeparture,
@@ -48,7 +52,6 @@ from app.matching import service as matching
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
 from app.notifications.service import notify, notify_ops
-from app.physicians.models import Physician
 from app.physicians.service import get_own_profile
 
 
@@ -423,31 +426,11 @@ async def join_replacement(
 ) -> EngagementDirector:
     """The accepted replacement joins the engagement now and oversees from the day the leaving
     director stops (today if that day has passed). The subscription does not change."""
-    engagement = await session.scalar(
-        select(Engagement).where(Engagement.id == departure.engagement_id).with_for_update()
-    )
-    assert engagement is not None
-    if engagement.status not in LIVE_ENGAGEMENT_STATUSES:
-        raise matching.OfferNotOpen(
-            f"The clinic's engagement is {engagement.status}; this offer is closed.",
-            engagement_status=engagement.status,
-        )
-    position = max((d.position for d in engagement.directors), default=0) + 1
+    engagement = await lock_for_joining(session, departure.engagement_id)
     now = utcnow()
     starts_on = max(departure.oversight_ends_on, today())
-    director = EngagementDirector(
-        id=uuid.uuid4(),
-        engagement_id=engagement.id,
-        physician_id=match.physician_id,
-        match_id=match.id,
-        position=position,
-        states=list(match.covers_states),
-        monthly_payout_cents=match.monthly_payout_cents,
-        supervisees=match.supervisees,
-        pa_count=match.pa_count,
-        np_count=match.np_count,
-        created_at=now,
-        starts_on=starts_on,
+    director = seat_from_match(
+        engagement, match, starts_on=starts_on, role=DirectorRole.primary, now=now
     )
     session.add(director)
     await session.flush()  # the row exists before the departure points at it
@@ -487,13 +470,9 @@ async def join_replacement(
             "your subscription does not change.",
             data={"engagement_id": str(engagement.id)},
         )
-    user_id = await session.scalar(
-        select(Physician.user_id).where(Physician.id == match.physician_id)
-    )
-    assert user_id is not None
     await notify(
         session,
-        user_id=user_id,
+        user_id=await physician_user_id(session, match.physician_id),
         kind="engagement.joined",
         email=True,
         title="You are now this clinic's medical director",

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.clinics.models import Intake
 from app.engagements.models import (
+    OPEN_BACKUP_SEARCH,
+    OPEN_DEPARTURE,
     BackupSearch,
     BackupSearchStatus,
     DepartureStatus,
@@ -23,10 +25,6 @@ from app.notifications.service import notify_ops
 
 def states_text(states: list[str]) -> str:
     return ", ".join(states)
-
-
-OPEN_DEPARTURE = (DepartureStatus.searching.value, DepartureStatus.uncovered.value)
-OPEN_BACKUP_SEARCH = (BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value)
 
 
 async def open_departures(

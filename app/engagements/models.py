@@ -134,6 +134,10 @@ class DepartureStatus(StrEnum):
     canceled = "canceled"  # no replacement needed: the engagement ended (or ends) first
 
 
+# A search still under way (`uncovered`: exhausted, waiting for operations).
+OPEN_DEPARTURE = (DepartureStatus.searching.value, DepartureStatus.uncovered.value)
+
+
 class DirectorDeparture(UUIDPrimaryKey, Timestamps, Base):
     """A director leaving an engagement, and the search for their replacement (a matching round
     of the engagement's intake limited to the leaving director's states)."""
@@ -177,6 +181,9 @@ class BackupSearchStatus(StrEnum):
     filled = "filled"  # a backup accepted and is on standby
     uncovered = "uncovered"  # nobody left to ask: operations must act
     canceled = "canceled"  # superseded (a departure's search, the option dropped, canceled)
+
+
+OPEN_BACKUP_SEARCH = (BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value)
 
 
 class BackupSearch(UUIDPrimaryKey, Timestamps, Base):

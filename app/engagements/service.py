@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
 from app.clinics.schemas import DirectorGap, IntakeContinuity
-from app.engagements.departures import OPEN_DEPARTURE
 from app.engagements.models import (
+    OPEN_BACKUP_SEARCH,
+    OPEN_DEPARTURE,
     BackupSearch,
-    BackupSearchStatus,
     DepartureReason,
     DepartureStatus,
     DirectorDeparture,
@@ -184,9 +184,7 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
     search = await session.scalar(
         select(BackupSearch.status).where(
             BackupSearch.engagement_id == engagement.id,
-            BackupSearch.status.in_(
-                [BackupSearchStatus.searching.value, BackupSearchStatus.uncovered.value]
-            ),
+            BackupSearch.status.in_(OPEN_BACKUP_SEARCH),
         )
     )
     for d in primaries:
@@ -258,4 +256,17 @@ async def intake_continuity(session: AsyncSession, intake_id: uuid.UUID) -> Inta
         ],
         uncovered_states=read.uncovered_states,
         backup_search=read.backup_search,
+    )
+
+
+async def lock_intake_engagement(session: AsyncSession, intake_id: uuid.UUID) -> Engagement | None:
+    """Lock the intake's engagement (if it has one that is not canceled) before the intake:
+    the house lock order is engagement, intake, offer, physician."""
+    return await session.scalar(
+        select(Engagement)
+        .where(
+            Engagement.intake_id == intake_id,
+            Engagement.status != EngagementStatus.canceled.value,
+        )
+        .with_for_update()
     )

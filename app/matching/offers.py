@@ -17,7 +17,7 @@ from app.config import Settings
 from app.engagements.backup import join_backup, resume_backup_search
 from app.engagements.continuity import join_replacement
 from app.engagements.departures import open_backup_search, open_departure
-from app.engagements.models import Engagement, EngagementStatus
+from app.engagements.service import lock_intake_engagement
 from app.kit.clock import utcnow
 from app.matching import constraints as mc
 from app.matching.diagnostics import explain_physician
@@ -99,14 +99,7 @@ async def accept_offer(
     # A replacement or backup offer joins a running engagement, which cancellation, scope
     # changes and departures lock before the intake: take it first too, so the lock order
     # (engagement, intake, offer, physician) is the same everywhere.
-    await session.scalar(
-        select(Engagement.id)
-        .where(
-            Engagement.intake_id == peek.intake_id,
-            Engagement.status != EngagementStatus.canceled.value,
-        )
-        .with_for_update()
-    )
+    await lock_intake_engagement(session, peek.intake_id)
     await _wait_for_intake(session, peek.intake_id)
     await session.refresh(peek, ["status", "respond_by"])
     _refuse_unless_open(peek)

@@ -25,8 +25,8 @@ from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
     Engagement,
     EngagementDirector,
-    EngagementStatus,
 )
+from app.engagements.service import lock_intake_engagement
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.matching import service as matching
@@ -61,15 +61,7 @@ async def rematch(
 ) -> Intake:
     """Run matching again: a fresh round for an intake still matching or unmatched (open offers
     withdrawn first), or a fresh replacement search for a director nobody has replaced yet."""
-    # A confirmed intake's engagement is locked before the intake (the house lock order).
-    engagement = await session.scalar(
-        select(Engagement)
-        .where(
-            Engagement.intake_id == intake_id,
-            Engagement.status != EngagementStatus.canceled.value,
-        )
-        .with_for_update()
-    )
+    engagement = await lock_intake_engagement(session, intake_id)
     intake, clinic = await _lock_intake(session, intake_id)
     before = {"status": intake.status, "round": intake.matching_round}
     if intake.status in (IntakeStatus.matching.value, IntakeStatus.unmatched.value):

@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.vocabulary import CredentialStatus
 from app.clinics.models import Intake
 from app.config import Settings
-from app.engagements.departures import OPEN_DEPARTURE
-from app.engagements.models import DirectorDeparture, Engagement
+from app.engagements.models import OPEN_DEPARTURE, DirectorDeparture, Engagement
 from app.matching.models import Offer
 from app.matching.service import stalled
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy

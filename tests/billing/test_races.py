@@ -12,27 +12,17 @@ from fastapi import FastAPI
 
 from app.jobs.runtime import JobRuntime, configure_runtime
 from app.kit.mailer import MemoryEmailSender
-from app.main import AppOptions, create_app
 from tests.billing.helpers import Emulator, confirmed_engagement
-from tests.conftest import emulator_settings, make_settings, scratch_database, seed_reference
+from tests.conftest import emulator_settings
+from tests.live import scratch_app
 
 pytestmark = pytest.mark.live_sessions
 
 
 @pytest.fixture(scope="module")
 async def live_app(pg_server_url, stripe_url) -> AsyncIterator[FastAPI]:
-    database = scratch_database(pg_server_url)
-    url = await asyncio.to_thread(database.__enter__)
-    try:
-        await seed_reference(url)
-        app = create_app(
-            make_settings(url, **emulator_settings(stripe_url)),
-            AppOptions(real_queue=False, email_sender=MemoryEmailSender()),
-        )
-        async with app.router.lifespan_context(app):
-            yield app
-    finally:
-        await asyncio.to_thread(database.__exit__, None, None, None)
+    async with scratch_app(pg_server_url, **emulator_settings(stripe_url)) as app:
+        yield app
 
 
 @pytest.mark.parametrize("round_", range(2))

@@ -12,13 +12,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
-from app.kit.mailer import MemoryEmailSender
-from app.main import AppOptions, create_app
 from app.matching.models import Offer
 from app.physicians.models import Physician
 from tests.clinics.helpers import create_clinic, create_intake
-from tests.conftest import make_settings, scratch_database, seed_reference
 from tests.factories import user_headers
+from tests.live import scratch_app
 from tests.matching.helpers import make_physician, physician_headers
 
 pytestmark = pytest.mark.live_sessions
@@ -27,18 +25,8 @@ PROBLEMS = "https://mdmatch.dev/problems/"
 
 @pytest.fixture(scope="module")
 async def live_app(pg_server_url) -> AsyncIterator[FastAPI]:
-    # Alembic runs its own event loop, so the scratch database is built in a thread.
-    database = scratch_database(pg_server_url)
-    url = await asyncio.to_thread(database.__enter__)
-    try:
-        await seed_reference(url)
-        app = create_app(
-            make_settings(url), AppOptions(real_queue=False, email_sender=MemoryEmailSender())
-        )
-        async with app.router.lifespan_context(app):
-            yield app
-    finally:
-        await asyncio.to_thread(database.__exit__, None, None, None)
+    async with scratch_app(pg_server_url) as app:
+        yield app
 
 
 @pytest.fixture
