@@ -90,6 +90,16 @@ def compliance_flags(
                 f"{st.name} has a corporate-practice-of-medicine doctrine with uneven "
                 "enforcement; have counsel confirm your ownership, or use an MSO structure.",
             )
+        elif ownership_model is None and f.cpom in ("strict", "moderate"):
+            flag(
+                "cpom_ownership_unknown",
+                "warning" if f.cpom == "strict" else "info",
+                f"{st.name} has a corporate-practice-of-medicine doctrine"
+                + (" that it enforces strictly" if f.cpom == "strict" else "")
+                + ": the clinic's ownership structure decides whether it can operate there. "
+                "A clinic owned by non-physicians needs an MSO with a physician-owned practice; "
+                "set ownership_model so we can check it.",
+            )
 
         # Where the director must be on site, remote oversight does not work.
         onsite = sorted(requested & set(st.onsite_required_services))

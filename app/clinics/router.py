@@ -72,11 +72,18 @@ async def get_clinic(clinic_id: uuid.UUID, user: ClinicReader, session: SessionD
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def update_clinic(
-    clinic_id: uuid.UUID, body: ClinicUpdate, user: ClinicAdminUser, session: SessionDep
+    clinic_id: uuid.UUID,
+    body: ClinicUpdate,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> ClinicRead:
-    """Change the clinic's name, ownership, contact or locations (its admins)."""
+    """Change the clinic's name, ownership, contact or locations (its admins). The compliance
+    flags of the clinic's intakes are recomputed for the new ownership and locations."""
     clinic = await service.get_clinic(session, user, clinic_id, manage=True)
-    clinic = await service.update_clinic(session, clinic, body, actor_id=user.id)
+    clinic = await service.update_clinic(
+        session, clinic, body, actor_id=user.id, default_cap=settings.default_supervisee_cap
+    )
     await session.commit()
     return service.to_read(clinic)
 

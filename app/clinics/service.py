@@ -162,7 +162,12 @@ async def list_clinics(
 
 
 async def update_clinic(
-    session: AsyncSession, clinic: Clinic, body: ClinicUpdate, *, actor_id: uuid.UUID
+    session: AsyncSession,
+    clinic: Clinic,
+    body: ClinicUpdate,
+    *,
+    actor_id: uuid.UUID,
+    default_cap: int,
 ) -> Clinic:
     before = _snapshot(clinic)
     if body.legal_name is not None:
@@ -188,6 +193,10 @@ async def update_clinic(
             )
         clinic.locations = _locations(clinic.id, body.locations)
     await session.flush()
+    if body.ownership_model is not None or body.locations is not None:
+        # The flags depend on the clinic's ownership and states: every view of an intake must
+        # show them for the clinic as it is now, not as it was when the intake was written.
+        await refresh_clinic_intakes(session, clinic, default_cap=default_cap)
     after = _snapshot(clinic)
     await record_audit(
         session,
@@ -265,6 +274,18 @@ async def refresh_compliance(
         states=[loc.state for loc in clinic.locations],
         default_cap=default_cap,
     )
+
+
+async def refresh_clinic_intakes(
+    session: AsyncSession, clinic: Clinic, *, default_cap: int
+) -> None:
+    """Recompute the compliance flags of every intake of `clinic` (locked, so a concurrent
+    intake edit or submit sees the new flags or runs after us)."""
+    intakes = await session.scalars(
+        select(Intake).where(Intake.clinic_id == clinic.id).order_by(Intake.id).with_for_update()
+    )
+    for intake in intakes:
+        await refresh_compliance(session, intake, clinic, default_cap=default_cap)
 
 
 # --- intakes --------------------------------------------------------------------------------

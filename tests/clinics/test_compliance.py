@@ -66,6 +66,22 @@ def test_moderate_cpom_is_only_a_warning():
     assert not codes(flags, "blocking")
 
 
+def test_unknown_ownership_in_a_strict_cpom_state_says_ownership_decides():
+    flags = check(["CA"], ownership=None)
+    [flag] = [f for f in flags if f.code == "cpom_ownership_unknown"]
+    assert (flag.state, flag.severity) == ("CA", "warning")
+    assert "ownership structure decides" in flag.message
+    assert "ownership_model" in flag.message
+    # Not blocking: the clinic may well be physician-owned; it just has not said.
+    assert not codes(flags, "blocking")
+    moderate = next(c for c, r in SEED.items() if r["cpom"] == "moderate")
+    assert ("cpom_ownership_unknown", moderate) in codes(check([moderate], ownership=None), "info")
+    permissive = next(c for c, r in SEED.items() if r["cpom"] == "permissive")
+    assert "cpom_ownership_unknown" not in {f.code for f in check([permissive], ownership=None)}
+    for known in ("physician_owned", "mso", "non_physician_owned"):
+        assert "cpom_ownership_unknown" not in {f.code for f in check(["CA"], ownership=known)}
+
+
 def test_only_rns_means_the_director_does_good_faith_exams():
     flags = check(["TX"], providers={"rn": 3})
     assert ("gfe_by_director", "TX") in codes(flags, "warning")

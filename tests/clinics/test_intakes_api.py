@@ -85,10 +85,15 @@ async def test_acceptance_cpom_blocks_submit_until_mso(client, session):
         "status"
     ] == "draft"
 
-    # The same clinic restructured as an MSO: no blocking flag, and submit goes through.
+    # The same clinic restructured as an MSO: every view of the intake drops the blocking flag
+    # at once (not only at submit), and submit goes through.
     await client.patch(
         f"/v1/clinics/{clinic['id']}", json={"ownership_model": "mso"}, headers=headers
     )
+    view = (await client.get(f"/v1/intakes/{intake['id']}", headers=headers)).json()
+    listed = (await client.get(f"/v1/clinics/{clinic['id']}/intakes", headers=headers)).json()
+    for shown in (view, listed["items"][0]):
+        assert "cpom_requires_mso" not in {f["code"] for f in shown["compliance_flags"]}
     submitted = await client.post(f"/v1/intakes/{intake['id']}/submit", headers=headers)
     assert submitted.status_code == 200
     assert submitted.json()["status"] == "matching"
@@ -202,3 +207,29 @@ async def test_intake_list_with_status_filter(client, session):
     assert [i["id"] for i in drafts["items"]] == [second["id"]]
     everything = (await client.get(f"/v1/clinics/{clinic['id']}/intakes", headers=headers)).json()
     assert [i["id"] for i in everything["items"]] == [second["id"], first["id"]]
+
+
+async def test_changing_ownership_back_brings_the_flag_back_on_every_intake(client, session):
+    headers, clinic = await admin_with_clinic(client, ("CA",), ownership_model="mso")
+    first = await create_intake(client, headers, clinic["id"])
+    second = await create_intake(client, headers, clinic["id"])
+    changed = await client.patch(
+        f"/v1/clinics/{clinic['id']}",
+        json={"ownership_model": "non_physician_owned"},
+        headers=headers,
+    )
+    assert changed.status_code == 200, changed.text
+    for intake in (first, second):
+        view = (await client.get(f"/v1/intakes/{intake['id']}", headers=headers)).json()
+        assert ("cpom_requires_mso", "blocking", "CA") in {
+            (f["code"], f["severity"], f["state"]) for f in view["compliance_flags"]
+        }
+    # A change that does not touch ownership or locations leaves the flags as they are.
+    renamed = await client.patch(
+        f"/v1/clinics/{clinic['id']}",
+        json={"legal_name": "Renamed Aesthetics LLC"},
+        headers=headers,
+    )
+    assert renamed.status_code == 200
+    view = (await client.get(f"/v1/intakes/{first['id']}", headers=headers)).json()
+    assert "cpom_requires_mso" in {f["code"] for f in view["compliance_flags"]}

@@ -200,16 +200,24 @@ async def test_dropping_the_backup_keeps_the_days_it_served_paid(
         )
         assert dropped.status_code == 200, dropped.text
     await session.refresh(row)
-    assert row.ends_on == today() + timedelta(days=10)
+    started_on = row.starts_on
+    assert row.ends_on == started_on + timedelta(days=10)
+    # The server resized the row in its own session: read it again, not from this session's
+    # identity map (which still holds the amount accrued before the drop).
     after = list(
         await session.scalars(
-            select(PayoutEntry).where(PayoutEntry.engagement_director_id == row.id)
+            select(PayoutEntry)
+            .where(PayoutEntry.engagement_director_id == row.id)
+            .execution_options(populate_existing=True)
         )
     )
-    # The ten days served stay paid at the backup's rate (less than the whole month unless
-    # the month had only those days left).
+    # The days served within the invoiced month stay paid at the backup's rate, no more.
+    next_month = (month + timedelta(days=31)).replace(day=1)
+    served = (min(row.ends_on, next_month) - max(started_on, month)).days
+    days_in_month = (next_month - month).days
     assert [e.month for e in after] == [month]
-    assert after[0].amount_cents == month_share(row, month) > 0
+    assert after[0].amount_cents == row.monthly_payout_cents * served // days_in_month > 0
+    assert after[0].amount_cents == month_share(row, month)
 
 
 async def test_canceling_closes_an_open_replacement_search_for_good(

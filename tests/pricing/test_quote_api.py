@@ -37,7 +37,10 @@ async def test_acceptance_instant_quote_explains_every_cent(client):
     assert all(li["description"] for li in q["line_items"])
     assert q["physician_payout_cents"] + q["platform_fee_cents"] == q["monthly_total_cents"]
     assert "id" not in q or q["id"] is None
-    assert [f["code"] for f in q["compliance_flags"]] == ["gfe_by_director"]
+    assert [f["code"] for f in q["compliance_flags"]] == [
+        "cpom_ownership_unknown",
+        "gfe_by_director",
+    ]
 
 
 async def test_instant_quote_with_ownership_gets_cpom_flag(client):
@@ -170,3 +173,19 @@ async def test_instant_quotes_cache_reference_data_and_edits_clear_it(
     finally:
         app.state.settings.reference_cache_seconds = 0
         reference_cache.clear()
+
+
+async def test_instant_quote_without_ownership_says_ownership_decides_in_strict_states(client):
+    unknown = (await client.post("/v1/quotes", json=instant_body())).json()
+    [flag] = [f for f in unknown["compliance_flags"] if f["code"] == "cpom_ownership_unknown"]
+    assert (flag["state"], flag["severity"]) == ("TX", "warning")
+    assert "ownership structure decides whether it can operate" in flag["message"]
+    owned = await client.post("/v1/quotes", json=instant_body(ownership_model="physician_owned"))
+    assert owned.status_code == 200
+    assert "cpom_ownership_unknown" not in {f["code"] for f in owned.json()["compliance_flags"]}
+    blocked = await client.post(
+        "/v1/quotes", json=instant_body(ownership_model="non_physician_owned")
+    )
+    assert ("cpom_requires_mso", "blocking") in {
+        (f["code"], f["severity"]) for f in blocked.json()["compliance_flags"]
+    }
