@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint format migrate worker clean
+.PHONY: install run test test-pinned lint format migrate worker clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,13 @@ run: install
 ## Lint, then the whole test suite.
 test: install lint
 	$(BIN)/pytest
+
+## The suite again under a pinned hard date (libfaketime; PINNED_AT overrides the rotation).
+## FAKETIME_DONT_RESET keeps one clock across the embedded PostgreSQL, the Stripe emulator and
+## every child process; the embedded server is used (a shared server keeps the real clock).
+test-pinned: install
+	@at="$${PINNED_AT:-$$(bash .ci/pinned-date)}"; echo "Pinned clock: $$at UTC"; \
+	env -u TEST_DATABASE_URL TZ=UTC FAKETIME_DONT_RESET=1 faketime -f "@$$at" $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .

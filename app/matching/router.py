@@ -29,6 +29,7 @@ from app.matching.schemas import (
     MatchList,
     MatchPhysician,
     MatchRead,
+    OfferPhysician,
     OfferRead,
 )
 from app.physicians.models import Physician
@@ -112,8 +113,10 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
                 Physician.years_experience,
                 Physician.aesthetic_years,
                 Physician.license_expiry,
+                User.email,
             )
             .join(Physician, Physician.id == Match.physician_id)
+            .join(User, User.id == Physician.user_id)
             .where(Match.intake_id == intake.id, Match.round == intake.matching_round)
             .order_by(Match.group_key, Match.rank)
         )
@@ -140,6 +143,7 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
                     years_experience=r.years_experience,
                     aesthetic_years=r.aesthetic_years,
                     states_licensed=current_states_of(r.license_expiry, day),
+                    email=r.email if user.role == Role.ops_admin.value else None,
                 ),
                 explanation=r.explanation,
             )
@@ -230,7 +234,9 @@ async def intake_diagnostics(
 # --- the physician portal -------------------------------------------------------------------
 
 
-async def offer_read(session: Any, offer: Offer) -> OfferRead:
+async def offer_read(session: Any, offer: Offer, *, for_ops: bool = False) -> OfferRead:
+    """The offer as its physician sees it; `for_ops` adds who it went to (name and e-mail), so
+    operations need no e-mail log to find the physician."""
     intake = await session.get(Intake, offer.intake_id)
     match = await session.get(Match, offer.match_id)
     clinic = await session.get(Clinic, intake.clinic_id)
@@ -262,6 +268,20 @@ async def offer_read(session: Any, offer: Offer) -> OfferRead:
         desired_start=intake.desired_start,
         created_at=offer.created_at,
         clinic=contact,
+        physician=await _offer_physician(session, match.physician_id) if for_ops else None,
+    )
+
+
+async def _offer_physician(session: Any, physician_id: uuid.UUID) -> OfferPhysician:
+    row = (
+        await session.execute(
+            select(Physician.first_name, Physician.last_name, User.email)
+            .join(User, User.id == Physician.user_id)
+            .where(Physician.id == physician_id)
+        )
+    ).one()
+    return OfferPhysician(
+        id=physician_id, name=f"Dr. {row.first_name} {row.last_name}", email=row.email
     )
 
 

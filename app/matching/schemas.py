@@ -18,6 +18,9 @@ class MatchPhysician(BaseModel):
     years_experience: int
     aesthetic_years: int
     states_licensed: list[str]
+    email: str | None = Field(
+        default=None, description="The physician's login e-mail; shown to operations only"
+    )
 
 
 class MatchRead(BaseModel):
@@ -41,6 +44,14 @@ class ClinicContact(BaseModel):
     contact_name: str
     contact_email: str
     contact_phone: str
+
+
+class OfferPhysician(BaseModel):
+    """Who an offer went to, shown to operations only."""
+
+    id: uuid.UUID
+    name: str
+    email: str
 
 
 class OfferRead(BaseModel):
@@ -67,6 +78,9 @@ class OfferRead(BaseModel):
     created_at: datetime
     clinic: ClinicContact | None = Field(
         default=None, description="Only once the clinic has confirmed the engagement"
+    )
+    physician: OfferPhysician | None = Field(
+        default=None, description="The physician the offer went to; in operations' views only"
     )
 
 

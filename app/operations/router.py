@@ -90,7 +90,7 @@ async def offer_to(
         actor=ops,
         settings=settings,
     )
-    read = await offer_read(session, offer)
+    read = await offer_read(session, offer, for_ops=True)
     await session.commit()
     return read
 
@@ -111,7 +111,7 @@ async def withdraw_offer(
     offer = await service.withdraw_offer(
         session, offer_id, reason=body.reason, actor=ops, settings=settings
     )
-    read = await offer_read(session, offer)
+    read = await offer_read(session, offer, for_ops=True)
     await session.commit()
     return read
 

@@ -8,6 +8,7 @@ import uuid
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
+from app.auth.models import User
 from app.notifications.models import Notification
 from tests.billing.helpers import subscribed
 from tests.clinics.helpers import create_clinic, create_intake
@@ -254,3 +255,37 @@ async def test_refund_part_then_the_rest_of_a_paid_invoice(client, session, sett
     assert sorted(e.after["amount_cents"] for e in entries if e.after) == sorted(
         [1_000, paid - 1_000]
     )
+
+
+async def test_operations_see_who_got_each_offer_and_match_the_clinic_does_not(
+    client, session, settings
+):
+    doctor = await make_physician(session, last_name="Okafor")
+    await session.commit()
+    admin, intake = await _submitted_intake(client)
+    ops = await ops_headers(client, session, settings)
+    email = await session.scalar(select(User.email).where(User.id == doctor.user_id))
+
+    as_ops = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=ops)).json()
+    [card] = as_ops["items"]
+    assert card["physician"]["display_name"] == f"Dr. {doctor.first_name} Okafor"
+    assert card["physician"]["email"] == email
+    as_clinic = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()
+    assert as_clinic["items"][0]["physician"]["email"] is None
+    assert "Okafor" not in as_clinic["items"][0]["physician"]["display_name"]
+
+    withdrawn = await client.post(
+        f"/v1/offers/{card['offer_id']}/withdraw", json={"reason": "wrong state"}, headers=ops
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["physician"] == {
+        "id": str(doctor.id),
+        "name": f"Dr. {doctor.first_name} Okafor",
+        "email": email,
+    }
+    # The physician's own view of the offer does not carry the operations-only field.
+    own = await client.get(
+        f"/v1/offers/{card['offer_id']}",
+        headers=await physician_headers(client, session, settings, doctor),
+    )
+    assert own.json()["physician"] is None
