@@ -29,7 +29,7 @@ test: install lint
 ## every child process; the embedded server is used (a shared server keeps the real clock).
 test-pinned: install
 	@at="$${PINNED_AT:-$$(bash .ci/pinned-date)}"; echo "Pinned clock: $$at UTC"; \
-	env -u TEST_DATABASE_URL TZ=UTC FAKETIME_DONT_RESET=1 faketime -f "@$$at" $(BIN)/pytest
+	env -u TEST_DATABASE_URL TEST_EMBEDDED_PG_DIR=var/pg-test-pinned TZ=UTC FAKETIME_DONT_RESET=1 faketime -f "@$$at" $(BIN)/pytest
 
 lint: install
 	$(BIN)/ruff check .

@@ -48,7 +48,10 @@ def pg_server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    with embedded_server(ROOT / "var" / "pg-test") as url:
+    # A run under a pinned clock keeps a server of its own: joining one started on the real
+    # clock would give the database a different "now" from the app's.
+    folder = os.environ.get("TEST_EMBEDDED_PG_DIR") or str(ROOT / "var" / "pg-test")
+    with embedded_server(Path(folder)) as url:
         yield url
 
 
