@@ -10,15 +10,18 @@ from app.auth.deps import SettingsDep
 from app.auth.errors import RefreshTokenInvalid
 from app.auth.models import Role
 from app.auth.schemas import (
+    MAX_EMAIL_LENGTH,
+    MAX_PASSWORD_LENGTH,
     PasswordResetConfirm,
     PasswordResetRequest,
     RefreshRequest,
     TokenPair,
     UserCreate,
     UserRead,
+    normalise_email,
 )
 from app.db import SessionDep
-from app.errors import problem_responses
+from app.errors import ValidationFailed, problem_responses
 from app.jobs.queue import defer_in_transaction
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.ratelimit import limit_key, rate_limit
@@ -56,10 +59,19 @@ async def login(
     settings: SettingsDep,
 ) -> TokenPair:
     """Log in with the OAuth2 password form (`username` is the e-mail)."""
-    await limit_key(request, "login-account", "rate_limit_login_per_account", form.username.lower())
-    user = await service.authenticate(
-        session, settings, email=form.username, password=form.password
-    )
+    email = normalise_email(form.username)
+    if len(email) > MAX_EMAIL_LENGTH or len(form.password) > MAX_PASSWORD_LENGTH:
+        # Bounded before it becomes a rate-limit key (kept in memory or Redis) or is hashed.
+        raise ValidationFailed(
+            [
+                {
+                    "loc": ["body", "username" if len(email) > MAX_EMAIL_LENGTH else "password"],
+                    "msg": "Too long",
+                }
+            ]
+        )
+    await limit_key(request, "login-account", "rate_limit_login_per_account", email)
+    user = await service.authenticate(session, settings, email=email, password=form.password)
     pair = await service.issue_tokens(session, settings, user)
     await session.commit()
     return pair

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Literal
 
@@ -7,16 +8,33 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from app.auth.models import Role
 
+# Spaces of every kind, line and paragraph separators, control and format characters (NBSP,
+# EM SPACE, zero-width space, BOM...): invisible at either end of a typed or pasted address.
+_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+MAX_EMAIL_LENGTH = 320
+MAX_PASSWORD_LENGTH = 256
+
 
 def normalise_email(value: str) -> str:
-    return value.strip().lower()
+    """The one form of an e-mail used for registration, the account lookup and every
+    per-account limit: NFKC, stripped of invisible characters at both ends, case-folded. One
+    account has one key, so a padded or differently-cased login shares its rate-limit budget."""
+    text = unicodedata.normalize("NFKC", value)
+    start, end = 0, len(text)
+    while start < end and unicodedata.category(text[start]) in _INVISIBLE:
+        start += 1
+    while end > start and unicodedata.category(text[end - 1]) in _INVISIBLE:
+        end -= 1
+    return text[start:end].casefold()
 
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr = Field(max_length=320)
-    password: str = Field(max_length=256, description="At least 10 characters, not a common one")
+    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
+    password: str = Field(
+        max_length=MAX_PASSWORD_LENGTH, description="At least 10 characters, not a common one"
+    )
     role: Literal[Role.clinic_admin, Role.physician] = Field(
         description="`clinic_admin` or `physician`; operations accounts are made by the CLI"
     )
@@ -48,7 +66,7 @@ class RefreshRequest(BaseModel):
 class PasswordResetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr = Field(max_length=320)
+    email: EmailStr = Field(max_length=MAX_EMAIL_LENGTH)
 
     _norm = field_validator("email")(normalise_email)
 
@@ -57,7 +75,7 @@ class PasswordResetConfirm(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=512)
-    new_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
 class MeRead(BaseModel):
