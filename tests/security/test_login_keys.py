@@ -26,7 +26,8 @@ def test_every_variant_of_an_address_has_one_key(template):
 
 
 def test_fullwidth_letters_fold_to_their_ascii_key():
-    assert normalise_email("ＳＯＭＥＯＮＥ@example.com") == "someone@example.com"
+    fullwidth = "".join(chr(0xFF21 + ord(c) - ord("A")) for c in "SOMEONE")
+    assert normalise_email(fullwidth + "@example.com") == "someone@example.com"
 
 
 async def test_padded_logins_share_the_accounts_budget(client, app):
