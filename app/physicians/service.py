@@ -184,13 +184,22 @@ async def update_profile(
         info = lookup_zip(changes["home_zip"])
         assert info is not None
         physician.home_lat, physician.home_lon = info.lat, info.lon
-    if identity_changed and physician.verification_status in (
-        VerificationStatus.verified.value,
-        VerificationStatus.rejected.value,
-    ):
-        physician.verification_status = VerificationStatus.pending.value
-        physician.verification_reasons = []
+    if identity_changed:
+        # Whatever the status, the identity that was checked is no longer the one on file: no
+        # path back (a reinstatement restoring the status from before a suspension) may skip
+        # verifying the new one.
         physician.verified_at = None
+        physician.verification_reasons = []
+        if physician.verification_status in (
+            VerificationStatus.verified.value,
+            VerificationStatus.rejected.value,
+        ):
+            physician.verification_status = VerificationStatus.pending.value
+        elif physician.status_before_suspension in (
+            VerificationStatus.verified.value,
+            VerificationStatus.rejected.value,
+        ):
+            physician.status_before_suspension = VerificationStatus.pending.value
     await _flush_or_conflict(session, NpiAlreadyRegistered("Another profile uses this NPI."))
     after = profile_snapshot(physician)
     await record_audit(

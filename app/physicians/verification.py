@@ -221,9 +221,10 @@ async def reinstate_physician(
         raise PhysicianNotSuspended("Only a suspended physician can be reinstated.")
     # Back to where they were; credentials that lapsed meanwhile still exclude them from
     # matching, since eligibility checks every credential's expiry.
-    physician.verification_status = (
-        physician.status_before_suspension or VerificationStatus.pending.value
-    )
+    restored = physician.status_before_suspension or VerificationStatus.pending.value
+    if restored == VerificationStatus.verified.value and physician.verified_at is None:
+        restored = VerificationStatus.pending.value  # nothing checked the identity on file
+    physician.verification_status = restored
     physician.status_before_suspension = None
     physician.suspended_at = None
     physician.suspension_reason = None
