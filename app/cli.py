@@ -136,8 +136,8 @@ def serve(
             host=host,
             port=port,
             log_config=None,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
+            # The app trusts forwarded headers itself, from FORWARDED_ALLOW_IPS only.
+            proxy_headers=False,
         )
 
 

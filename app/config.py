@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     rate_limit_password_reset_per_account: str = "3/hour"  # noqa: S105
     # Every authenticated request, per account (token subject), across all endpoints.
     rate_limit_per_account: str = "600/minute"
-    # Proxies whose X-Forwarded-For uvicorn trusts for the client address (rate limits use it).
-    forwarded_allow_ips: str = "127.0.0.1"
+    # Proxies (comma-separated addresses or networks, or "*") whose X-Forwarded-For and
+    # X-Forwarded-Proto name the client (rate limits key on its address). Empty: none.
+    forwarded_allow_ips: str = ""
     idempotency_ttl_seconds: int = 24 * 3600
 
     # Task workers write a heartbeat this often; a worker silent for JOB_STALLED_AFTER_SECONDS

@@ -11,6 +11,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import health
 from app.account.router import router as account_router
@@ -160,6 +161,10 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_base_url.startswith("https"))
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
+    if settings.forwarded_allow_ips:
+        # Only the named proxies may say who the client is (rate limits key on it); by default
+        # no forwarded header is trusted, so a local process cannot pick its own address.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     original_openapi = app.openapi
 
