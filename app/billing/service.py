@@ -782,6 +782,26 @@ async def process_event(
     if engagement is None or sub is None:
         return "not-ours"
     invoice = await gateway.retrieve_invoice(invoice_id) if invoice_id else None
+    # The payload only says which objects to fetch; how they relate comes from Stripe's own
+    # copies. A (signed) event pairing one clinic's invoice with another's subscription, or
+    # objects of a customer that is not the engagement's clinic, changes nothing.
+    customer = await session.scalar(
+        select(Clinic.stripe_customer_id).where(Clinic.id == engagement.clinic_id)
+    )
+    mismatch = shapes.customer_id(sub) != customer or (
+        invoice is not None
+        and (
+            shapes.invoice_subscription_id(invoice) != sub["id"]
+            or shapes.customer_id(invoice) != customer
+        )
+    )
+    if mismatch:
+        log.warning(
+            "stripe_event_objects_mismatch",
+            event_id=payload.get("id"),
+            engagement_id=str(engagement.id),
+        )
+        return "mismatched"
     await apply_subscription(
         session, gateway, engagement, sub, invoice=invoice, reason=str(payload.get("type"))
     )

@@ -73,6 +73,11 @@ def invoice_subscription_id(invoice: dict[str, Any]) -> str | None:
     return _id(details.get("subscription")) or _id(invoice.get("subscription"))
 
 
+def customer_id(obj: dict[str, Any]) -> str | None:
+    """The customer a subscription or invoice belongs to (an id, or an expanded customer)."""
+    return _id(obj.get("customer"))
+
+
 def object_ids(event: dict[str, Any]) -> tuple[str | None, str | None]:
     """(subscription id, invoice id) an event is about, or Nones when it is not ours."""
     obj = (event.get("data") or {}).get("object") or {}
