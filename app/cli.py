@@ -410,7 +410,25 @@ async def _reconcile(settings: Settings) -> dict[str, int]:
         await engine.dispose()
 
 
+def _use_local_jwt_secret() -> None:
+    """Local mode never signs with the public placeholder: it uses a random secret kept under
+    var/ (LOCAL_JWT_SECRET_FILE names another file), unless JWT_SECRET is set."""
+    from app.config import LOCAL_JWT_SECRET
+
+    settings = get_settings()
+    if settings.environment is not Environment.local:
+        return
+    if settings.jwt_secret.get_secret_value() != LOCAL_JWT_SECRET:
+        return
+    from app.devtools.local_secrets import local_jwt_secret
+
+    path = Path(os.environ.get("LOCAL_JWT_SECRET_FILE") or var_dir() / "jwt-secret")
+    os.environ["JWT_SECRET"] = local_jwt_secret(path)
+    _reload_settings()
+
+
 def main() -> None:
+    _use_local_jwt_secret()
     cli()
 
 
