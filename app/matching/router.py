@@ -145,10 +145,24 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
                     states_licensed=current_states_of(r.license_expiry, day),
                     email=r.email if user.role == Role.ops_admin.value else None,
                 ),
-                explanation=r.explanation,
+                explanation=r.explanation
+                if user.role == Role.ops_admin.value
+                else clinic_explanation(r.explanation),
             )
         )
     return MatchList(items=items)
+
+
+def clinic_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
+    """What a clinic sees of an explanation: that operations made the offer and which checks
+    they overrode, not their internal note or who they are."""
+    override = explanation.get("override")
+    if not isinstance(override, dict):
+        return explanation
+    return {
+        **explanation,
+        "override": {"by": "operations", "forced": list(override.get("forced") or [])},
+    }
 
 
 @router.post(

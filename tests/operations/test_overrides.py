@@ -289,3 +289,43 @@ async def test_operations_see_who_got_each_offer_and_match_the_clinic_does_not(
         headers=await physician_headers(client, session, settings, doctor),
     )
     assert own.json()["physician"] is None
+
+
+async def test_the_clinic_sees_that_operations_overrode_not_their_note_or_who(
+    client, session, settings
+):
+    await make_physician(session, last_name="First")
+    await session.commit()
+    admin, intake = await _submitted_intake(client)
+    ops = await ops_headers(client, session, settings)
+    unlicensed = await make_physician(session, states=("CA",), last_name="Wu", home_zip="94103")
+    await session.commit()
+    note = "internal: board complaint pending, ok'd by J."
+    forced = await client.post(
+        f"/v1/intakes/{intake['id']}/offers",
+        json={"physician_id": str(unlicensed.id), "reason": note, "force": True},
+        headers=ops,
+    )
+    assert forced.status_code == 201, forced.text
+    ops_id = (await client.get("/v1/me", headers=ops)).json()["id"]
+
+    seen = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).text
+    assert note not in seen
+    assert ops_id not in seen
+    [card] = [
+        m
+        for m in (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()[
+            "items"
+        ]
+        if "override" in m["explanation"]
+    ]
+    assert card["explanation"]["override"]["by"] == "operations"
+    assert card["explanation"]["override"]["forced"]
+    # Operations still see their note and who made it.
+    ops_view = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=ops)).json()
+    [mine] = [m for m in ops_view["items"] if "override" in m["explanation"]]
+    assert mine["explanation"]["override"] == {
+        "by": ops_id,
+        "reason": note,
+        "forced": card["explanation"]["override"]["forced"],
+    }
