@@ -213,8 +213,9 @@ async def decline_offer(
     intake, clinic = await lock_intake(session, peek.intake_id)
     offer = await session.scalar(select(Offer).where(Offer.id == offer_id).with_for_update())
     assert offer is not None
-    if offer.status != OfferStatus.pending.value:
-        raise OfferNotOpen("This offer is no longer open.", offer_status=offer.status)
+    # Past respond_by the offer has expired, whether or not the sweeper has marked it yet: a
+    # late decline must not turn an expiry (which counts against responsiveness) into a decline.
+    _refuse_unless_open(offer)
     offer.status = OfferStatus.declined.value
     offer.responded_at = utcnow()
     offer.decline_reason = reason

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from app.kit.clock import travel
+from app.kit.clock import travel, utcnow
 from app.matching import jobs
 from app.notifications.models import Notification
 from tests.clinics.helpers import create_clinic, create_intake
@@ -493,3 +493,25 @@ async def test_a_suspended_physicians_offer_goes_to_the_next_candidate(
     await jobs.sweep_offers(timestamp=0)  # no need to wait 12 hours for the offer to expire
     assert (await offers_of(client, first_h))[0]["status"] == "withdrawn"
     assert len(await offers_of(client, second_h, "pending")) == 1
+
+
+async def test_after_respond_by_both_accept_and_decline_are_409_before_the_sweep(
+    client, session, settings
+):
+    doc = await make_physician(session)
+    admin = await user_headers(client, "clinic_admin")
+    await submitted_intake(client, admin)
+    headers = await physician_headers(client, session, settings, doc)
+    [offer] = await offers_of(client, headers)
+    respond_by = datetime.fromisoformat(offer["respond_by"])
+    with travel(respond_by - utcnow() + timedelta(seconds=1)):  # the sweeper has not run
+        later = await physician_headers(client, session, settings, doc)
+        for action, body in (("decline", {"reason": "too late"}), ("accept", None)):
+            answer = await client.post(
+                f"/v1/offers/{offer['id']}/{action}", json=body, headers=later
+            )
+            assert answer.status_code == 409, (action, answer.text)
+            assert answer.json()["type"] == PROBLEMS + "offer-not-open"
+            assert answer.json()["offer_status"] == "expired"
+    [still] = await offers_of(client, headers)
+    assert still["status"] == "pending"  # untouched: the sweeper will mark it expired
