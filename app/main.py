@@ -27,6 +27,7 @@ from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
 from app.jobs.queue import build_connector, queue, run_worker_until_cancelled, worker_options
 from app.jobs.runtime import JobRuntime, configure_runtime
+from app.kit.api_docs import install_api_docs
 from app.kit.http_guards import BodyLimitMiddleware, SecurityHeadersMiddleware
 from app.kit.idempotency import IdempotencyStore
 from app.kit.mailer import EmailSender, build_email_sender
@@ -115,6 +116,9 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         version="1.0.0",
         description=API_DESCRIPTION,
         lifespan=lifespan,
+        # Served by install_api_docs from packaged assets, not FastAPI's CDN defaults.
+        docs_url=None,
+        redoc_url=None,
         openapi_tags=[
             {"name": "auth", "description": "Accounts and tokens"},
             {"name": "account", "description": "The caller's own account"},
@@ -134,6 +138,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
     app.state.metrics = Metrics()
 
     install_error_handlers(app)
+    install_api_docs(app)
     for router in (
         health.router,
         auth_router,

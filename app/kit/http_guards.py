@@ -1,7 +1,7 @@
 """HTTP guards around the app: a request-body size limit (413 problem+json, before the body
 is read into memory) and security headers on every response. The API serves JSON only, so the
-strictest content policy fits it; the interactive docs (/docs, /redoc), which load Swagger UI
-and ReDoc from their CDN, get a policy that allows exactly that."""
+strictest content policy fits it; a response that sets a policy of its own keeps it (the
+interactive docs' pages, app/kit/api_docs.py)."""
 
 from __future__ import annotations
 
@@ -71,14 +71,6 @@ class BodyLimitMiddleware:
 
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
-DOCS_POLICY = (
-    "default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; "
-    "font-src https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
-    "frame-ancestors 'none'"
-)
-DOCS_PATHS = ("/docs", "/redoc")
 
 
 class SecurityHeadersMiddleware:
@@ -90,9 +82,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        policy = DOCS_POLICY if path.startswith(DOCS_PATHS) else API_POLICY
-        api = path.startswith("/v1/")
+        api = scope["path"].startswith("/v1/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -102,7 +92,7 @@ class SecurityHeadersMiddleware:
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"no-referrer"),
-                    (b"content-security-policy", policy.encode()),
+                    (b"content-security-policy", API_POLICY.encode()),
                     (b"cross-origin-opener-policy", b"same-origin"),
                 ]
                 if api:

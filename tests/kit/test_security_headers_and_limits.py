@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+
+import pytest
 from sqlalchemy import func, select
 
 from app.auth.models import User
@@ -40,8 +45,36 @@ async def test_every_response_carries_the_security_headers(client):
         assert "strict-transport-security" not in response.headers  # http in tests
     assert (await client.get("/v1/services")).headers["cache-control"] == "no-store"
     assert (await client.get("/v1/me")).status_code == 401  # errors carry them too
-    docs = await client.get("/docs")
-    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+
+
+@pytest.mark.parametrize("page", ["/docs", "/docs/oauth2-redirect", "/redoc"])
+async def test_the_docs_pages_allow_only_their_own_scripts_and_this_origin(client, page):
+    response = await client.get(page)
+    assert response.status_code == 200
+    policy = dict(
+        directive.split(" ", 1)
+        for directive in response.headers["content-security-policy"].split("; ")
+    )
+    assert "http" not in response.headers["content-security-policy"]  # no other origin
+    assert "data:" not in policy["script-src"]
+    assert "unsafe" not in policy["script-src"]
+    inline = re.findall(r"<script>(.*?)</script>", response.text, re.DOTALL)
+    hashes = {
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in inline
+    }
+    assert bool(inline) == (page != "/redoc")  # Swagger UI's pages run one script each
+    assert set(policy["script-src"].split()) == {"'self'", *hashes}
+    assert response.headers["x-frame-options"] == "DENY"
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', response.text):
+        assert asset.startswith("/docs-static/")
+        served = await client.get(asset)
+        assert served.status_code == 200
+        assert served.headers["content-type"].split(";")[0] in {
+            "text/javascript",
+            "text/css",
+            "image/png",
+        }
 
 
 async def test_a_chunked_body_over_the_limit_is_413_too(client, settings):
