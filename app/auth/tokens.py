@@ -86,12 +86,17 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
             raise InvalidToken("token expired")
         if claims.get("typ") != ACCESS_TOKEN_TYPE:
             raise InvalidToken("not an access token")
+        version = claims.get("ver", 0)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InvalidToken("malformed version claim")
         return AccessClaims(
-            user_id=uuid.UUID(claims["sub"]),
+            user_id=uuid.UUID(str(claims["sub"])),
             role=str(claims.get("role")),
-            token_version=int(claims.get("ver", 0)),
+            token_version=version,
         )
-    except (jwt.PyJWTError, ValueError, KeyError) as exc:
+    # A claim of the wrong type (a null `ver`, a string `exp`, a list `kid`) is a bad token, not
+    # a server error: it was signed with our key, but not by us as it stands.
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidToken(str(exc)) from exc
 
 

@@ -185,9 +185,14 @@ class StripeGateway:
                 payload, signature, self._webhook_secret, stripe.Webhook.DEFAULT_TOLERANCE
             )
             event = json.loads(payload)
-        except (ValueError, stripe.SignatureVerificationError) as exc:
-            raise SignatureInvalid(str(exc)) from exc
-        if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        # RecursionError: a body of deeply nested arrays, signed or not, is no Stripe event.
+        except (ValueError, RecursionError, stripe.SignatureVerificationError) as exc:
+            raise SignatureInvalid(str(exc)[:200]) from exc
+        if (
+            not isinstance(event, dict)
+            or not isinstance(event.get("id"), str)
+            or not _is_timestamp(event.get("created", 0))
+        ):
             raise SignatureInvalid("not a Stripe event")
         return event
 
@@ -511,3 +516,9 @@ class StripeGateway:
             if exc.stripe_status == 400:
                 return await self.retrieve_subscription(subscription_id)
             raise
+
+
+def _is_timestamp(value: object) -> bool:
+    """Unix seconds Python can turn into a date (Stripe's `created`; bounded so a signed but
+    absurd value is refused, not a server error)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**35

@@ -10,7 +10,7 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -59,8 +59,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created_at = datetime.fromisoformat(data["t"])
         if created_at.tzinfo is None:
             raise ValueError("naive timestamp")
-        return created_at, uuid.UUID(data["id"])
-    except (ValueError, KeyError, TypeError) as exc:
+        # In UTC, as the database compares it: an offset that pushes the instant out of the
+        # representable years (0001-01-01T00:00+14:00) is no cursor of ours.
+        created_at = created_at.astimezone(UTC)
+        return created_at, uuid.UUID(str(data["id"]))
+    except (ValueError, KeyError, TypeError, OverflowError, AttributeError) as exc:
         raise ValidationFailed(
             [{"loc": ["query", "cursor"], "msg": "not a cursor returned by this list"}]
         ) from exc

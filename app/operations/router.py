@@ -4,7 +4,7 @@ refund an invoice. Operations only (403 for everyone else); each is audited with
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -14,7 +14,7 @@ from app.billing.router import GatewayDep
 from app.clinics.router import intake_read
 from app.clinics.schemas import IntakeRead
 from app.db import SessionDep
-from app.errors import problem_responses
+from app.errors import ValidationFailed, problem_responses
 from app.kit.clock import today
 from app.kit.idempotency import AppRoute
 from app.kit.validation import IsoDate
@@ -25,6 +25,9 @@ from app.operations.schemas import DirectOffer, OverrideReason, RefundRead, Refu
 from app.operations.summary import DailySummary, daily_summary
 
 router = APIRouter(prefix="/v1", tags=["operations"], route_class=AppRoute)
+
+# Before mdmatch existed there is nothing to report; the bound keeps day arithmetic in range.
+EARLIEST_REPORT_DAY = date(2020, 1, 1)
 
 
 @router.get(
@@ -39,7 +42,17 @@ async def daily_report(
     on: Annotated[IsoDate | None, Query(description="The UTC day (default: yesterday)")] = None,
 ) -> DailySummary:
     """The operations summary the daily job sends: a day's placements and their speed, and
-    the current backlog (stalled intakes, directors leaving, credentials expiring)."""
+    the current backlog (stalled intakes, directors leaving, credentials expiring). `on` is a
+    past day or today (a day still to come has nothing to report)."""
+    if on is not None and not (EARLIEST_REPORT_DAY <= on <= today()):
+        raise ValidationFailed(
+            [
+                {
+                    "loc": ["query", "on"],
+                    "msg": f"must be a day from {EARLIEST_REPORT_DAY} to today (UTC)",
+                }
+            ]
+        )
     return await daily_summary(session, day=on or today() - timedelta(days=1), settings=settings)
 
 

@@ -187,8 +187,19 @@ async def offer_to(
             open_groups=open_groups,
         )
     group = [m for m in matches if m.group_key == key]
-    if any(m.physician_id == physician.id and m.status == "offered" for m in group):
+    # One match per physician and round (a unique index): a physician already ranked in this
+    # round is offered through their existing match, unless it is busy or for another group.
+    existing = next((m for m in matches if m.physician_id == physician.id), None)
+    if existing is not None and existing.status == MatchStatus.offered.value:
         raise OverrideNotPossible("This physician already has an open offer for this intake.")
+    if existing is not None and (
+        existing.group_key != key or existing.status in ("accepted", "confirmed")
+    ):
+        raise OverrideNotPossible(
+            f"This physician is already {existing.status} for state group {existing.group_key} "
+            "of this intake's current round.",
+            match_status=existing.status,
+        )
     ctx = await matching.build_context(session, intake, clinic, settings)
     checks = await explain_physician(session, ctx, key.split(","), physician.id)
     failed = [c for c in checks if not c["passed"]]
@@ -198,32 +209,39 @@ async def offer_to(
             "a reason to offer anyway.",
             failed=[c["name"] for c in failed],
         )
-    rank = max((m.rank for m in group), default=0) + 1
-    match = Match(
-        id=uuid.uuid4(),
-        intake_id=intake.id,
-        round=intake.matching_round,
-        physician_id=physician.id,
-        group_key=key,
-        covers_states=key.split(","),
-        rank=rank,
-        score=0.0,
-        status=MatchStatus.candidate.value,
-        explanation={
-            "constraints": [{"name": c["name"], "description": c["description"]} for c in checks],
-            "factors": [],
-            "override": {
-                "by": str(actor.id),
-                "reason": reason,
-                "forced": [c["name"] for c in failed],
+    override = {"by": str(actor.id), "reason": reason, "forced": [c["name"] for c in failed]}
+    if existing is not None:
+        match = existing
+        match.status = MatchStatus.candidate.value
+        match.explanation = {**match.explanation, "override": override}
+    else:
+        match = Match(
+            id=uuid.uuid4(),
+            intake_id=intake.id,
+            round=intake.matching_round,
+            physician_id=physician.id,
+            group_key=key,
+            covers_states=key.split(","),
+            rank=max((m.rank for m in group), default=0) + 1,
+            score=0.0,
+            status=MatchStatus.candidate.value,
+            explanation={
+                "constraints": [
+                    {"name": c["name"], "description": c["description"]} for c in checks
+                ],
+                "factors": [],
+                "override": override,
             },
-        },
-        monthly_payout_cents=group[0].monthly_payout_cents if group else search[1] if search else 0,
-        supervisees=ctx.supervisees,
-        pa_count=ctx.pa_count,
-        np_count=ctx.np_count,
-    )
-    session.add(match)
+            monthly_payout_cents=group[0].monthly_payout_cents
+            if group
+            else search[1]
+            if search
+            else 0,
+            supervisees=ctx.supervisees,
+            pa_count=ctx.pa_count,
+            np_count=ctx.np_count,
+        )
+        session.add(match)
     await session.flush()
     [offer] = await matching.send_offers(session, intake, [match], settings)
     await record_audit(

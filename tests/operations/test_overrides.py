@@ -329,3 +329,40 @@ async def test_the_clinic_sees_that_operations_overrode_not_their_note_or_who(
         "reason": note,
         "forced": card["explanation"]["override"]["forced"],
     }
+
+
+async def test_a_direct_offer_to_a_ranked_candidate_reuses_their_match(client, session, settings):
+    first = await make_physician(session, last_name="Adams", aesthetic_years=14)
+    second = await make_physician(session, last_name="Baker", aesthetic_years=1)
+    await session.commit()
+    settings.match_fan_out, fan_out = 1, settings.match_fan_out
+    try:
+        _, intake = await _submitted_intake(client)
+    finally:
+        settings.match_fan_out = fan_out
+    ops = await ops_headers(client, session, settings)
+    cards = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=ops)).json()["items"]
+    assert {c["physician"]["id"]: c["status"] for c in cards} == {
+        str(first.id): "offered",
+        str(second.id): "candidate",
+    }
+    direct = await client.post(
+        f"/v1/intakes/{intake['id']}/offers",
+        json={"physician_id": str(second.id), "reason": "the clinic asked for Dr. Baker"},
+        headers=ops,
+    )
+    assert direct.status_code == 201, direct.text
+    cards = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=ops)).json()["items"]
+    assert len(cards) == 2  # the candidate's match was used, not a second one
+    baker = next(c for c in cards if c["physician"]["id"] == str(second.id))
+    assert baker["status"] == "offered"
+    assert baker["explanation"]["override"]["reason"] == "the clinic asked for Dr. Baker"
+    doctor = await physician_headers(client, session, settings, second)
+    [offer] = (await client.get("/v1/physicians/me/offers", headers=doctor)).json()["items"]
+    assert offer["status"] == "pending"
+    again = await client.post(
+        f"/v1/intakes/{intake['id']}/offers",
+        json={"physician_id": str(second.id), "reason": "twice"},
+        headers=ops,
+    )
+    assert again.status_code == 409
