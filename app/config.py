@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     # Stripe: no key in local mode starts the emulator (localstripe) on this port.
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
+    # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
     stripe_api_base: str | None = None
     stripe_emulator_port: int = 8420
     stripe_backend: StripeBackend = StripeBackend.stripe

@@ -1,13 +1,16 @@
-"""Liveness, readiness and metrics endpoints (no auth: they are scraped by infrastructure)."""
+"""Liveness and readiness (no auth: probed by infrastructure) and metrics (only to the scraper
+holding METRICS_TOKEN)."""
 
 from __future__ import annotations
+
+import hmac
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.errors import ServiceUnavailable, problem_responses
+from app.errors import NotFound, ServiceUnavailable, Unauthenticated, problem_responses
 from app.kit.observability import Metrics
 
 router = APIRouter(tags=["operations"])
@@ -47,9 +50,22 @@ async def readyz(request: Request) -> dict[str, str]:
     return {"status": "ready", "schema": current}
 
 
-@router.get("/metrics", operation_id="metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses=problem_responses(401, 404),
+)
 async def metrics(request: Request) -> Response:
-    """Prometheus metrics in the text exposition format."""
+    """Prometheus metrics in the text exposition format, for the scraper that sends
+    `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise; 404 while no token is configured)."""
+    token = request.app.state.settings.metrics_token
+    if token is None:
+        raise NotFound("Metrics are not enabled here (set METRICS_TOKEN).")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), expected):
+        raise Unauthenticated("Metrics need the scraper's bearer token.")
     registry = request.app.state.metrics
     assert isinstance(registry, Metrics)
     return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

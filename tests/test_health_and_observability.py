@@ -4,6 +4,7 @@ import io
 import json
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from app.db import SessionDep
@@ -40,10 +41,18 @@ async def test_readyz_is_503_when_the_schema_is_behind(client, app):
     assert "mdmatch migrate" in response.json()["detail"]
 
 
-async def test_metrics_count_requests_by_route_template(client):
+async def test_metrics_count_requests_by_route_template(client, app):
     await client.get("/healthz")
     await client.get("/v1/me/notifications/00000000-0000-0000-0000-000000000000/read")
-    body = (await client.get("/metrics")).text
+    app.state.settings.metrics_token = SecretStr("scraper-token-0123456789")
+    try:
+        body = (
+            await client.get(
+                "/metrics", headers={"Authorization": "Bearer scraper-token-0123456789"}
+            )
+        ).text
+    finally:
+        app.state.settings.metrics_token = None
     assert 'mdmatch_http_requests_total{method="GET",route="/healthz",status="200"}' in body
     assert "mdmatch_http_request_duration_seconds_bucket" in body
     assert "00000000-0000" not in body  # raw paths never become labels
@@ -246,3 +255,26 @@ async def test_a_database_that_never_answers_is_503_after_the_connect_timeout():
     assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
     assert response.headers["retry-after"] == "2"
     assert 1 <= elapsed < 10
+
+
+async def test_metrics_answer_only_the_configured_scraper(client, app):
+    assert (await client.get("/metrics")).status_code == 404  # no token configured: off
+    app.state.settings.metrics_token = SecretStr("scraper-token-0123456789")
+    try:
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong-token-0123456789"},
+            {"Authorization": "Basic scraper-token-0123456789"},
+            {"Authorization": "Bearer scraper-token-012345678"},
+        ):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status_code == 401, headers
+            assert refused.headers["content-type"] == PROBLEM_MEDIA_TYPE
+            assert "mdmatch_http" not in refused.text
+        ok = await client.get(
+            "/metrics", headers={"Authorization": "Bearer scraper-token-0123456789"}
+        )
+        assert ok.status_code == 200
+        assert "mdmatch_http_requests_total" in ok.text
+    finally:
+        app.state.settings.metrics_token = None
