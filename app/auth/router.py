@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import jobs, service
-from app.auth.deps import SettingsDep
+from app.auth.deps import CurrentUser, SettingsDep, oauth2_scheme
 from app.auth.errors import RefreshTokenInvalid
 from app.auth.models import Role
 from app.auth.schemas import (
@@ -20,6 +20,7 @@ from app.auth.schemas import (
     UserRead,
     normalise_email,
 )
+from app.auth.tokens import decode_access_token
 from app.db import SessionDep
 from app.errors import ValidationFailed, problem_responses
 from app.jobs.queue import defer_in_transaction
@@ -129,4 +130,36 @@ async def confirm_password_reset(
     await service.confirm_password_reset(
         session, settings, token=body.token, new_password=body.new_password
     )
+    await session.commit()
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="logout",
+    responses=problem_responses(401, 429),
+)
+async def logout(
+    user: CurrentUser,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> None:
+    """Log this login out: its refresh token stops working at once. Its access token still
+    works until it expires (`expires_in`); `logout-all` ends every access token now."""
+    assert token is not None  # CurrentUser has checked it
+    claims = decode_access_token(settings, token)
+    await service.log_out(session, user, session_id=claims.session_id)
+    await session.commit()
+
+
+@router.post(
+    "/logout-all",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="logout_all",
+    responses=problem_responses(401, 429),
+)
+async def logout_all(user: CurrentUser, session: SessionDep) -> None:
+    """Log every login of this account out: all refresh and access tokens stop working now."""
+    await service.log_out_everywhere(session, user)
     await session.commit()

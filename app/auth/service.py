@@ -124,11 +124,12 @@ async def issue_tokens(
     session: AsyncSession, settings: Settings, user: User, *, family_id: uuid.UUID | None = None
 ) -> TokenPair:
     refresh = new_opaque_token()
+    family_id = family_id or uuid.uuid4()
     session.add(
         RefreshToken(
             id=uuid.uuid4(),
             user_id=user.id,
-            family_id=family_id or uuid.uuid4(),
+            family_id=family_id,
             token_hash=hash_token(refresh),
             created_at=utcnow(),
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_seconds),
@@ -137,7 +138,11 @@ async def issue_tokens(
     await session.flush()
     return TokenPair(
         access_token=create_access_token(
-            settings, user_id=user.id, role=user.role, token_version=user.token_version
+            settings,
+            user_id=user.id,
+            role=user.role,
+            token_version=user.token_version,
+            session_id=family_id,
         ),
         refresh_token=refresh,
         expires_in=settings.access_token_ttl_seconds,
@@ -264,3 +269,35 @@ async def confirm_password_reset(
         object_id=user.id,
     )
     return user
+
+
+async def log_out(session: AsyncSession, user: User, *, session_id: uuid.UUID | None) -> None:
+    """End one login: its refresh token (and every one rotated from it) stops working. Its
+    access tokens lapse on their own within their lifetime."""
+    if session_id is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.user_id == user.id,
+                RefreshToken.family_id == session_id,
+                RefreshToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+    await record_audit(
+        session, actor_id=user.id, action="user.logged_out", object_type="user", object_id=user.id
+    )
+
+
+async def log_out_everywhere(session: AsyncSession, user: User) -> None:
+    """End every login of the account at once: refresh tokens revoked, access tokens refused
+    from now on (the account's token version moves on, as after a password reset)."""
+    user.token_version += 1
+    await revoke_all_refresh_tokens(session, user.id)
+    await record_audit(
+        session,
+        actor_id=user.id,
+        action="user.logged_out_everywhere",
+        object_type="user",
+        object_id=user.id,
+    )

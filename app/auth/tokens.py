@@ -22,6 +22,8 @@ class AccessClaims:
     user_id: uuid.UUID
     role: str
     token_version: int
+    # The login (refresh-token family) the token was issued for; None on older tokens.
+    session_id: uuid.UUID | None = None
 
 
 class InvalidToken(Exception):
@@ -43,7 +45,12 @@ def _verification_keys(settings: Settings) -> dict[str, str]:
 
 
 def create_access_token(
-    settings: Settings, *, user_id: uuid.UUID, role: str, token_version: int = 0
+    settings: Settings,
+    *,
+    user_id: uuid.UUID,
+    role: str,
+    token_version: int = 0,
+    session_id: uuid.UUID | None = None,
 ) -> str:
     now = utcnow()
     claims = {
@@ -56,6 +63,8 @@ def create_access_token(
         "jti": uuid.uuid4().hex,
         "ver": token_version,
     }
+    if session_id is not None:
+        claims["sid"] = str(session_id)
     secret = settings.jwt_secret.get_secret_value()
     return jwt.encode(
         claims, secret, algorithm=settings.jwt_algorithm, headers={"kid": key_id(secret)}
@@ -89,10 +98,12 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
         version = claims.get("ver", 0)
         if not isinstance(version, int) or isinstance(version, bool):
             raise InvalidToken("malformed version claim")
+        sid = claims.get("sid")
         return AccessClaims(
             user_id=uuid.UUID(str(claims["sub"])),
             role=str(claims.get("role")),
             token_version=version,
+            session_id=uuid.UUID(str(sid)) if sid is not None else None,
         )
     # A claim of the wrong type (a null `ver`, a string `exp`, a list `kid`) is a bad token, not
     # a server error: it was signed with our key, but not by us as it stands.
