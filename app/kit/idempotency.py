@@ -186,9 +186,12 @@ async def purge_expired_keys(session: AsyncSession, *, ttl_seconds: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _caller_scope(request: Request) -> str | None:
-    """The caller's user id from a valid bearer token, the client address without one, None when
-    the token is invalid (the handler then answers 401 and nothing is stored)."""
+async def _caller_scope(request: Request, store: IdempotencyStore) -> str | None:
+    """The caller's user id from a currently valid bearer token, the client address without
+    one, None when the token is invalid, or was revoked (a password reset, a logout of every
+    login, a deactivated account): the handler then answers 401 and no stored response is
+    replayed to it."""
+    from app.auth.models import User
     from app.auth.tokens import InvalidToken, decode_access_token
 
     auth = request.headers.get("authorization", "")
@@ -198,9 +201,18 @@ def _caller_scope(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token:
         return None
     try:
-        return str(decode_access_token(request.app.state.settings, token).user_id)
+        claims = decode_access_token(request.app.state.settings, token)
     except InvalidToken:
         return None
+    async with store.sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(User.token_version, User.is_active).where(User.id == claims.user_id)
+            )
+        ).one_or_none()
+    if row is None or not row.is_active or row.token_version != claims.token_version:
+        return None
+    return str(claims.user_id)
 
 
 class AppRoute(APIRoute):
@@ -237,10 +249,10 @@ class AppRoute(APIRoute):
                 raise ValidationFailed(
                     [{"loc": ["header", HEADER], "msg": "must be 1-255 printable characters"}]
                 )
-            scope = _caller_scope(request)
+            store: IdempotencyStore = request.app.state.idempotency_store
+            scope = await _caller_scope(request, store)
             if scope is None:
                 return await handler(request)
-            store: IdempotencyStore = request.app.state.idempotency_store
             secret = request.app.state.settings.jwt_secret.get_secret_value().encode()
             request_hash = _request_hash(request, await request.body(), secret)
             existing = await store.claim(scope, key, request_hash)

@@ -174,3 +174,25 @@ async def test_concurrent_duplicates_create_one_account(app, client):
             await s.execute(delete(User).where(User.email == email))
             await s.execute(delete(IdempotencyRecord).where(IdempotencyRecord.key == key))
             await s.commit()
+
+
+async def test_a_replay_needs_a_token_that_is_still_valid(client, session):
+    from tests.clinics.helpers import clinic_body
+    from tests.factories import bearer, login, register
+
+    email = (await register(client))["email"]
+    old = bearer((await login(client, email))["access_token"])
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await client.post("/v1/clinics", json=clinic_body(), headers={**old, **key})
+    assert first.status_code == 201, first.text
+    # Every login ends (as a password reset does): the old token must not fetch the answer.
+    assert (await client.post("/v1/auth/logout-all", headers=old)).status_code == 204
+    replay = await client.post("/v1/clinics", json=clinic_body(), headers={**old, **key})
+    assert replay.status_code == 401, replay.text
+    assert "idempotent-replayed" not in replay.headers
+    # The same user with a current token gets the stored answer.
+    fresh = bearer((await login(client, email))["access_token"])
+    again = await client.post("/v1/clinics", json=clinic_body(), headers={**fresh, **key})
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
