@@ -57,6 +57,7 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "verification.result": (),
     "physician.suspended": (),
     "physician.reinstated": (),
+    "physician.npi_claim": ("physician_id",),
     "credential.expired": ("credential_id", "physician_id"),
     "credential.expiring": ("credential_id", "physician_id"),
     "ops.daily_summary": (),

@@ -42,6 +42,14 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint("max_supervisees >= 1", name="max_supervisees"),
         CheckConstraint("min_monthly_rate_cents >= 0", name="min_rate"),
         Index("ix_physicians_status_accepting", "verification_status", "accepting_new"),
+        # Several profiles may claim an NPI; only the identity verification checked holds it.
+        Index("ix_physicians_npi", "npi"),
+        Index(
+            "uq_physicians_npi_verified",
+            "npi",
+            unique=True,
+            postgresql_where=text("verified_at IS NOT NULL"),
+        ),
         # Matching's first cut: one GIN scan intersects the state, the services, the engagement
         # model and the oversight mode, so a query touches only physicians who could match.
         Index(
@@ -62,7 +70,7 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), unique=True
     )
-    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    npi: Mapped[str] = mapped_column(String(10))
     first_name: Mapped[str] = mapped_column(String(80))
     last_name: Mapped[str] = mapped_column(String(80))
     degree: Mapped[str] = mapped_column(String(2))

@@ -19,7 +19,6 @@ from app.kit.geo import lookup_zip
 from app.kit.pagination import PageParams, paginate
 from app.physicians.errors import (
     DuplicateCredential,
-    NpiAlreadyRegistered,
     PhysicianNotFound,
     PhysicianProfileExists,
 )
@@ -94,8 +93,6 @@ async def create_profile(session: AsyncSession, user: User, body: PhysicianCreat
         raise PhysicianProfileExists(
             "You already have a physician profile; edit it with PATCH /v1/physicians/me."
         )
-    if await session.scalar(select(exists().where(Physician.npi == body.npi))):
-        raise NpiAlreadyRegistered("Another profile uses this NPI; contact support if it is yours.")
     zip_info = lookup_zip(body.home_zip)
     assert zip_info is not None  # the schema checked it
     physician = Physician(
@@ -169,12 +166,6 @@ async def update_profile(
         raise ValidationFailed(
             [{"loc": ["body", "aesthetic_years"], "msg": "cannot exceed years_experience"}]
         )
-    if "npi" in changes and changes["npi"] != physician.npi:
-        taken = await session.scalar(
-            select(exists().where(Physician.npi == changes["npi"], Physician.id != physician.id))
-        )
-        if taken:
-            raise NpiAlreadyRegistered("Another profile uses this NPI.")
     identity_changed = any(
         k in IDENTITY_FIELDS and v != getattr(physician, k) for k, v in changes.items()
     )
@@ -200,7 +191,9 @@ async def update_profile(
             VerificationStatus.rejected.value,
         ):
             physician.status_before_suspension = VerificationStatus.pending.value
-    await _flush_or_conflict(session, NpiAlreadyRegistered("Another profile uses this NPI."))
+    # Whether another profile claims this NPI is not told here (that would tell anyone which
+    # doctors use the platform): verification settles competing claims.
+    await session.flush()
     after = profile_snapshot(physician)
     await record_audit(
         session,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
@@ -13,7 +15,7 @@ from app.config import Settings
 from app.engagements.models import DepartureReason
 from app.errors import Conflict, UpstreamUnavailable
 from app.kit.clock import today, utcnow
-from app.notifications.service import notify
+from app.notifications.service import notify, notify_ops
 from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
 from app.physicians.models import (
     DeaRegistration,
@@ -102,6 +104,12 @@ async def verify_physician(
     if physician.verification_status == VerificationStatus.suspended.value:
         raise PhysicianSuspended("The physician was suspended during verification.")
     reasons += credential_reasons(physician)
+    holder = await _verified_holder(session, physician)
+    if holder is not None:
+        reasons.append(
+            f"NPI {physician.npi} is already verified for another physician's profile; "
+            "operations will review this claim."
+        )
     before = {"verification_status": physician.verification_status}
     now, day = utcnow(), today()
     if reasons:
@@ -121,7 +129,15 @@ async def verify_physician(
             if credential.status == CredentialStatus.pending.value and credential.expires_on > day:
                 credential.status = CredentialStatus.verified.value
                 credential.verified_at = now
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # another profile with this NPI was verified meanwhile
+        raise Conflict("Another profile with this NPI was just verified; verify again.") from exc
+    if holder is not None:
+        await _report_claim(session, claimant=physician, holder=holder)
+    elif not reasons:
+        await _settle_rival_claims(session, physician)
     await record_audit(
         session,
         actor_id=actor_id,
@@ -247,3 +263,64 @@ async def reinstate_physician(
         body=f"Operations reinstated your profile: {reason}.",
     )
     return physician
+
+
+# --- competing claims of one NPI ------------------------------------------------------------
+
+
+async def _verified_holder(session: AsyncSession, physician: Physician) -> Physician | None:
+    """Another profile whose identity, with this NPI, verification has already checked."""
+    return await session.scalar(
+        select(Physician).where(
+            Physician.npi == physician.npi,
+            Physician.id != physician.id,
+            Physician.verified_at.is_not(None),
+        )
+    )
+
+
+async def _report_claim(session: AsyncSession, *, claimant: Physician, holder: Physician) -> None:
+    await notify_ops(
+        session,
+        kind="physician.npi_claim",
+        title="A second profile claims a verified NPI",
+        body=f"Physician {claimant.id} claims NPI {claimant.npi}, already verified for "
+        f"physician {holder.id}. The claim was rejected; review both accounts.",
+        data={
+            "physician_id": str(claimant.id),
+            "holder_id": str(holder.id),
+        },
+    )
+
+
+async def _settle_rival_claims(session: AsyncSession, verified: Physician) -> None:
+    """The verified identity holds its NPI: every other profile claiming it is rejected (it
+    cannot be verified while the NPI is held) and reported to operations."""
+    rivals = list(
+        await session.scalars(
+            select(Physician)
+            .where(Physician.npi == verified.npi, Physician.id != verified.id)
+            .with_for_update()
+        )
+    )
+    reason = (
+        f"NPI {verified.npi} was verified for another physician's profile; if it is yours, "
+        "contact support."
+    )
+    for rival in rivals:
+        if rival.verification_status == VerificationStatus.suspended.value:
+            rival.status_before_suspension = VerificationStatus.rejected.value
+        else:
+            rival.verification_status = VerificationStatus.rejected.value
+        rival.verification_reasons = [reason]
+        await notify(
+            session,
+            user_id=rival.user_id,
+            kind="verification.result",
+            email=True,
+            title="Verification needs your attention",
+            body="We could not verify your profile: " + reason,
+            data={"verification_status": rival.verification_status, "reasons": [reason]},
+        )
+        await _report_claim(session, claimant=rival, holder=verified)
+    await session.flush()

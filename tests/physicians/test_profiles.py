@@ -73,14 +73,16 @@ async def test_second_profile_is_409(client):
     assert again.json()["type"] == PROBLEMS + "physician-profile-exists"
 
 
-async def test_npi_belongs_to_one_profile(client):
+async def test_claiming_an_npi_never_says_whether_another_profile_holds_it(client):
     _, first = await create_physician(client)
-    headers = await user_headers(client, "physician")
-    response = await client.post(
-        "/v1/physicians", json=profile_body(npi=first["npi"]), headers=headers
-    )
-    assert response.status_code == 409
-    assert response.json()["type"] == PROBLEMS + "npi-taken"
+    taken, free = first["npi"], new_npi()
+    answers = []
+    for npi in (taken, free):
+        headers = await user_headers(client, "physician")
+        made = await client.post("/v1/physicians", json=profile_body(npi=npi), headers=headers)
+        edited = await client.patch("/v1/physicians/me", json={"npi": npi}, headers=headers)
+        answers.append((made.status_code, made.json()["verification_status"], edited.status_code))
+    assert answers[0] == answers[1] == (201, "pending", 200)
 
 
 async def test_only_physicians_create_profiles(client):
