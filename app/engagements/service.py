@@ -135,12 +135,6 @@ async def list_for_physician(
     )
 
 
-def anonymous_label(last_name: str, specialties: list[str]) -> str:
-    """How a clinic sees a physician before confirmation, e.g. "Dr. M., Dermatology"."""
-    specialty = specialties[0].replace("_", " ").title() if specialties else "Medicine"
-    return f"Dr. {last_name[:1]}., {specialty}"
-
-
 def _director_read(d: EngagementDirector, physicians: dict[uuid.UUID, Physician]) -> DirectorRead:
     return DirectorRead(
         physician_id=d.physician_id,

@@ -14,13 +14,12 @@ from app.clinics.schemas import IntakeRead, ProviderCount
 from app.db import SessionDep
 from app.engagements.departures import round_purpose
 from app.engagements.schemas import EngagementRead
-from app.engagements.service import anonymous_label
 from app.engagements.service import to_read as engagement_read
 from app.errors import problem_responses
 from app.kit.clock import today
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params, paginate
-from app.matching import diagnostics, flows, offers, service
+from app.matching import anonymity, diagnostics, flows, offers, service
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.schemas import (
     ClinicContact,
@@ -122,46 +121,80 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
         )
     ).all()
     day = today()
+    is_ops = user.role == Role.ops_admin.value
+    pools: dict[tuple[str, ...], dict[tuple[int, tuple[str, ...]], int]] = {}
     items = []
     for r in rows:
-        revealed = r.status == MatchStatus.confirmed.value or user.role == Role.ops_admin.value
+        if is_ops or r.status == MatchStatus.confirmed.value:
+            physician = MatchPhysician(
+                id=r.physician_id,
+                display_name=f"Dr. {r.first_name} {r.last_name}",
+                degree=r.degree,
+                specialties=r.specialties,
+                years_experience=r.years_experience,
+                aesthetic_years=r.aesthetic_years,
+                states_licensed=current_states_of(r.license_expiry, day),
+                email=r.email if is_ops else None,
+            )
+        else:
+            states = tuple(r.covers_states)
+            if states not in pools:
+                pools[states] = await anonymity.pool_counts(session, states)
+            physician = _anonymous_card(r, pools[states])
         items.append(
             MatchRead(
                 match_id=r.id,
                 offer_id=r.offer_id,
                 rank=r.rank,
-                score=r.score,
+                score=r.score if is_ops else round(r.score),
                 status=MatchStatus(r.status),
                 covers_states=r.covers_states,
-                physician=MatchPhysician(
-                    id=r.physician_id,
-                    display_name=f"Dr. {r.first_name} {r.last_name}"
-                    if revealed
-                    else anonymous_label(r.last_name, r.specialties),
-                    degree=r.degree,
-                    specialties=r.specialties,
-                    years_experience=r.years_experience,
-                    aesthetic_years=r.aesthetic_years,
-                    states_licensed=current_states_of(r.license_expiry, day),
-                    email=r.email if user.role == Role.ops_admin.value else None,
-                ),
-                explanation=r.explanation
-                if user.role == Role.ops_admin.value
-                else clinic_explanation(r.explanation),
+                physician=physician,
+                explanation=r.explanation if is_ops else clinic_explanation(r.explanation),
             )
         )
     return MatchList(items=items)
 
 
+def _anonymous_card(r: Any, counts: dict[tuple[int, tuple[str, ...]], int]) -> MatchPhysician:
+    """A candidate as a clinic sees it before confirmation (see app/matching/anonymity.py)."""
+    card = anonymity.choose(
+        anonymity.Traits.of(r.specialties, r.degree, r.years_experience, r.aesthetic_years),
+        counts,
+    )
+    return MatchPhysician(
+        id=anonymity.card_id(r.id),
+        display_name=card.display_name,
+        degree=card.degree,
+        specialties=[card.specialty] if card.specialty else [],
+        years_experience=None,
+        aesthetic_years=None,
+        experience_band=card.experience,
+        aesthetic_band=card.aesthetic,
+        states_licensed=list(r.covers_states),
+        anonymized=True,
+    )
+
+
 def clinic_explanation(explanation: dict[str, Any]) -> dict[str, Any]:
-    """What a clinic sees of an explanation: that operations made the offer and which checks
-    they overrode, not their internal note or who they are."""
+    """What a clinic sees of an explanation: factor values rounded to a tenth (exact ones would
+    give away the years behind a banded card), and that operations made the offer and which
+    checks they overrode, not their internal note or who they are."""
+    shown = {**explanation}
+    if isinstance(explanation.get("factors"), list):
+        shown["factors"] = [_coarse_factor(f) for f in explanation["factors"]]
     override = explanation.get("override")
-    if not isinstance(override, dict):
-        return explanation
+    if isinstance(override, dict):
+        shown["override"] = {"by": "operations", "forced": list(override.get("forced") or [])}
+    return shown
+
+
+def _coarse_factor(factor: Any) -> Any:
+    if not isinstance(factor, dict):
+        return factor
     return {
-        **explanation,
-        "override": {"by": "operations", "forced": list(override.get("forced") or [])},
+        k: round(v, 1) if k in ("value", "contribution") and isinstance(v, float) else v
+        for k, v in factor.items()
     }
 
 

@@ -11,13 +11,35 @@ from app.matching.models import MatchStatus, OfferStatus
 
 
 class MatchPhysician(BaseModel):
-    id: uuid.UUID
-    display_name: str = Field(description='Anonymized ("Dr. M., Dermatology") until confirmation')
-    degree: str
+    id: uuid.UUID = Field(
+        description="The physician's id once confirmed (and for operations); before, an opaque "
+        "id of this card that changes from one match to the next"
+    )
+    display_name: str = Field(
+        description='Anonymized ("Physician, Dermatology") until confirmation'
+    )
+    degree: str | None = Field(
+        description="MD or DO; null on an anonymized card where showing it would narrow the "
+        "pool below five physicians"
+    )
     specialties: list[str]
-    years_experience: int
-    aesthetic_years: int
-    states_licensed: list[str]
+    years_experience: int | None = Field(description="Null on an anonymized card")
+    aesthetic_years: int | None = Field(description="Null on an anonymized card")
+    experience_band: str | None = Field(
+        default=None, description='An anonymized card\'s years of practice, e.g. "10-19 years"'
+    )
+    aesthetic_band: str | None = Field(
+        default=None, description='An anonymized card\'s years in aesthetics, e.g. "2-4 years"'
+    )
+    states_licensed: list[str] = Field(
+        description="Where the physician holds a current license; on an anonymized card only "
+        "the states the card covers"
+    )
+    anonymized: bool = Field(
+        default=False,
+        description="True before confirmation: at least five verified physicians licensed in "
+        "these states fit every value shown",
+    )
     email: str | None = Field(
         default=None, description="The physician's login e-mail; shown to operations only"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import select
 
 from app.kit.clock import travel, utcnow
 from app.matching import jobs
+from app.matching.anonymity import card_id
 from app.notifications.models import Notification
 from tests.clinics.helpers import create_clinic, create_intake
 from tests.factories import ops_headers, user_headers
@@ -52,8 +54,17 @@ async def test_submit_offers_the_best_candidates_and_explains_them(client, sessi
     ]
     assert [m["rank"] for m in matches] == [1, 2, 3, 4]
     assert [m["status"] for m in matches] == ["offered"] * 3 + ["candidate"]
-    assert matches[0]["physician"]["display_name"] == "Dr. C., Dermatology"  # anonymized
-    assert matches[0]["physician"]["id"] == str(docs[1].id)
+    # Anonymized: a pool of four cannot hide anyone behind specialty or experience.
+    card = matches[0]["physician"]
+    assert (card["display_name"], card["anonymized"], card["id"]) == (
+        "Physician",
+        True,
+        str(card_id(uuid.UUID(matches[0]["match_id"]))),
+    )
+    assert card["years_experience"] is card["aesthetic_years"] is card["degree"] is None
+    ops = await ops_headers(client, session, settings)
+    as_ops = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=ops)).json()
+    assert as_ops["items"][0]["physician"]["id"] == str(docs[1].id)
     assert matches[0]["score"] >= matches[1]["score"] >= matches[2]["score"]
     factors = {f["name"]: f for f in matches[0]["explanation"]["factors"]}
     assert set(factors) == {
@@ -63,9 +74,15 @@ async def test_submit_offers_the_best_candidates_and_explains_them(client, sessi
         "spare_capacity",
         "price_fit",
     }  # nobody travels: no distance
-    assert round(sum(f["contribution"] for f in factors.values()), 1) == round(
-        matches[0]["score"], 1
+    exact = {f["name"]: f for f in as_ops["items"][0]["explanation"]["factors"]}
+    assert round(sum(f["contribution"] for f in exact.values()), 1) == round(
+        as_ops["items"][0]["score"], 1
     )
+    # The clinic sees the same explanation, coarsened: tenths and a whole score.
+    assert matches[0]["score"] == round(as_ops["items"][0]["score"])
+    for name, f in factors.items():
+        assert f["contribution"] == round(exact[name]["contribution"], 1)
+        assert f["value"] == round(exact[name]["value"], 1)
     assert all(m["offer_id"] for m in matches[:3])
     assert matches[3]["offer_id"] is None
 
@@ -243,9 +260,12 @@ async def test_multi_state_clinic_gets_a_coverage_plan(client, session, settings
     ca = await make_physician(session, states=("CA",), last_name="Californian", home_zip="90210")
     admin = await user_headers(client, "clinic_admin")
     _, intake = await submitted_intake(client, admin, ("TX", "CA"))
-    matches = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()[
-        "items"
-    ]
+    matches = (
+        await client.get(
+            f"/v1/intakes/{intake['id']}/matches",
+            headers=await ops_headers(client, session, settings),
+        )
+    ).json()["items"]
     assert sorted((m["covers_states"], m["physician"]["id"]) for m in matches) == sorted(
         [(["CA"], str(ca.id)), (["TX"], str(tx.id))]
     )
@@ -274,9 +294,12 @@ async def test_one_physician_licensed_everywhere_is_preferred(client, session, s
     both = await make_physician(session, states=("TX", "CA"), aesthetic_years=1, last_name="Both")
     admin = await user_headers(client, "clinic_admin")
     _, intake = await submitted_intake(client, admin, ("TX", "CA"))
-    matches = (await client.get(f"/v1/intakes/{intake['id']}/matches", headers=admin)).json()[
-        "items"
-    ]
+    matches = (
+        await client.get(
+            f"/v1/intakes/{intake['id']}/matches",
+            headers=await ops_headers(client, session, settings),
+        )
+    ).json()["items"]
     assert [(m["covers_states"], m["physician"]["id"]) for m in matches] == [
         (["CA", "TX"], str(both.id))
     ]
