@@ -6,47 +6,50 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.catalog.types import ServiceCode, UsState
+from app.catalog.vocabulary import Degree, EngagementModel, OversightMode, Specialty
 from app.clinics.schemas import ProviderCount
+from app.kit.openapi import ResponseModel
 from app.matching.models import MatchStatus, OfferStatus
 
 
-class MatchPhysician(BaseModel):
+class MatchPhysician(ResponseModel):
     id: uuid.UUID
     display_name: str = Field(description='Anonymized ("Dr. M., Dermatology") until confirmation')
-    degree: str
-    specialties: list[str]
+    degree: Degree
+    specialties: list[Specialty]
     years_experience: int
     aesthetic_years: int
-    states_licensed: list[str]
+    states_licensed: list[UsState]
     email: str | None = Field(
         default=None, description="The physician's login e-mail; shown to operations only"
     )
 
 
-class MatchRead(BaseModel):
+class MatchRead(ResponseModel):
     match_id: uuid.UUID
     offer_id: uuid.UUID | None
     rank: int
     score: float
     status: MatchStatus
-    covers_states: list[str]
+    covers_states: list[UsState]
     physician: MatchPhysician
     explanation: dict[str, Any]
 
 
-class MatchList(BaseModel):
+class MatchList(ResponseModel):
     items: list[MatchRead]
     next_cursor: None = None
 
 
-class ClinicContact(BaseModel):
+class ClinicContact(ResponseModel):
     legal_name: str
     contact_name: str
     contact_email: str
     contact_phone: str
 
 
-class OfferPhysician(BaseModel):
+class OfferPhysician(ResponseModel):
     """Who an offer went to, shown to operations only."""
 
     id: uuid.UUID
@@ -54,15 +57,15 @@ class OfferPhysician(BaseModel):
     email: str
 
 
-class OfferRead(BaseModel):
+class OfferRead(ResponseModel):
     id: uuid.UUID
     status: OfferStatus
     respond_by: datetime
-    services: list[str]
-    states: list[str]
+    services: list[ServiceCode]
+    states: list[UsState]
     providers: list[ProviderCount]
-    oversight_mode: str
-    engagement_model: str
+    oversight_mode: OversightMode
+    engagement_model: EngagementModel
     monthly_payout_cents: int
     currency: str = "usd"
     desired_start: date
