@@ -8,14 +8,15 @@ Unexpected exceptions become a generic 500 carrying only the request id.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -95,18 +96,63 @@ class ServiceUnavailable(AppError):
     status, slug, title = 503, "service-unavailable", "The service is not ready"
 
 
-class Problem(BaseModel):
-    """RFC 9457 problem details (the shape of every error response)."""
+# The models below document the problem bodies in the OpenAPI document; `problem_response`
+# builds the bodies themselves.
 
-    type: str = Field(examples=[f"{PROBLEM_BASE}not-found"])
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the body of every error response. Switch on `type`, whose last
+    segment is a stable slug; some types add extension members of their own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description=f"{PROBLEM_BASE}<slug>; the slug is stable")
     title: str
     status: int
-    detail: str
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[dict[str, Any]] | None = None
+    detail: str = Field(description="What went wrong and what to change, for people")
+    instance: str = Field(description="The path of the request")
+    request_id: str | None = Field(
+        description="The request's id (also the X-Request-ID header): quote it to support"
+    )
 
-    model_config = {"extra": "allow"}
+
+def optional_member(schema: dict[str, Any]) -> None:
+    """`json_schema_extra` of a documented member that may be absent (it has no default)."""
+    schema.pop("default", None)
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(
+        description='Where: the request part, then the path in it (["body", "services", 0])'
+    )
+    msg: str
+    type: str = Field(
+        default="",
+        description="A machine-readable kind of error",
+        json_schema_extra=optional_member,
+    )
+
+
+class ValidationProblem(Problem):
+    """422: the request is not valid (`validation`), or an Idempotency-Key was reused with
+    another request (`idempotency-key-reused`)."""
+
+    errors: list[ValidationIssue] = Field(
+        default_factory=list,
+        description="One entry per invalid member (absent when the request is refused whole)",
+        json_schema_extra=optional_member,
+    )
+
+
+class RateLimitProblem(Problem):
+    """429 `rate-limited`."""
+
+    retry_after: int = Field(ge=1, description="Seconds to wait (also the Retry-After header)")
+
+
+# Problem models that routes name in `problem_responses(..., models=...)`: document_problems
+# adds them to the document's components.
+_ROUTE_PROBLEMS: dict[str, type[Problem]] = {}
 
 
 def problem_response(
@@ -309,22 +355,48 @@ def database_unavailable(exc: BaseException) -> bool:
     return False
 
 
-_PROBLEM_CONTENT = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_REF = "#/components/schemas/{model}"
+_STATUS_PROBLEMS: dict[int, type[Problem]] = {422: ValidationProblem, 429: RateLimitProblem}
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries documenting problem+json errors of a route."""
+def _problem_content(model: type[Problem]) -> dict[str, Any]:
+    return {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": _REF.format(model=model.__name__)}}}
+
+
+def problem_responses(
+    *statuses: int, models: Mapping[int, type[Problem]] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting problem+json errors of a route; `models` names a
+    Problem subclass for a status whose problems carry extension members."""
+    models = {**_STATUS_PROBLEMS, **(models or {})}
+    for model in models.values():
+        _ROUTE_PROBLEMS[model.__name__] = model
     return {
-        s: {"content": _PROBLEM_CONTENT, "description": _STATUS_SLUGS.get(s, ("error", "Error"))[1]}
+        s: {
+            "content": _problem_content(models.get(s, Problem)),
+            "description": _STATUS_SLUGS.get(s, ("error", "Error"))[1],
+        }
         for s in statuses
     }
+
+
+def problem_schemas() -> dict[str, Any]:
+    """The component schemas of the problem bodies (and of what their members refer to)."""
+    models: dict[str, type[Problem]] = {
+        m.__name__: m for m in (Problem, ValidationProblem, RateLimitProblem)
+    }
+    models.update(_ROUTE_PROBLEMS)
+    _, top = models_json_schema(
+        [(models[name], "serialization") for name in sorted(models)], ref_template=_REF
+    )
+    return dict(top.get("$defs", {}))
 
 
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Make the OpenAPI document say what the API does: every error is problem+json, the 422
     included (FastAPI documents its own HTTPValidationError shape by default)."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
-    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(problem_schemas())
     for name in ("HTTPValidationError", "ValidationError"):
         components.pop(name, None)
     for path_item in schema.get("paths", {}).values():
@@ -333,7 +405,7 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             if "422" in responses:
                 responses["422"] = {
                     "description": "The request is not valid",
-                    "content": _PROBLEM_CONTENT,
+                    "content": _problem_content(ValidationProblem),
                 }
             # What any route can answer besides its own errors: a body that is not JSON or
             # too large, the per-account rate limit on every authenticated call, and the

@@ -29,9 +29,11 @@ from app.jobs.queue import build_connector, queue, run_worker_until_cancelled, w
 from app.jobs.runtime import JobRuntime, configure_runtime
 from app.kit.api_docs import install_api_docs
 from app.kit.http_guards import BodyLimitMiddleware, SecurityHeadersMiddleware
+from app.kit.idempotency import HEADER as IDEMPOTENCY_KEY
 from app.kit.idempotency import IdempotencyStore
 from app.kit.mailer import EmailSender, build_email_sender
 from app.kit.observability import Metrics, RequestContextMiddleware
+from app.kit.openapi import document_headers
 from app.kit.ratelimit import RateLimiter
 from app.matching.router import router as matching_router
 from app.migrate import head_revision
@@ -175,7 +177,9 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = document_problems(original_openapi())
+            app.openapi_schema = document_headers(
+                document_problems(original_openapi()), idempotency_header=IDEMPOTENCY_KEY
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

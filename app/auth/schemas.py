@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from app.auth.models import Role
+from app.kit.openapi import ResponseModel
 
 # Spaces of every kind, line and paragraph separators, control and format characters (NBSP,
 # EM SPACE, zero-width space, BOM...): invisible at either end of a typed or pasted address.
@@ -42,7 +43,7 @@ class UserCreate(BaseModel):
     _norm = field_validator("email")(normalise_email)
 
 
-class UserRead(BaseModel):
+class UserRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -50,7 +51,7 @@ class UserRead(BaseModel):
     role: Role
 
 
-class TokenPair(BaseModel):
+class TokenPair(ResponseModel):
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"  # noqa: S105
@@ -78,7 +79,7 @@ class PasswordResetConfirm(BaseModel):
     new_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
 
 
-class MeRead(BaseModel):
+class MeRead(ResponseModel):
     id: uuid.UUID
     email: str
     role: Role

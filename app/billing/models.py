@@ -67,6 +67,16 @@ class Invoice(UUIDPrimaryKey, Base):
     synced_at: Mapped[datetime]
 
 
+class InvoiceStatus(StrEnum):
+    """Stripe's invoice statuses, as mirrored in `invoices.status`."""
+
+    draft = "draft"
+    open = "open"
+    paid = "paid"
+    uncollectible = "uncollectible"
+    void = "void"
+
+
 class PayoutStatus(StrEnum):
     accrued = "accrued"
     transferred = "transferred"

@@ -32,6 +32,7 @@ from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params
+from app.pricing.schemas import ComplianceProblem
 
 router = APIRouter(prefix="/v1", tags=["billing"], route_class=AppRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
@@ -144,7 +145,7 @@ async def cancel(
 @router.post(
     "/engagements/{engagement_id}/change-scope",
     operation_id="change_engagement_scope",
-    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503, models={409: ComplianceProblem}),
 )
 @idempotent
 async def change_scope(

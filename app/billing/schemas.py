@@ -7,10 +7,12 @@ from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.billing.models import InvoiceStatus
 from app.catalog.types import ServiceCode, unique_items
 from app.catalog.vocabulary import EngagementModel, OversightMode
 from app.clinics.schemas import ProviderCount, unique_provider_types
 from app.engagements.schemas import EngagementRead
+from app.kit.openapi import ResponseModel, omit_or_value
 from app.kit.validation import reject_null
 
 
@@ -18,7 +20,7 @@ class ScopeChange(BaseModel):
     """The intake fields a running engagement may change (any subset). The billing interval,
     start date and one-time options belong to the original purchase and stay as they are."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value(minProperties=1))
 
     services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
         default=None, min_length=1, max_length=40
@@ -74,16 +76,21 @@ class CancelRequest(BaseModel):
     )
 
 
-class SetupIntentRead(BaseModel):
+class SetupIntentStatus(StrEnum):
+    """Stripe's SetupIntent statuses."""
+
+    requires_payment_method = "requires_payment_method"
+    requires_confirmation = "requires_confirmation"
+    requires_action = "requires_action"
+    processing = "processing"
+    canceled = "canceled"
+    succeeded = "succeeded"
+
+
+class SetupIntentRead(ResponseModel):
     setup_intent_id: str
     setup_intent_client_secret: str
-    status: str
-
-
-class PaymentStatus(StrEnum):
-    paid = "paid"
-    requires_action = "requires_action"
-    failed = "failed"
+    status: SetupIntentStatus
 
 
 class EngagementBillingRead(EngagementRead):
@@ -97,17 +104,17 @@ class EngagementBillingRead(EngagementRead):
     )
 
 
-class InvoiceLineRead(BaseModel):
+class InvoiceLineRead(ResponseModel):
     description: str | None
     amount_cents: int
 
 
-class InvoiceRead(BaseModel):
+class InvoiceRead(ResponseModel):
     id: uuid.UUID
     stripe_invoice_id: str
     engagement_id: uuid.UUID | None
     number: str | None
-    status: str
+    status: InvoiceStatus
     currency: str
     total_cents: int
     amount_due_cents: int
@@ -124,6 +131,6 @@ class InvoiceRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
-class WebhookAck(BaseModel):
+class WebhookAck(ResponseModel):
     received: bool
     duplicate: bool

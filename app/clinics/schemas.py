@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -24,8 +25,10 @@ from app.catalog.vocabulary import (
     ProviderType,
 )
 from app.clinics.models import IntakeStatus
+from app.engagements.models import DepartureReason, EngagementStatus
 from app.kit.clock import today
 from app.kit.geo import zip_in_state
+from app.kit.openapi import ResponseModel, omit_or_value
 from app.kit.validation import reject_null
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -58,13 +61,13 @@ class LocationIn(BaseModel):
         return self
 
 
-class LocationRead(BaseModel):
+class LocationRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     address: str
     city: str
-    state: str
+    state: UsState
     zip: str
 
 
@@ -80,7 +83,7 @@ class ClinicCreate(BaseModel):
 class ClinicUpdate(BaseModel):
     """Any subset; `locations`, when given, replaces them all (not while an intake is live)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value())
 
     legal_name: Text200 | None = None
     ownership_model: OwnershipModel | None = None
@@ -90,13 +93,13 @@ class ClinicUpdate(BaseModel):
     _no_nulls = field_validator("*")(reject_null)
 
 
-class ClinicRead(BaseModel):
+class ClinicRead(ResponseModel):
     id: uuid.UUID
     legal_name: str
     ownership_model: OwnershipModel
     contact: Contact
     locations: list[LocationRead]
-    states: list[str]
+    states: list[UsState]
     created_at: datetime
     updated_at: datetime
 
@@ -172,7 +175,7 @@ class IntakeCreate(IntakeFields):
 class IntakeUpdate(BaseModel):
     """Any subset of the intake's fields (while it is a draft)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value("promo_code"))
 
     services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
         default=None, min_length=1, max_length=40
@@ -194,43 +197,50 @@ class IntakeUpdate(BaseModel):
     _no_nulls = field_validator(*(set(IntakeFields.model_fields) - {"promo_code"}))(reject_null)
 
 
-class ComplianceFlagRead(BaseModel):
+class ComplianceFlagRead(ResponseModel):
     code: str
     severity: Literal["blocking", "warning", "info"]
-    state: str | None
+    state: UsState | None
     message: str
 
 
-class DirectorGap(BaseModel):
+class DirectorGap(ResponseModel):
     """A director leaving the intake's engagement, as the clinic sees it."""
 
-    states: list[str]
+    states: list[UsState]
     oversight_ends_on: date = Field(description="First day without this director's oversight")
-    reason: str
+    reason: DepartureReason
     status: Literal["searching", "replaced", "uncovered"]
 
 
-class IntakeContinuity(BaseModel):
+class BackupSearchState(StrEnum):
+    """An open search for a standing backup director."""
+
+    searching = "searching"
+    uncovered = "uncovered"
+
+
+class IntakeContinuity(ResponseModel):
     """For a confirmed intake: who oversees it from here on, and any gap."""
 
     engagement_id: uuid.UUID
-    engagement_status: str
+    engagement_status: EngagementStatus
     directors_leaving: list[DirectorGap] = Field(
         description="Departures without a replacement yet (searching, or uncovered)"
     )
-    uncovered_states: list[str] = Field(
+    uncovered_states: list[UsState] = Field(
         description="States with no director today: services that need one must pause"
     )
-    backup_search: Literal["searching", "uncovered"] | None
+    backup_search: BackupSearchState | None
 
 
-class IntakeRead(BaseModel):
+class IntakeRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     clinic_id: uuid.UUID
     status: IntakeStatus
-    services: list[str]
+    services: list[ServiceCode]
     providers: list[ProviderCount]
     physician_performs_services: bool
     engagement_model: EngagementModel

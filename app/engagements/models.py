@@ -28,6 +28,14 @@ LIVE_ENGAGEMENT_STATUSES = (
 )
 
 
+class PaymentStatus(StrEnum):
+    """The latest invoice's payment (`payment_status`; null before the first invoice)."""
+
+    paid = "paid"
+    requires_action = "requires_action"
+    failed = "failed"
+
+
 class DirectorRole(StrEnum):
     primary = "primary"
     backup = "backup"

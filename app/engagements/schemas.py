@@ -2,18 +2,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.engagements.models import DepartureReason, DepartureStatus, EngagementStatus
+from app.catalog.types import UsState
+from app.clinics.schemas import BackupSearchState
+from app.engagements.models import (
+    DepartureReason,
+    DepartureStatus,
+    EngagementStatus,
+    PaymentStatus,
+)
+from app.kit.openapi import ResponseModel
 from app.pricing.schemas import QuoteRead
 
 
-class DirectorRead(BaseModel):
+class DirectorRead(ResponseModel):
     physician_id: uuid.UUID
     display_name: str
-    states: list[str]
+    states: list[UsState]
     monthly_payout_cents: int
     starts_on: date | None = Field(
         description="First day of oversight (null: from the engagement's start)"
@@ -21,11 +28,11 @@ class DirectorRead(BaseModel):
     ends_on: date | None = Field(description="First day without this director's oversight")
 
 
-class DepartureRead(BaseModel):
+class DepartureRead(ResponseModel):
     """A director leaving, and where the search for their replacement stands."""
 
     physician_id: uuid.UUID
-    states: list[str]
+    states: list[UsState]
     reason: DepartureReason
     oversight_ends_on: date
     status: DepartureStatus = Field(
@@ -44,14 +51,14 @@ class ResignRequest(BaseModel):
     )
 
 
-class EngagementRead(BaseModel):
+class EngagementRead(ResponseModel):
     id: uuid.UUID
     intake_id: uuid.UUID
     clinic_id: uuid.UUID
     status: EngagementStatus
     directors: list[DirectorRead]
     quote: QuoteRead
-    payment_status: str | None = Field(
+    payment_status: PaymentStatus | None = Field(
         description="The latest invoice's payment: paid, requires_action, failed (or null)"
     )
     cancel_at_period_end: bool
@@ -69,12 +76,12 @@ class EngagementRead(BaseModel):
         description="The standing backup director on standby (takes over when a director "
         "leaves), if the clinic has one",
     )
-    backup_search: Literal["searching", "uncovered"] | None = Field(
+    backup_search: BackupSearchState | None = Field(
         default=None,
         description="A standing backup is being looked for (`uncovered`: nobody left to ask; "
         "operations are on it)",
     )
-    uncovered_states: list[str] = Field(
+    uncovered_states: list[UsState] = Field(
         description="States without a director today (a director left before a replacement "
         "accepted): services that need one must pause"
     )

@@ -44,10 +44,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UUIDPrimaryKey
-from app.errors import AppError, ValidationFailed
+from app.errors import AppError, ValidationFailed, problem_responses
 from app.kit.clock import utcnow
 
 HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 ABANDONED_AFTER = timedelta(seconds=60)
 _MARK = "__mdmatch_idempotent__"
@@ -85,6 +86,10 @@ def idempotent(endpoint: F) -> F:
     """Mark a POST endpoint as honouring `Idempotency-Key`."""
     setattr(endpoint, _MARK, True)
     return endpoint
+
+
+def is_idempotent(endpoint: Callable[..., Any]) -> bool:
+    return bool(getattr(endpoint, _MARK, False))
 
 
 def _request_hash(request: Request, body: bytes, secret: bytes) -> str:
@@ -215,11 +220,25 @@ async def _caller_scope(request: Request, store: IdempotencyStore) -> str | None
     return str(claims.user_id)
 
 
+def _with_in_progress(responses: dict[int | str, Any]) -> dict[int | str, Any]:
+    """Document the 409 a repeat gets while the first request with its key is running (the
+    route's own 409, if it has one, keeps its schema)."""
+    note = (
+        "`idempotency-in-progress`: the first request with this Idempotency-Key is still "
+        "being processed (retry after Retry-After seconds)"
+    )
+    own = responses.get(409)
+    entry = dict(own or problem_responses(409)[409])
+    entry["description"] = f"{entry['description']}; or {note}" if own else note
+    responses[409] = entry
+    return responses
+
+
 class AppRoute(APIRoute):
     """The route class of every router: adds `Idempotency-Key` handling to marked endpoints."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if getattr(endpoint, _MARK, False):
+        if is_idempotent(endpoint):
             extra = dict(kwargs.get("openapi_extra") or {})
             params = list(extra.get("parameters", []))
             params.append(
@@ -228,17 +247,21 @@ class AppRoute(APIRoute):
                     "in": "header",
                     "required": False,
                     "description": "Makes a retry safe: a repeat with the same key and body "
-                    "returns the first response (kept 24 h).",
+                    "returns the first response (kept 24 h) with `Idempotent-Replayed: true`. "
+                    "While the first is still running, a repeat gets 409 "
+                    "`idempotency-in-progress`; the key with another body, 422 "
+                    "`idempotency-key-reused`.",
                     "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH, "minLength": 1},
                 }
             )
             extra["parameters"] = params
             kwargs["openapi_extra"] = extra
+            kwargs["responses"] = _with_in_progress(dict(kwargs.get("responses") or {}))
         super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        if not getattr(self.endpoint, _MARK, False):
+        if not is_idempotent(self.endpoint):
             return handler
 
         async def idempotent_handler(request: Request) -> Response:
@@ -267,7 +290,7 @@ class AppRoute(APIRoute):
                         headers={"Retry-After": "1"},
                     )
                 headers = dict(existing.response_headers or {})
-                headers["Idempotent-Replayed"] = "true"
+                headers[REPLAYED_HEADER] = "true"
                 return Response(
                     content=existing.response_body,
                     status_code=existing.response_status or 200,

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import ValidationFailed
+from app.kit.openapi import ResponseModel
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -28,7 +29,7 @@ T = TypeVar("T")
 Row = TypeVar("Row")
 
 
-class Page(BaseModel, Generic[T]):
+class Page(ResponseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
 

@@ -33,6 +33,7 @@ from app.matching.schemas import (
 )
 from app.physicians.models import Physician
 from app.physicians.service import current_states_of, get_own_profile
+from app.pricing.schemas import ComplianceProblem
 
 router = APIRouter(prefix="/v1", tags=["matching"], route_class=AppRoute)
 ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
@@ -42,7 +43,7 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 @router.post(
     "/intakes/{intake_id}/submit",
     operation_id="submit_intake",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(401, 403, 404, 409, 422, models={409: ComplianceProblem}),
 )
 @idempotent
 async def submit_intake(

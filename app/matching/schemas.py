@@ -6,11 +6,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.catalog.types import ServiceCode, UsState
+from app.catalog.vocabulary import Degree, EngagementModel, OversightMode, Specialty
 from app.clinics.schemas import ProviderCount
+from app.kit.openapi import ResponseModel
 from app.matching.models import MatchStatus, OfferStatus
 
 
-class MatchPhysician(BaseModel):
+class MatchPhysician(ResponseModel):
     id: uuid.UUID = Field(
         description="The physician's id once confirmed (and for operations); before, an opaque "
         "id of this card that changes from one match to the next"
@@ -18,11 +21,11 @@ class MatchPhysician(BaseModel):
     display_name: str = Field(
         description='Anonymized ("Physician, Dermatology") until confirmation'
     )
-    degree: str | None = Field(
+    degree: Degree | None = Field(
         description="MD or DO; null on an anonymized card where showing it would narrow the "
         "pool below five physicians"
     )
-    specialties: list[str]
+    specialties: list[Specialty]
     years_experience: int | None = Field(description="Null on an anonymized card")
     aesthetic_years: int | None = Field(description="Null on an anonymized card")
     experience_band: str | None = Field(
@@ -31,7 +34,7 @@ class MatchPhysician(BaseModel):
     aesthetic_band: str | None = Field(
         default=None, description='An anonymized card\'s years in aesthetics, e.g. "2-4 years"'
     )
-    states_licensed: list[str] = Field(
+    states_licensed: list[UsState] = Field(
         description="Where the physician holds a current license; on an anonymized card only "
         "the states the card covers"
     )
@@ -45,30 +48,30 @@ class MatchPhysician(BaseModel):
     )
 
 
-class MatchRead(BaseModel):
+class MatchRead(ResponseModel):
     match_id: uuid.UUID
     offer_id: uuid.UUID | None
     rank: int
     score: float
     status: MatchStatus
-    covers_states: list[str]
+    covers_states: list[UsState]
     physician: MatchPhysician
     explanation: dict[str, Any]
 
 
-class MatchList(BaseModel):
+class MatchList(ResponseModel):
     items: list[MatchRead]
     next_cursor: None = None
 
 
-class ClinicContact(BaseModel):
+class ClinicContact(ResponseModel):
     legal_name: str
     contact_name: str
     contact_email: str
     contact_phone: str
 
 
-class OfferPhysician(BaseModel):
+class OfferPhysician(ResponseModel):
     """Who an offer went to, shown to operations only."""
 
     id: uuid.UUID
@@ -76,15 +79,15 @@ class OfferPhysician(BaseModel):
     email: str
 
 
-class OfferRead(BaseModel):
+class OfferRead(ResponseModel):
     id: uuid.UUID
     status: OfferStatus
     respond_by: datetime
-    services: list[str]
-    states: list[str]
+    services: list[ServiceCode]
+    states: list[UsState]
     providers: list[ProviderCount]
-    oversight_mode: str
-    engagement_model: str
+    oversight_mode: OversightMode
+    engagement_model: EngagementModel
     monthly_payout_cents: int
     currency: str = "usd"
     desired_start: date

@@ -4,10 +4,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from app.kit.openapi import ResponseModel
 
 
-class NotificationRead(BaseModel):
+class NotificationRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID

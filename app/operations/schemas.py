@@ -5,6 +5,7 @@ import uuid
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.types import UsState
+from app.kit.openapi import ResponseModel
 
 Reason = Field(min_length=3, max_length=2000, description="Why (kept in the audit trail)")
 
@@ -42,7 +43,7 @@ class RefundRequest(BaseModel):
     )
 
 
-class RefundRead(BaseModel):
+class RefundRead(ResponseModel):
     invoice_id: uuid.UUID
     stripe_refund_id: str
     amount_cents: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,12 +13,13 @@ from app.catalog.vocabulary import CredentialStatus
 from app.clinics.models import Intake
 from app.config import Settings
 from app.engagements.models import OPEN_DEPARTURE, DirectorDeparture, Engagement
+from app.kit.openapi import ResponseModel
 from app.matching.models import Offer
 from app.matching.service import stalled
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy
 
 
-class DailySummary(BaseModel):
+class DailySummary(ResponseModel):
     day: date = Field(description="The UTC day the activity figures cover")
     intakes_submitted: int
     offers_sent: int

@@ -10,6 +10,7 @@ from app.catalog.types import UsState
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute, idempotent
+from app.kit.openapi import DocumentedAs
 from app.kit.pagination import Page, PageParams, page_params
 from app.physicians import service, verification
 from app.physicians.models import Physician, VerificationStatus
@@ -135,7 +136,10 @@ async def list_physicians(
     session: SessionDep,
     page: Annotated[PageParams, Depends(page_params)],
     state: Annotated[UsState | None, Query(description="Holds a license there")] = None,
-    verification_status: Literal["pending", "verified", "rejected", "suspended"] | None = None,
+    verification_status: Annotated[
+        Literal["pending", "verified", "rejected", "suspended"], DocumentedAs(VerificationStatus)
+    ]
+    | None = None,
 ) -> Page[PhysicianSummary]:
     """Physicians, newest first (operations)."""
     rows, cursor = await service.list_physicians(

@@ -25,6 +25,7 @@ from app.catalog.vocabulary import (
 )
 from app.kit.clock import today
 from app.kit.geo import lookup_zip
+from app.kit.openapi import ResponseModel, omit_or_value
 from app.kit.validation import reject_null
 from app.physicians.models import VerificationStatus
 from app.physicians.npi import is_valid_npi
@@ -106,7 +107,7 @@ class PhysicianCreate(_ProfileFields):
 class PhysicianUpdate(BaseModel):
     """Any subset of the profile; changing `npi` or the name sends it back to verification."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value())
 
     npi: Npi | None = None
     first_name: Name | None = None
@@ -172,11 +173,11 @@ class MalpracticeCreate(BaseModel):
         return self
 
 
-class LicenseRead(BaseModel):
+class LicenseRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    state: str
+    state: UsState
     number: str
     expires_on: date
     status: CredentialStatus
@@ -187,7 +188,7 @@ class DeaRead(LicenseRead):
     pass
 
 
-class MalpracticeRead(BaseModel):
+class MalpracticeRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -201,7 +202,7 @@ class MalpracticeRead(BaseModel):
     verified_at: datetime | None
 
 
-class PhysicianRead(BaseModel):
+class PhysicianRead(ResponseModel):
     """The full profile: for the physician themself and operations only (never for clinics)."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -212,12 +213,12 @@ class PhysicianRead(BaseModel):
     first_name: str
     last_name: str
     degree: Degree
-    specialties: list[str]
+    specialties: list[Specialty]
     years_experience: int
     aesthetic_years: int
-    services: list[str]
-    engagement_models: list[str]
-    oversight_modes: list[str]
+    services: list[ServiceCode]
+    engagement_models: list[EngagementModel]
+    oversight_modes: list[OversightMode]
     home_zip: str
     travel_radius_miles: int
     max_clinics: int
@@ -233,14 +234,14 @@ class PhysicianRead(BaseModel):
     licenses: list[LicenseRead]
     dea_registrations: list[DeaRead]
     malpractice_policies: list[MalpracticeRead]
-    states_licensed: list[str] = Field(
+    states_licensed: list[UsState] = Field(
         default_factory=list, description="States with a verified, unexpired license"
     )
     created_at: datetime
     updated_at: datetime
 
 
-class PhysicianSummary(BaseModel):
+class PhysicianSummary(ResponseModel):
     """A row of the operations list."""
 
     model_config = ConfigDict(from_attributes=True)
@@ -250,14 +251,14 @@ class PhysicianSummary(BaseModel):
     first_name: str
     last_name: str
     degree: Degree
-    specialties: list[str]
+    specialties: list[Specialty]
     verification_status: VerificationStatus
     accepting_new: bool
-    states_licensed: list[str] = Field(default_factory=list)
+    states_licensed: list[UsState] = Field(default_factory=list)
     created_at: datetime
 
 
-class VerificationResult(BaseModel):
+class VerificationResult(ResponseModel):
     verification_status: VerificationStatus
     reasons: list[str]
 

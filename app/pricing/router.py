@@ -14,7 +14,13 @@ from app.kit.idempotency import AppRoute
 from app.kit.ratelimit import rate_limit
 from app.pricing import service
 from app.pricing.price_book import PriceBook
-from app.pricing.schemas import PriceBookList, PriceBookRead, QuoteRead, QuoteRequest
+from app.pricing.schemas import (
+    PriceBookList,
+    PriceBookRead,
+    PublishedPriceBook,
+    QuoteRead,
+    QuoteRequest,
+)
 
 router = APIRouter(prefix="/v1", tags=["quotes"], route_class=AppRoute)
 
@@ -53,9 +59,10 @@ async def get_intake_quote(
 
 
 @router.get("/price-books/current", operation_id="get_current_price_book")
-async def current_price_book(session: SessionDep) -> PriceBook:
+async def current_price_book(session: SessionDep) -> PublishedPriceBook:
     """The price book new quotes use."""
-    return await service.current_price_book(session)
+    book = await service.current_price_book(session)
+    return PublishedPriceBook.model_validate(book.model_dump())
 
 
 @router.get("/price-books", operation_id="list_price_books", responses=problem_responses(401, 403))

@@ -14,9 +14,12 @@ from pydantic import (
 )
 
 from app.catalog.types import UsState
-from app.catalog.vocabulary import OwnershipModel
+from app.catalog.vocabulary import BillingInterval, OwnershipModel
 from app.clinics.schemas import ComplianceFlagRead, IntakeFields, _not_past
+from app.errors import Problem, optional_member
 from app.kit.geo import zip_in_state
+from app.kit.openapi import ResponseModel
+from app.pricing.price_book import PriceBook
 
 
 class QuoteLocationIn(BaseModel):
@@ -40,19 +43,19 @@ class QuoteRequest(IntakeFields):
     desired_start: Annotated[date, AfterValidator(_not_past)] | None = None  # type: ignore[assignment]
 
 
-class LineItemRead(BaseModel):
+class LineItemRead(ResponseModel):
     code: str
     kind: Literal["recurring", "one_time", "discount"]
     description: str
     amount_cents: int
 
 
-class QuoteRead(BaseModel):
+class QuoteRead(ResponseModel):
     id: uuid.UUID | None = None
     intake_id: uuid.UUID | None = None
     pricing_version: str
     currency: str
-    billing_interval: str
+    billing_interval: BillingInterval
     line_items: list[LineItemRead]
     monthly_total_cents: int
     first_invoice_cents: int
@@ -64,14 +67,31 @@ class QuoteRead(BaseModel):
     created_at: datetime | None = None
 
 
-class PriceBookRead(BaseModel):
+class ComplianceProblem(Problem):
+    """409 on submitting an intake or changing scope: `blocking-compliance-flags` carries the
+    flags to resolve; the operation's other conflicts have no `flags`."""
+
+    flags: list[ComplianceFlagRead] = Field(
+        default_factory=list,
+        description="The blocking flags (`blocking-compliance-flags` only)",
+        json_schema_extra=optional_member,
+    )
+
+
+class PublishedPriceBook(PriceBook):
+    """A price book as served: the fields of the upload (`PriceBook`), every one present."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class PriceBookRead(ResponseModel):
     version: str
     published_at: datetime
     notes: str
     data: dict[str, object]
 
 
-class PriceBookList(BaseModel):
+class PriceBookList(ResponseModel):
     items: list[PriceBookRead]
     next_cursor: None = None
 
