@@ -13,7 +13,7 @@ from app.catalog.vocabulary import EngagementModel, OversightMode
 from app.clinics.schemas import ProviderCount, unique_provider_types
 from app.engagements.schemas import EngagementRead
 from app.kit.openapi import ResponseModel, omit_or_value
-from app.kit.validation import reject_null
+from app.kit.validation import FREE_TEXT, reject_null
 
 
 class ScopeChange(BaseModel):
@@ -68,7 +68,7 @@ class CancelRequest(BaseModel):
         default=True,
         description="true: run to the end of the paid period (the default); false: end now",
     )
-    reason: str | None = Field(
+    reason: Annotated[str, FREE_TEXT] | None = Field(
         default=None,
         min_length=3,
         max_length=2000,

@@ -10,6 +10,7 @@ from app.catalog.services import service_codes
 from app.catalog.types import ServiceCode, ServiceCodes, UsState
 from app.catalog.vocabulary import Specialty
 from app.kit.openapi import DocumentedAs, ResponseModel
+from app.kit.validation import FREE_TEXT
 
 
 class ServiceRead(ResponseModel):
@@ -83,10 +84,10 @@ class StateRuleFields(BaseModel):
     rn_may_inject_neurotoxins_under_delegation: bool | None
     esthetician_may_use_lasers: bool | None
     chart_review_min_percent: float | None = Field(ge=0, le=100)
-    notable_rules: str = Field(max_length=2000)
+    notable_rules: Annotated[str, FREE_TEXT] = Field(max_length=2000)
     sources: list[HttpUrl] = Field(max_length=50)
     confidence: ConfidenceField
-    caveats: str = Field(max_length=4000)
+    caveats: Annotated[str, FREE_TEXT] = Field(max_length=4000)
 
     @field_validator("gfe_required_by")
     @classmethod

@@ -29,9 +29,11 @@ from app.engagements.models import DepartureReason, EngagementStatus
 from app.kit.clock import today
 from app.kit.geo import zip_in_state
 from app.kit.openapi import ResponseModel, omit_or_value
-from app.kit.validation import reject_null
+from app.kit.validation import ONE_LINE, reject_null
 
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), ONE_LINE
+]
 Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ().\-]{6,24}$"),
@@ -42,7 +44,9 @@ Zip5 = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
 class Contact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120), ONE_LINE
+    ]
     email: EmailStr
     phone: Phone
 
@@ -51,7 +55,9 @@ class LocationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: Text200
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100)]
+    city: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=100), ONE_LINE
+    ]
     state: UsState
     zip: Zip5
 

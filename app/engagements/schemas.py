@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +15,7 @@ from app.engagements.models import (
     PaymentStatus,
 )
 from app.kit.openapi import ResponseModel
+from app.kit.validation import FREE_TEXT
 from app.pricing.schemas import QuoteRead
 
 
@@ -44,7 +46,7 @@ class DepartureRead(ResponseModel):
 class ResignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: Annotated[str, FREE_TEXT] = Field(min_length=1, max_length=2000)
     effective_on: date = Field(
         description="First day you no longer oversee; at least the notice period (default 30 "
         "days) from today"

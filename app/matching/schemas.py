@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,6 +10,7 @@ from app.catalog.types import ServiceCode, UsState
 from app.catalog.vocabulary import Degree, EngagementModel, OversightMode, Specialty
 from app.clinics.schemas import ProviderCount
 from app.kit.openapi import ResponseModel
+from app.kit.validation import FREE_TEXT
 from app.matching.models import MatchStatus, OfferStatus
 
 
@@ -112,7 +113,7 @@ class OfferRead(ResponseModel):
 class DeclineBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: Annotated[str, FREE_TEXT] = Field(min_length=2, max_length=1000)
 
 
 class ConfirmBody(BaseModel):

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.types import UsState
 from app.kit.openapi import ResponseModel
+from app.kit.validation import FREE_TEXT
 
 Reason = Field(min_length=3, max_length=2000, description="Why (kept in the audit trail)")
 
@@ -13,7 +15,7 @@ Reason = Field(min_length=3, max_length=2000, description="Why (kept in the audi
 class OverrideReason(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Reason
+    reason: Annotated[str, FREE_TEXT] = Reason
 
 
 class DirectOffer(BaseModel):
@@ -22,7 +24,7 @@ class DirectOffer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     physician_id: uuid.UUID
-    reason: str = Reason
+    reason: Annotated[str, FREE_TEXT] = Reason
     states: list[UsState] | None = Field(
         default=None,
         min_length=1,
@@ -37,7 +39,7 @@ class DirectOffer(BaseModel):
 class RefundRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Reason
+    reason: Annotated[str, FREE_TEXT] = Reason
     amount_cents: int | None = Field(
         default=None, gt=0, le=100_000_000, description="Default: all that is left to refund"
     )

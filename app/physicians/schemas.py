@@ -26,11 +26,13 @@ from app.catalog.vocabulary import (
 from app.kit.clock import today
 from app.kit.geo import lookup_zip
 from app.kit.openapi import ResponseModel, omit_or_value
-from app.kit.validation import reject_null
+from app.kit.validation import ONE_LINE, reject_null
 from app.physicians.models import VerificationStatus
 from app.physicians.npi import is_valid_npi
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), ONE_LINE
+]
 Zip = Annotated[str, StringConstraints(pattern=r"^\d{5}$")]
 CredentialNumber = Annotated[
     str,
@@ -160,7 +162,9 @@ class DeaCreate(BaseModel):
 class MalpracticeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    carrier: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
+    carrier: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120), ONE_LINE
+    ]
     policy_number: CredentialNumber
     per_claim_cents: int = Field(gt=0, le=10_000_000_000)
     aggregate_cents: int = Field(gt=0, le=100_000_000_000)
