@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Form, Request, status
 
 from app.auth import jobs, service
 from app.auth.deps import CurrentUser, SettingsDep, oauth2_scheme
@@ -22,7 +21,7 @@ from app.auth.schemas import (
 )
 from app.auth.tokens import decode_access_token
 from app.db import SessionDep
-from app.errors import ValidationFailed, problem_responses
+from app.errors import problem_responses
 from app.jobs.queue import defer_in_transaction
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.ratelimit import limit_key, rate_limit
@@ -54,25 +53,20 @@ async def register(body: UserCreate, session: SessionDep, settings: SettingsDep)
     responses=problem_responses(401, 422, 429),
 )
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    # The OAuth2 password form's two fields, bounded (in the schema too) before the username
+    # becomes a rate-limit key (kept in memory or Redis) or the password is hashed.
+    username: Annotated[
+        str, Form(min_length=1, max_length=MAX_EMAIL_LENGTH, description="The e-mail")
+    ],
+    password: Annotated[str, Form(min_length=1, max_length=MAX_PASSWORD_LENGTH)],
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
 ) -> TokenPair:
     """Log in with the OAuth2 password form (`username` is the e-mail)."""
-    email = normalise_email(form.username)
-    if len(email) > MAX_EMAIL_LENGTH or len(form.password) > MAX_PASSWORD_LENGTH:
-        # Bounded before it becomes a rate-limit key (kept in memory or Redis) or is hashed.
-        raise ValidationFailed(
-            [
-                {
-                    "loc": ["body", "username" if len(email) > MAX_EMAIL_LENGTH else "password"],
-                    "msg": "Too long",
-                }
-            ]
-        )
+    email = normalise_email(username)
     await limit_key(request, "login-account", "rate_limit_login_per_account", email)
-    user = await service.authenticate(session, settings, email=email, password=form.password)
+    user = await service.authenticate(session, settings, email=email, password=password)
     pair = await service.issue_tokens(session, settings, user)
     await session.commit()
     return pair

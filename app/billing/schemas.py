@@ -8,7 +8,7 @@ from typing import Annotated, Any, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.billing.models import InvoiceStatus
-from app.catalog.types import ServiceCode, unique_items
+from app.catalog.types import UNIQUE_ITEMS, ServiceCode
 from app.catalog.vocabulary import EngagementModel, OversightMode
 from app.clinics.schemas import ProviderCount, unique_provider_types
 from app.engagements.schemas import EngagementRead
@@ -22,7 +22,7 @@ class ScopeChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value(minProperties=1))
 
-    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
+    services: Annotated[list[ServiceCode], UNIQUE_ITEMS] | None = Field(
         default=None, min_length=1, max_length=40
     )
     providers: Annotated[list[ProviderCount], AfterValidator(unique_provider_types)] | None = Field(

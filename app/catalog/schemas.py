@@ -80,7 +80,9 @@ class StateRuleFields(BaseModel):
     pa_supervision_ratio: int | None = Field(ge=1, le=50, description="null = unknown")
     np_collaboration_ratio: int | None = Field(ge=1, le=50, description="null = unknown")
     remote_supervision_allowed: bool | None = Field(description="null = unknown")
-    gfe_required_by: list[GfeRoleField] = Field(min_length=1)
+    gfe_required_by: list[GfeRoleField] = Field(
+        min_length=1, json_schema_extra={"uniqueItems": True}
+    )
     rn_may_inject_neurotoxins_under_delegation: bool | None
     esthetician_may_use_lasers: bool | None
     chart_review_min_percent: float | None = Field(ge=0, le=100)

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.catalog.types import ServiceCode, UsState, unique_items
+from app.catalog.types import UNIQUE_ITEMS, ServiceCode, UsState
 from app.catalog.vocabulary import (
     BillingInterval,
     EngagementModel,
@@ -139,9 +139,7 @@ class IntakeFields(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] = Field(
-        min_length=1, max_length=40
-    )
+    services: Annotated[list[ServiceCode], UNIQUE_ITEMS] = Field(min_length=1, max_length=40)
     providers: Annotated[list[ProviderCount], AfterValidator(unique_provider_types)] = Field(
         default_factory=list, max_length=7
     )
@@ -183,7 +181,7 @@ class IntakeUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value("promo_code"))
 
-    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
+    services: Annotated[list[ServiceCode], UNIQUE_ITEMS] | None = Field(
         default=None, min_length=1, max_length=40
     )
     providers: Annotated[list[ProviderCount], AfterValidator(unique_provider_types)] | None = Field(

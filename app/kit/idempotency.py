@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
@@ -50,6 +51,8 @@ from app.kit.clock import utcnow
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+# Printable ASCII: a header value a client can always send as it is.
+KEY_PATTERN = re.compile(f"^[\\x20-\\x7e]{{1,{MAX_KEY_LENGTH}}}$")
 ABANDONED_AFTER = timedelta(seconds=60)
 _MARK = "__mdmatch_idempotent__"
 
@@ -251,7 +254,12 @@ class AppRoute(APIRoute):
                     "While the first is still running, a repeat gets 409 "
                     "`idempotency-in-progress`; the key with another body, 422 "
                     "`idempotency-key-reused`.",
-                    "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH, "minLength": 1},
+                    "schema": {
+                        "type": "string",
+                        "maxLength": MAX_KEY_LENGTH,
+                        "minLength": 1,
+                        "pattern": KEY_PATTERN.pattern,
+                    },
                 }
             )
             extra["parameters"] = params
@@ -268,9 +276,9 @@ class AppRoute(APIRoute):
             key = request.headers.get(HEADER)
             if key is None:
                 return await handler(request)
-            if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+            if not KEY_PATTERN.fullmatch(key):
                 raise ValidationFailed(
-                    [{"loc": ["header", HEADER], "msg": "must be 1-255 printable characters"}]
+                    [{"loc": ["header", HEADER], "msg": "must be 1-255 printable ASCII characters"}]
                 )
             store: IdempotencyStore = request.app.state.idempotency_store
             scope = await _caller_scope(request, store)

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.catalog.types import ServiceCode, UsState, unique_items
+from app.catalog.types import UNIQUE_ITEMS, ServiceCode, UsState
 from app.catalog.vocabulary import (
     CredentialStatus,
     Degree,
@@ -71,20 +71,12 @@ FutureDate = Annotated[date, AfterValidator(_future)]
 class _ProfileFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    specialties: Annotated[list[Specialty], AfterValidator(unique_items)] = Field(
-        min_length=1, max_length=10
-    )
+    specialties: Annotated[list[Specialty], UNIQUE_ITEMS] = Field(min_length=1, max_length=10)
     years_experience: int = Field(ge=0, le=70)
     aesthetic_years: int = Field(ge=0, le=70)
-    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] = Field(
-        min_length=1, max_length=40
-    )
-    engagement_models: Annotated[list[EngagementModel], AfterValidator(unique_items)] = Field(
-        min_length=1
-    )
-    oversight_modes: Annotated[list[OversightMode], AfterValidator(unique_items)] = Field(
-        min_length=1
-    )
+    services: Annotated[list[ServiceCode], UNIQUE_ITEMS] = Field(min_length=1, max_length=40)
+    engagement_models: Annotated[list[EngagementModel], UNIQUE_ITEMS] = Field(min_length=1)
+    oversight_modes: Annotated[list[OversightMode], UNIQUE_ITEMS] = Field(min_length=1)
     home_zip: HomeZip
     travel_radius_miles: int = Field(ge=0, le=500)
     max_clinics: int = Field(ge=1, le=100)
@@ -115,18 +107,18 @@ class PhysicianUpdate(BaseModel):
     first_name: Name | None = None
     last_name: Name | None = None
     degree: Degree | None = None
-    specialties: Annotated[list[Specialty], AfterValidator(unique_items)] | None = Field(
+    specialties: Annotated[list[Specialty], UNIQUE_ITEMS] | None = Field(
         default=None, min_length=1, max_length=10
     )
     years_experience: int | None = Field(default=None, ge=0, le=70)
     aesthetic_years: int | None = Field(default=None, ge=0, le=70)
-    services: Annotated[list[ServiceCode], AfterValidator(unique_items)] | None = Field(
+    services: Annotated[list[ServiceCode], UNIQUE_ITEMS] | None = Field(
         default=None, min_length=1, max_length=40
     )
-    engagement_models: Annotated[list[EngagementModel], AfterValidator(unique_items)] | None = (
-        Field(default=None, min_length=1)
+    engagement_models: Annotated[list[EngagementModel], UNIQUE_ITEMS] | None = Field(
+        default=None, min_length=1
     )
-    oversight_modes: Annotated[list[OversightMode], AfterValidator(unique_items)] | None = Field(
+    oversight_modes: Annotated[list[OversightMode], UNIQUE_ITEMS] | None = Field(
         default=None, min_length=1
     )
     home_zip: HomeZip | None = None
