@@ -201,6 +201,7 @@ def test_every_operation_answers_within_its_contract(case: Any, data: Any, world
     OPERATIONS.add(f"{case.method} {case.path}")
     case.validate_response(response, excluded_checks=[positive_data_acceptance])
     _schema_valid_input_is_not_refused(case, response, positive)
+    _what_the_red_team_found_stays_fixed(case, response, role)
 
 
 # The rules JSON Schema cannot state, by operation: a schema-valid request may still be refused
@@ -243,6 +244,23 @@ def _schema_valid_input_is_not_refused(case: Any, response: Any, positive: bool)
     assert response.status_code not in (400, 422), (
         f"{operation} refused schema-valid input: {response.status_code} {response.text[:500]}"
     )
+
+
+def _what_the_red_team_found_stays_fixed(case: Any, response: Any, role: str) -> None:
+    """Checks that hold for every answer (docs/security.md lists the findings)."""
+    assert "Traceback" not in response.text
+    if response.status_code == 401:
+        assert response.headers.get("www-authenticate", [""])[0].startswith("Bearer")
+    if case.path == "/metrics":
+        assert response.status_code != 200  # no scraper token is configured here
+    clinic_view = role in ("clinic_admin", "stranger") and case.path.endswith("/matches")
+    if clinic_view and response.status_code == 200:
+        for match in response.json()["items"]:
+            override = match["explanation"].get("override")
+            assert override is None or set(override) == {"by", "forced"}
+            if match["status"] != "confirmed":
+                assert match["physician"]["anonymized"] is True
+                assert match["physician"]["email"] is None
 
 
 def test_the_fuzzed_document_is_the_served_one(world: World) -> None:
