@@ -27,6 +27,9 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def var_dir() -> Path:
     from app.migrate import project_root
 
+    configured = get_settings().local_state_dir
+    if configured is not None:
+        return configured
     try:
         return project_root() / "var"
     except FileNotFoundError:
@@ -46,10 +49,14 @@ def database(stack: contextlib.ExitStack) -> Iterator[Settings]:
         if settings.environment is Environment.production:
             console.print("[red]DATABASE_URL must be set in production.[/red]")
             raise typer.Exit(2)
-        from app.devtools.embedded_postgres import embedded_postgres
+        from app.devtools.embedded_postgres import embedded_postgres, is_running
 
-        console.print(f"Starting the embedded PostgreSQL (data in {var_dir() / 'pg'}) ...")
-        os.environ["DATABASE_URL"] = stack.enter_context(embedded_postgres(var_dir() / "pg"))
+        data = var_dir() / "pg"
+        if is_running(data):
+            console.print(f"Using the running embedded PostgreSQL (data in {data}) ...")
+        else:
+            console.print(f"Starting the embedded PostgreSQL (data in {data}) ...")
+        os.environ["DATABASE_URL"] = stack.enter_context(embedded_postgres(data))
         settings = _reload_settings()
     yield settings
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
@@ -65,6 +66,9 @@ class Settings(BaseSettings):
     )
 
     environment: Environment = Environment.local
+    # Local mode's state: the embedded PostgreSQL's data and the Stripe emulator's (default:
+    # var/ in the project).
+    local_state_dir: Path | None = None
     # None selects the embedded PostgreSQL (pgserver) in local mode.
     database_url: str | None = None
     database_pool_size: int = 10

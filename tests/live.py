@@ -86,3 +86,19 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+def mdmatch(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the `mdmatch` command with the test runner's configuration left out: only `env`."""
+    own = ("STRIPE_", "NPPES_", "DATABASE_URL", "ENVIRONMENT", "LOCAL_STATE_DIR")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "app.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **(env or {})},
+        cwd=ROOT,
+        timeout=timeout,
+    )
