@@ -8,6 +8,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TextIO
@@ -47,18 +48,33 @@ def serve_process(
     *,
     output: TextIO | None = None,
     env_overrides: dict[str, str] | None = None,
+    demo_data: bool = False,
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`output`: a file for the server's log instead of a pipe. Nobody reads the pipe until the
     process ends, and a server under load fills it (64 KiB) and then blocks on its next log line.
-    `env_overrides`: extra settings (e.g. STRIPE_* of an emulator the test already runs)."""
+    `env_overrides`: extra settings (e.g. STRIPE_* of an emulator the test already runs).
+    `demo_data`: seed local mode's demo roster and ops account (off: tests count their offers).
+    Local state (the emulator's, the NPPES stand-in's) goes to a scratch folder, not var/."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    state = tempfile.TemporaryDirectory(prefix="mdmatch-live-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "NPPES_"))}
     env.update(
-        DATABASE_URL=database_url, ENVIRONMENT="local", STRIPE_EMULATOR_PORT=str(emulator_port)
+        DATABASE_URL=database_url,
+        ENVIRONMENT="local",
+        STRIPE_EMULATOR_PORT=str(emulator_port),
+        LOCAL_STATE_DIR=state.name,
     )
     env.update(env_overrides or {})
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            str(port),
+            *([] if demo_data else ["--no-demo-data"]),
+        ],
         env=env,
         cwd=ROOT,
         stdout=output if output is not None else subprocess.PIPE,
@@ -86,6 +102,7 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+        state.cleanup()
 
 
 def mdmatch(
