@@ -108,14 +108,16 @@ def serve_process(
 def mdmatch(
     *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the `mdmatch` command with the test runner's configuration left out: only `env`."""
-    own = ("STRIPE_", "NPPES_", "DATABASE_URL", "ENVIRONMENT", "LOCAL_STATE_DIR")
+    """Run the `mdmatch` command with the test runner's configuration left out: only `env`.
+    Local state (e.g. local mode's JWT secret) goes to a scratch folder unless `env` names one."""
+    own = ("STRIPE_", "NPPES_", "DATABASE_URL", "ENVIRONMENT", "LOCAL_STATE_DIR", "JWT_")
     clean = {k: v for k, v in os.environ.items() if not k.startswith(own)}
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "app.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**clean, **(env or {})},
-        cwd=ROOT,
-        timeout=timeout,
-    )
+    with tempfile.TemporaryDirectory(prefix="mdmatch-cli-") as state:
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "app.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**clean, "LOCAL_STATE_DIR": state, **(env or {})},
+            cwd=ROOT,
+            timeout=timeout,
+        )

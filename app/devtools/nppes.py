@@ -136,6 +136,8 @@ class NppesStandIn:
     fallback: Callable[[str], dict[str, Any] | None] | None = None
     fail_with: list[str | int] = field(default_factory=list)
     requests: list[httpx.Request] = field(default_factory=list)
+    # Tests read `requests`; a long-running local server keeps none.
+    keep_requests: bool = True
 
     def add(self, npi: str, first_name: str, last_name: str, **kwargs: Any) -> None:
         self.records[npi] = registry_record(npi, first_name, last_name, **kwargs)
@@ -147,7 +149,8 @@ class NppesStandIn:
         return record
 
     def handler(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
+        if self.keep_requests:
+            self.requests.append(request)
         if self.fail_with:
             failure = self.fail_with.pop(0)
             if failure == "timeout":
@@ -305,7 +308,8 @@ def nppes_standin(settings: Settings, registrations: Path) -> Iterator[str]:
             "The NPPES stand-in answers made-up records and runs in local mode only; set "
             "NPPES_BASE_URL to the real registry (https://npiregistry.cms.hhs.gov)."
         )
-    with serve_over_http(NppesStandIn(fallback=LocalRegistry(registrations).record)) as url:
+    stand_in = NppesStandIn(fallback=LocalRegistry(registrations).record, keep_requests=False)
+    with serve_over_http(stand_in) as url:
         log.warning(
             "nppes_standin_started",
             base_url=url,

@@ -125,7 +125,9 @@ async def _confirm_card(
     http: httpx.AsyncClient, engagement_id: str, intent: dict[str, Any], card: TestCard
 ) -> Paid:
     path = f"/v1/setup_intents/{intent['id']}/confirm"
+    done = f"the card given earlier to {intent['id']}"
     if intent["status"] in _AWAITING_CARD:
+        done = f"card {CARD_LABELS[card]} ({card}) confirmed on {intent['id']}"
         method = await _call(
             http,
             "/v1/payment_methods",
@@ -138,7 +140,6 @@ async def _confirm_card(
             },
         )
         intent = await _call(http, path, {"payment_method": method["id"]})
-    done = f"card {CARD_LABELS[card]} ({card}) confirmed on {intent['id']}"
     if intent["status"] == "requires_action":
         # The emulator's 3-D Secure for a SetupIntent: a second confirm is the challenge passed.
         intent = await _call(http, path, {})

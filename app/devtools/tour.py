@@ -1,7 +1,7 @@
 """`mdmatch demo`: the whole journey against a running local server, over its public HTTP API.
 
 A physician signs up and is verified (against the local NPPES stand-in), a clinic gets a quote,
-submits an intake, a demo physician who got the offer accepts, the clinic confirms, pays with a
+submits an intake, a demo physician who got an offer accepts, the clinic confirms, pays with a
 test card (the browser's part done by app/devtools/stripe_js.py, as `mdmatch pay` does), sees its
 invoice, changes scope and cancels. Every call is printed with its status and the answer's key
 fields; any answer the journey does not expect stops the tour (TourFailed).
@@ -23,12 +23,7 @@ from rich.markup import escape
 from app.devtools.nppes import derived_name
 from app.devtools.stripe_js import NothingToPay, NotTheEmulator, Paid, TestCard, pay
 from app.kit.clock import today
-from app.physicians.demo import (
-    DEMO_OPS_EMAIL,
-    DEMO_OPS_PASSWORD,
-    DEMO_PASSWORD,
-    demo_email_for_npi,
-)
+from app.physicians.demo import DEMO_DOMAIN, DEMO_OPS_EMAIL, DEMO_OPS_PASSWORD, DEMO_PASSWORD
 from app.physicians.npi import make_npi
 
 # The tour's own accounts: a fresh pair on every run (nothing of an earlier run is reused).
@@ -61,10 +56,12 @@ def _in_days(days: int) -> str:
 
 
 def _tour_npi() -> str:
-    while True:
-        npi = make_npi(f"1{secrets.randbelow(10**8):08d}")
-        if demo_email_for_npi(npi) is None:
-            return npi
+    # 15xxxxxxx: outside the demo roster's block of NPIs (1900000xx).
+    return make_npi(f"15{secrets.randbelow(10**7):07d}")
+
+
+def _is_demo_physician(email: str) -> bool:
+    return email.startswith("demo-physician-") and email.endswith(f"@{DEMO_DOMAIN}")
 
 
 class Tour:
@@ -374,31 +371,36 @@ class Tour:
     async def demo_physician_gets_the_offer(
         self, ops: str, clinic_token: str, intake: dict[str, Any]
     ) -> tuple[str, str]:
-        """The offer of a demo physician (ops reads who got offers; a demo physician's NPI says
-        which login is theirs) and that physician's token."""
+        """The offer of a demo physician (operations see who got each offer) and that
+        physician's token."""
         self.act("Matching: offers go out; a demo physician who got one accepts")
         path = f"/v1/intakes/{intake['id']}/matches"
-        offered: list[dict[str, Any]] = []
         deadline = time.monotonic() + WAIT_SECONDS
-        while not offered:
+        while True:
             matches = await self.call("GET", path, token=clinic_token, show=_match_fields)
-            offered = [m for m in matches["items"] if m["offer_id"] and m["status"] == "offered"]
-            if not offered:
-                if time.monotonic() > deadline:
-                    raise TourFailed(f"No offer went out within {WAIT_SECONDS} s of submitting")
-                await asyncio.sleep(0.5)
-        for match in offered:
-            profile = await self.call(
-                "GET",
-                f"/v1/physicians/{match['physician']['id']}",
-                token=ops,
-                show=lambda b: {"name": f"Dr. {b['first_name']} {b['last_name']}"},
-            )
-            email = demo_email_for_npi(profile["npi"])
-            if email is not None:
+            if any(m["offer_id"] and m["status"] == "offered" for m in matches["items"]):
                 break
-        else:
+            if time.monotonic() > deadline:
+                raise TourFailed(f"No offer went out within {WAIT_SECONDS} s of submitting")
+            await asyncio.sleep(0.5)
+        seen_by_ops = await self.call(
+            "GET",
+            path,
+            token=ops,
+            show=lambda b: {
+                "offered_to": [m["physician"]["email"] for m in b["items"] if m["offer_id"]]
+            },
+        )
+        demo = [
+            m
+            for m in seen_by_ops["items"]
+            if m["offer_id"]
+            and m["status"] == "offered"
+            and _is_demo_physician(m["physician"].get("email") or "")
+        ]
+        if not demo:
             raise TourFailed("None of the physicians offered this intake is a demo physician")
+        match, email = demo[0], demo[0]["physician"]["email"]
         doctor = await self.login(email, DEMO_PASSWORD)
         offers = await self.call(
             "GET",

@@ -91,7 +91,7 @@ WELLNESS = [
 
 
 DEMO_ROSTER_SIZE = 200
-# Demo NPIs are make_npi(190000000 + i): a block no test or tour uses for anything else.
+# Demo NPIs are make_npi(190000000 + i): a block the tour's own physicians stay out of.
 _DEMO_NPI_BASE = 190000000
 
 # The operations account local mode seeds next to the roster, for the tour and for trying the
@@ -106,12 +106,6 @@ def _demo_email(i: int) -> str:
 
 def demo_npi(i: int) -> str:
     return make_npi(f"{_DEMO_NPI_BASE + i:09d}")
-
-
-def demo_email_for_npi(npi: str) -> str | None:
-    """The login of the demo physician holding `npi` (None for any other NPI)."""
-    i = int(npi[:9]) - _DEMO_NPI_BASE if npi[:9].isdigit() else 0
-    return _demo_email(i) if 1 <= i <= DEMO_ROSTER_SIZE and demo_npi(i) == npi else None
 
 
 @dataclass(frozen=True)
