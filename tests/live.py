@@ -4,8 +4,11 @@ STRIPE_SECRET_KEY, the Stripe emulator delivering webhooks to it)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,15 @@ async def scratch_app(pg_server_url: str, **settings: Any) -> AsyncIterator[Fast
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
+@functools.cache
+def live_state_dir() -> str:
+    """One scratch folder for every live server of this test run: they share local mode's state
+    (its JWT secret: a token from one server is good at another) as servers sharing var/ do."""
+    path = tempfile.mkdtemp(prefix="mdmatch-live-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @contextlib.contextmanager
 def serve_process(
     database_url: str,
@@ -54,15 +66,14 @@ def serve_process(
     process ends, and a server under load fills it (64 KiB) and then blocks on its next log line.
     `env_overrides`: extra settings (e.g. STRIPE_* of an emulator the test already runs).
     `demo_data`: seed local mode's demo roster and ops account (off: tests count their offers).
-    Local state (the emulator's, the NPPES stand-in's) goes to a scratch folder, not var/."""
+    Local state goes to the run's scratch folder (`live_state_dir`), not the checkout's var/."""
     port = free_port()
-    state = tempfile.TemporaryDirectory(prefix="mdmatch-live-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "NPPES_"))}
     env.update(
         DATABASE_URL=database_url,
         ENVIRONMENT="local",
         STRIPE_EMULATOR_PORT=str(emulator_port),
-        LOCAL_STATE_DIR=state.name,
+        LOCAL_STATE_DIR=live_state_dir(),
     )
     env.update(env_overrides or {})
     proc = subprocess.Popen(  # noqa: S603
@@ -102,7 +113,6 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
-        state.cleanup()
 
 
 def mdmatch(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 from app.devtools.embedded_postgres import embedded_postgres, is_running
 from tests.live import mdmatch
@@ -43,11 +45,15 @@ def test_is_running_needs_a_live_postmaster_that_is_ready(tmp_path):
     assert not is_running(data)  # a stale file left by a server that died
 
 
-def test_a_command_joining_the_running_embedded_server_says_so(tmp_path):
-    state = tmp_path / "state"
-    env = {"ENVIRONMENT": "test", "LOCAL_STATE_DIR": str(state)}
-    state.mkdir()
-    with embedded_postgres(state / "pg"):
+def test_a_command_joining_the_running_embedded_server_says_so():
+    # Not under pytest's tmp_path: PostgreSQL runs as another user (pgserver's, when we are
+    # root), and any pytest session starting meanwhile resets that tree to owner-only access.
+    with (
+        tempfile.TemporaryDirectory(prefix="mdmatch-pg-") as scratch,
+        embedded_postgres(Path(scratch) / "pg"),
+    ):
+        state = Path(scratch)
+        env = {"ENVIRONMENT": "test", "LOCAL_STATE_DIR": str(state)}
         assert is_running(state / "pg")
         joined = mdmatch("migrate", env=env)
         assert joined.returncode == 0, joined.stderr
