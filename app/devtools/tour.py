@@ -100,10 +100,9 @@ class Tour:
         **kwargs: Any,
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        expected = {expect} if isinstance(expect, int) else set(expect)
         answer = await self._send(method, path, headers, kwargs)
-        if answer.status_code == 429 and 429 not in (
-            {expect} if isinstance(expect, int) else expect
-        ):
+        if answer.status_code == 429 and 429 not in expected:
             # Logins are rate limited per address (10 a minute by default): a second tour
             # right after the first waits its turn instead of failing.
             wait = int(answer.headers.get("Retry-After", "0") or 0)
@@ -115,7 +114,6 @@ class Tour:
             body = answer.json()
         except ValueError:
             body = answer.text
-        expected = {expect} if isinstance(expect, int) else set(expect)
         ok = answer.status_code in expected
         self._line(method, path, answer.status_code, show(body) if ok and show else {})
         if not ok:
