@@ -1,4 +1,5 @@
-"""The `mdmatch` command: serve, migrate, seed, worker, create-ops-user."""
+"""The `mdmatch` command: serve, migrate, seed, worker, create-ops-user, and the local-mode
+helpers pay, demo and nppes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +17,7 @@ import typer
 from rich.console import Console
 
 from app.config import Environment, Settings, get_settings
+from app.devtools.stripe_js import TestCard
 
 cli = typer.Typer(help="mdmatch: medical-director matching API.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -27,6 +30,9 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 def var_dir() -> Path:
     from app.migrate import project_root
 
+    configured = get_settings().local_state_dir
+    if configured is not None:
+        return configured
     try:
         return project_root() / "var"
     except FileNotFoundError:
@@ -46,10 +52,14 @@ def database(stack: contextlib.ExitStack) -> Iterator[Settings]:
         if settings.environment is Environment.production:
             console.print("[red]DATABASE_URL must be set in production.[/red]")
             raise typer.Exit(2)
-        from app.devtools.embedded_postgres import embedded_postgres
+        from app.devtools.embedded_postgres import embedded_postgres, is_running
 
-        console.print(f"Starting the embedded PostgreSQL (data in {var_dir() / 'pg'}) ...")
-        os.environ["DATABASE_URL"] = stack.enter_context(embedded_postgres(var_dir() / "pg"))
+        data = var_dir() / "pg"
+        if is_running(data):
+            console.print(f"Using the running embedded PostgreSQL (data in {data}) ...")
+        else:
+            console.print(f"Starting the embedded PostgreSQL (data in {data}) ...")
+        os.environ["DATABASE_URL"] = stack.enter_context(embedded_postgres(data))
         settings = _reload_settings()
     yield settings
 
@@ -85,42 +95,35 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run a job worker in this process")
     ] = False,
+    no_demo_data: Annotated[
+        bool,
+        typer.Option(
+            "--no-demo-data",
+            help="Local mode: do not seed the demo physicians and the demo ops account",
+        ),
+    ] = False,
 ) -> None:
-    """Migrate, seed and serve the API (embedded PostgreSQL and Stripe emulator when unset)."""
+    """Migrate, seed and serve the API. Local mode starts what is not configured: the embedded
+    PostgreSQL, the Stripe emulator, the NPPES stand-in; see docs/local-mode.md."""
     import uvicorn
 
     from app.main import AppOptions, create_app
 
     with contextlib.ExitStack() as stack, database(stack) as settings:
-        if settings.stripe_secret_key is None and settings.environment is Environment.local:
-            from app.devtools.stripe_emulator import (
-                EMULATOR_SECRET_KEY,
-                EMULATOR_WEBHOOK_SECRET,
-                register_webhook,
-                stripe_emulator,
-            )
-
-            base = stack.enter_context(
-                stripe_emulator(settings.stripe_emulator_port, var_dir() / "localstripe.pickle")
-            )
-            os.environ.update(
-                STRIPE_SECRET_KEY=EMULATOR_SECRET_KEY,
-                STRIPE_WEBHOOK_SECRET=EMULATOR_WEBHOOK_SECRET,
-                STRIPE_API_BASE=base,
-                STRIPE_BACKEND="localstripe",
-            )
-            local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
-            hook = f"http://{local}:{port}/v1/billing/stripe/webhook"
-            register_webhook(base, hook, EMULATOR_WEBHOOK_SECRET)
-            console.print(
-                f"Started the Stripe emulator (localstripe) at {base}; webhooks to {hook}"
-            )
-            settings = _reload_settings()
         _configure_logging(settings)
+        local = settings.environment is Environment.local
+        if settings.stripe_secret_key is None and local:
+            _start_stripe_emulator(stack, settings, host, port)
+        if local and "nppes_base_url" not in settings.model_fields_set:
+            _start_nppes_standin(stack, settings)
+        settings = _reload_settings()
         _migrate(settings)
         counts = asyncio.run(_seed(settings))
         console.print(f"Schema at head; reference data loaded: {counts}")
-        run_worker = settings.environment is Environment.local and not no_worker
+        if local and not no_demo_data:
+            added, ops_created = asyncio.run(_seed_demo(settings, with_ops=True))
+            _print_demo_accounts(added, ops_created)
+        run_worker = local and not no_worker
         app = create_app(settings, AppOptions(run_worker=run_worker))
         console.print(
             f"[bold green]mdmatch is serving at http://{host}:{port}[/bold green] "
@@ -139,6 +142,66 @@ def serve(
             # The app trusts forwarded headers itself, from FORWARDED_ALLOW_IPS only.
             proxy_headers=False,
         )
+
+
+def _start_stripe_emulator(
+    stack: contextlib.ExitStack, settings: Settings, host: str, port: int
+) -> None:
+    from app.devtools.stripe_emulator import (
+        EMULATOR_SECRET_KEY,
+        EMULATOR_WEBHOOK_SECRET,
+        register_webhook,
+        stripe_emulator,
+    )
+
+    base = stack.enter_context(
+        stripe_emulator(settings.stripe_emulator_port, var_dir() / "localstripe.pickle")
+    )
+    os.environ.update(
+        STRIPE_SECRET_KEY=EMULATOR_SECRET_KEY,
+        STRIPE_WEBHOOK_SECRET=EMULATOR_WEBHOOK_SECRET,
+        STRIPE_API_BASE=base,
+        STRIPE_BACKEND="localstripe",
+    )
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    hook = f"http://{local}:{port}/v1/billing/stripe/webhook"
+    register_webhook(base, hook, EMULATOR_WEBHOOK_SECRET)
+    console.print(f"Started the Stripe emulator (localstripe) at {base}; webhooks to {hook}")
+    if base != f"http://127.0.0.1:{settings.stripe_emulator_port}":
+        console.print(
+            f"[yellow]Port {settings.stripe_emulator_port} was taken: for `mdmatch pay` and "
+            f"`mdmatch demo`, export STRIPE_API_BASE={base} STRIPE_BACKEND=localstripe[/yellow]",
+            soft_wrap=True,
+        )
+
+
+def _start_nppes_standin(stack: contextlib.ExitStack, settings: Settings) -> None:
+    from app.devtools.nppes import nppes_standin
+
+    base = stack.enter_context(nppes_standin(settings, nppes_registrations()))
+    os.environ.update(NPPES_BASE_URL=base, NPPES_BACKEND="standin")
+    console.print(
+        f"[bold yellow]Started a local NPPES stand-in at {base}: physician verification checks "
+        "NPIs against made-up records, NOT the real NPI registry[/bold yellow] (set "
+        "NPPES_BASE_URL to use the real one; `mdmatch nppes add` registers a physician's name)",
+        soft_wrap=True,
+    )
+
+
+def nppes_registrations() -> Path:
+    return var_dir() / "nppes-standin.json"
+
+
+def _print_demo_accounts(added: int, ops_created: bool) -> None:
+    from app.physicians.demo import DEMO_OPS_EMAIL, DEMO_OPS_PASSWORD, DEMO_PASSWORD
+
+    what = f"{added} demo physicians added" if added else "demo physicians present"
+    console.print(
+        f"Demo accounts ({what}{', ops account created' if ops_created else ''}): "
+        f"operations {DEMO_OPS_EMAIL} / {DEMO_OPS_PASSWORD}; physicians "
+        f"demo-physician-001..200@mdmatch.dev / {DEMO_PASSWORD}. Tour: `mdmatch demo`",
+        soft_wrap=True,
+    )
 
 
 @cli.command()
@@ -174,13 +237,16 @@ def seed(
         _migrate(settings)
         console.print(f"Reference data: {asyncio.run(_seed(settings))}")
         if demo:
-            added = asyncio.run(_seed_demo(settings))
+            local = settings.environment is Environment.local
+            added, ops_created = asyncio.run(_seed_demo(settings, with_ops=local))
             from app.physicians.demo import DEMO_PASSWORD
 
             console.print(
                 f"Demo physicians added: {added} (log in as demo-physician-001@mdmatch.dev "
                 f"with password {DEMO_PASSWORD})"
             )
+            if local:
+                _print_demo_accounts(added, ops_created)
         if physicians or clinics:
             _bulk(settings, physicians, clinics, random_seed, roster)
 
@@ -223,16 +289,18 @@ def _bulk(settings: Settings, physicians: int, clinics: int, seed: int, roster: 
     )
 
 
-async def _seed_demo(settings: Settings) -> int:
+async def _seed_demo(settings: Settings, *, with_ops: bool) -> tuple[int, bool]:
+    """The demo roster, and (local mode only: its password is published) the demo ops account."""
     from app.db import create_engine, create_sessionmaker
-    from app.physicians.demo import seed_demo_supply
+    from app.physicians.demo import seed_demo_ops, seed_demo_supply
 
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session:
             added = await seed_demo_supply(session, settings)
+            ops_created = with_ops and await seed_demo_ops(session, settings)
             await session.commit()
-            return added
+            return added, ops_created
     finally:
         await engine.dispose()
 
@@ -413,9 +481,14 @@ async def _reconcile(settings: Settings) -> dict[str, int]:
 def _use_local_jwt_secret() -> None:
     """Local mode never signs with the public placeholder: it uses a random secret kept under
     var/ (LOCAL_JWT_SECRET_FILE names another file), unless JWT_SECRET is set."""
+    from pydantic import ValidationError
+
     from app.config import LOCAL_JWT_SECRET
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError:
+        return  # not usable settings: the command itself reports what is wrong with them
     if settings.environment is not Environment.local:
         return
     if settings.jwt_secret.get_secret_value() != LOCAL_JWT_SECRET:
@@ -425,6 +498,153 @@ def _use_local_jwt_secret() -> None:
     path = Path(os.environ.get("LOCAL_JWT_SECRET_FILE") or var_dir() / "jwt-secret")
     os.environ["JWT_SECRET"] = local_jwt_secret(path)
     _reload_settings()
+
+
+def _local_only(command: str) -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # Production settings refuse to load without their secrets; either way, not local.
+        console.print(f"[red]`mdmatch {command}` works in local mode only: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if settings.environment is not Environment.local:
+        console.print(
+            f"[red]`mdmatch {command}` works in local mode only "
+            f"(ENVIRONMENT is {settings.environment}).[/red]"
+        )
+        raise typer.Exit(2)
+    return settings
+
+
+def _emulator_url(settings: Settings, command: str) -> str:
+    """The Stripe emulator `mdmatch serve` starts (or the one STRIPE_API_BASE names); real
+    Stripe is refused before anything is sent."""
+    from app.config import StripeBackend
+
+    if settings.stripe_backend is StripeBackend.localstripe and settings.stripe_api_base:
+        return settings.stripe_api_base
+    if settings.stripe_secret_key is not None:
+        console.print(
+            f"[red]STRIPE_SECRET_KEY is set without STRIPE_BACKEND=localstripe: `mdmatch "
+            f"{command}` only pays on the local Stripe emulator, never on Stripe.[/red]"
+        )
+        raise typer.Exit(2)
+    return f"http://127.0.0.1:{settings.stripe_emulator_port}"
+
+
+@cli.command()
+def pay(
+    engagement_id: Annotated[uuid.UUID, typer.Argument(help="The engagement to pay for")],
+    card: Annotated[
+        TestCard,
+        typer.Option(
+            help="success: 4242 4242 4242 4242, payments succeed. declined: 4000 0000 0000 "
+            "0341, saved fine but every payment is declined (subscribe answers "
+            "payment_status failed). 3ds: 4000 0025 0000 3155, needs 3-D Secure when saved "
+            "and, in the emulator, on every payment; `mdmatch pay` passes the challenge."
+        ),
+    ] = TestCard.success,
+) -> None:
+    """Local mode only: the clinic's browser part of paying (Stripe.js), on the Stripe emulator
+    with a test card. Run it after the clinic admin's POST /v1/engagements/{id}/payment-method:
+    it confirms that card request. Then the admin calls POST /v1/engagements/{id}/subscribe;
+    when that answers payment_status requires_action (3-D Secure), run it again to pass the
+    challenge, and subscribe again."""
+    from app.devtools.stripe_js import NothingToPay, NotTheEmulator, Paid, emulator_client
+    from app.devtools.stripe_js import pay as browser_pay
+
+    settings = _local_only("pay")
+    base = _emulator_url(settings, "pay")
+
+    async def run() -> Paid:
+        async with emulator_client(base) as http:
+            return await browser_pay(http, str(engagement_id), card)
+
+    try:
+        paid = asyncio.run(run())
+    except NotTheEmulator as exc:
+        console.print(
+            f"[red]{exc}.[/red] `mdmatch pay` talks to the Stripe emulator `mdmatch serve` "
+            "starts (STRIPE_EMULATOR_PORT, default 8420, or STRIPE_API_BASE with "
+            "STRIPE_BACKEND=localstripe)."
+        )
+        raise typer.Exit(2) from None
+    except NothingToPay as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"[green]{paid.done}[/green] (status {paid.status}).")
+    console.print(f"Next, as the clinic admin: {paid.next_step}", soft_wrap=True)
+
+
+@cli.command()
+def demo(
+    base_url: Annotated[str, typer.Option(help="The running local server")] = (
+        "http://127.0.0.1:8000"
+    ),
+    card: Annotated[
+        TestCard, typer.Option(help="The test card the clinic pays with (see `mdmatch pay`)")
+    ] = TestCard.success,
+) -> None:
+    """Local mode only: a guided tour of the whole journey against the running server, over its
+    HTTP API: a physician verified, a clinic's quote and intake, an offer accepted by a demo
+    physician, confirmation, payment (with `mdmatch pay`'s test cards), the invoice, a scope
+    change and a cancellation. Exits non-zero at the first unexpected answer."""
+    import httpx
+
+    from app.devtools.stripe_js import emulator_client
+    from app.devtools.tour import Tour, TourFailed
+
+    settings = _local_only("demo")
+    stripe_url = _emulator_url(settings, "demo")
+    out = Console(highlight=False)
+
+    async def run() -> None:
+        async with (
+            httpx.AsyncClient(base_url=base_url, timeout=30) as http,
+            emulator_client(stripe_url) as stripe,
+        ):
+            await Tour(http, stripe, out, card).run()
+
+    try:
+        asyncio.run(run())
+    except TourFailed as exc:
+        out.print(f"[bold red]Tour stopped:[/bold red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
+nppes_cli = typer.Typer(help="The local NPPES stand-in (local mode).", no_args_is_help=True)
+cli.add_typer(nppes_cli, name="nppes")
+
+
+@nppes_cli.command("add")
+def nppes_add(
+    npi: Annotated[str, typer.Argument(help="10-digit NPI with a valid check digit")],
+    first_name: Annotated[str, typer.Option(help="As on the physician's profile")],
+    last_name: Annotated[str, typer.Option(help="As on the physician's profile")],
+) -> None:
+    """Have the local NPPES stand-in answer NPI with this physician (an individual MD), so
+    verifying a profile with that name passes. Kept in var/nppes-standin.json; a running
+    `mdmatch serve` sees it at its next lookup."""
+    from app.devtools.nppes import register_provider
+
+    settings = _local_only("nppes add")
+    if "nppes_base_url" in settings.model_fields_set:
+        console.print(
+            "[red]NPPES_BASE_URL is set: the server then asks that registry, not the local "
+            "stand-in; unset it to use the stand-in.[/red]"
+        )
+        raise typer.Exit(2)
+    try:
+        register_provider(nppes_registrations(), npi, first_name, last_name)
+    except ValueError as exc:
+        console.print(f"[red]Not registered: {exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"The local NPPES stand-in now answers NPI {npi} with Dr. {first_name} {last_name} "
+        "(an individual M.D., Dermatology)."
+    )
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Self
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
@@ -53,6 +54,13 @@ class StripeBackend(StrEnum):
     localstripe = "localstripe"
 
 
+class NppesBackend(StrEnum):
+    # The CMS NPI registry at NPPES_BASE_URL (or a mirror of it).
+    registry = "registry"
+    # The local stand-in `mdmatch serve` starts offline (app/devtools/nppes.py): made-up records.
+    standin = "standin"
+
+
 class EmailBackend(StrEnum):
     log = "log"
     smtp = "smtp"
@@ -65,6 +73,9 @@ class Settings(BaseSettings):
     )
 
     environment: Environment = Environment.local
+    # Local mode's state: the embedded PostgreSQL's data, the Stripe emulator's, the NPPES
+    # stand-in's registrations (default: var/ in the project).
+    local_state_dir: Path | None = None
     # None selects the embedded PostgreSQL (pgserver) in local mode.
     database_url: str | None = None
     database_pool_size: int = 10
@@ -106,7 +117,9 @@ class Settings(BaseSettings):
     # invoice stay open 23 hours before the subscription becomes incomplete_expired).
     payment_window_hours: float = Field(default=23, gt=0)
 
+    # Unset in local mode: `mdmatch serve` starts a stand-in and sets both of these.
     nppes_base_url: str = "https://npiregistry.cms.hhs.gov"
+    nppes_backend: NppesBackend = NppesBackend.registry
     nppes_timeout_seconds: float = 5.0
     nppes_attempts: int = Field(default=3, ge=1, le=10)
     nppes_retry_backoff_seconds: float = 0.3
@@ -295,6 +308,10 @@ class Settings(BaseSettings):
                 problems.append(f"{name.upper()} must be set in production")
         if self.stripe_backend is not StripeBackend.stripe:
             problems.append("STRIPE_BACKEND must be stripe in production (not the emulator)")
+        if self.nppes_backend is not NppesBackend.registry:
+            problems.append(
+                "NPPES_BACKEND must be registry in production (not the local NPPES stand-in)"
+            )
         if self.email_backend is not EmailBackend.smtp:
             problems.append("EMAIL_BACKEND must be smtp in production (reset links must arrive)")
         elif self.smtp_url is not None:

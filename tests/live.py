@@ -4,10 +4,14 @@ STRIPE_SECRET_KEY, the Stripe emulator delivering webhooks to it)."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, TextIO
@@ -40,6 +44,15 @@ async def scratch_app(pg_server_url: str, **settings: Any) -> AsyncIterator[Fast
         await asyncio.to_thread(database.__exit__, None, None, None)
 
 
+@functools.cache
+def live_state_dir() -> str:
+    """One scratch folder for every live server of this test run: they share local mode's state
+    (its JWT secret: a token from one server is good at another) as servers sharing var/ do."""
+    path = tempfile.mkdtemp(prefix="mdmatch-live-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 @contextlib.contextmanager
 def serve_process(
     database_url: str,
@@ -47,18 +60,32 @@ def serve_process(
     *,
     output: TextIO | None = None,
     env_overrides: dict[str, str] | None = None,
+    demo_data: bool = False,
 ) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`output`: a file for the server's log instead of a pipe. Nobody reads the pipe until the
     process ends, and a server under load fills it (64 KiB) and then blocks on its next log line.
-    `env_overrides`: extra settings (e.g. STRIPE_* of an emulator the test already runs)."""
+    `env_overrides`: extra settings (e.g. STRIPE_* of an emulator the test already runs).
+    `demo_data`: seed local mode's demo roster and ops account (off: tests count their offers).
+    Local state goes to the run's scratch folder (`live_state_dir`), not the checkout's var/."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "NPPES_"))}
     env.update(
-        DATABASE_URL=database_url, ENVIRONMENT="local", STRIPE_EMULATOR_PORT=str(emulator_port)
+        DATABASE_URL=database_url,
+        ENVIRONMENT="local",
+        STRIPE_EMULATOR_PORT=str(emulator_port),
+        LOCAL_STATE_DIR=live_state_dir(),
     )
     env.update(env_overrides or {})
     proc = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--port",
+            str(port),
+            *([] if demo_data else ["--no-demo-data"]),
+        ],
         env=env,
         cwd=ROOT,
         stdout=output if output is not None else subprocess.PIPE,
@@ -86,3 +113,21 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+
+
+def mdmatch(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the `mdmatch` command with the test runner's configuration left out: only `env`.
+    Local state (e.g. local mode's JWT secret) goes to a scratch folder unless `env` names one."""
+    own = ("STRIPE_", "NPPES_", "DATABASE_URL", "ENVIRONMENT", "LOCAL_STATE_DIR", "JWT_")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(own)}
+    with tempfile.TemporaryDirectory(prefix="mdmatch-cli-") as state:
+        return subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "app.cli", *args],
+            capture_output=True,
+            text=True,
+            env={**clean, "LOCAL_STATE_DIR": state, **(env or {})},
+            cwd=ROOT,
+            timeout=timeout,
+        )

@@ -38,13 +38,12 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from app.config import Settings
+from app.devtools.nppes import NppesStandIn, serve_over_http
 from app.devtools.stripe_emulator import free_port
 from tests.billing.helpers import Emulator, confirmed_engagement, subscribed
 from tests.clinics.helpers import create_intake
 from tests.conftest import emulator_settings, make_settings, scratch_database
 from tests.factories import PASSWORD, ops_headers, user_headers
-from tests.fakes.nppes import FakeNppes
-from tests.fakes.nppes_server import nppes_over_http
 from tests.live import serve_process
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
@@ -76,11 +75,11 @@ def live_server(pg_server_url: str, stripe_url: str) -> Iterator[tuple[str, str]
             if name.startswith("rate_limit_")
         },
     )
-    registry = FakeNppes()
+    registry = NppesStandIn()
     with (
         # The server's log goes to a file: an unread pipe fills up and blocks the server.
         tempfile.TemporaryFile("w+") as log,
-        nppes_over_http(registry) as nppes_url,
+        serve_over_http(registry) as nppes_url,
         scratch_database(pg_server_url) as url,
         serve_process(
             url, free_port(), output=log, env_overrides={**env, "NPPES_BASE_URL": nppes_url}

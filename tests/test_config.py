@@ -45,6 +45,7 @@ def test_production_accepts_real_secrets():
         ({"public_base_url": "http://127.0.0.1:8000"}, "PUBLIC_BASE_URL"),
         ({"jwt_previous_secrets": "too-short"}, "JWT_PREVIOUS_SECRETS"),
         ({"stripe_backend": "localstripe"}, "STRIPE_BACKEND"),
+        ({"nppes_backend": "standin"}, "NPPES_BACKEND"),
     ],
 )
 def test_production_refuses_missing_or_placeholder_secrets(overrides, variable):

@@ -10,11 +10,11 @@ import logging
 import pytest
 import structlog
 
+from app.devtools.nppes import NppesStandIn
 from app.kit.observability import configure_logging
 from tests.billing.helpers import Emulator
 from tests.clinics.helpers import create_clinic, create_intake
 from tests.factories import ops_headers, register
-from tests.fakes.nppes import FakeNppes
 from tests.physicians.helpers import create_physician, in_days
 
 
@@ -36,7 +36,7 @@ def captured_logs():
 async def test_a_full_flow_logs_no_personal_data(
     client, session, settings, app, stripe_url, captured_logs
 ):
-    fake = FakeNppes()
+    fake = NppesStandIn()
     original = app.state.nppes
     app.state.nppes = fake.client()
     try:

@@ -54,6 +54,17 @@ def _forget_dead_handles(data_dir: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
+def is_running(data_dir: Path) -> bool:
+    """Whether a server on `data_dir` is up: postmaster.pid (written by PostgreSQL itself, pid
+    on its first line, status on its last) names a live process that reports itself ready."""
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    return lines[-1].strip() == "ready" and _pid_alive(pid)
+
+
 def with_database(url: str, database: str) -> str:
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import Role, User
-from app.auth.service import hash_password
+from app.auth.service import create_user, get_user_by_email, hash_password
 from app.catalog.rules import seed_rules
 from app.catalog.services import service_catalog
 from app.catalog.vocabulary import EngagementModel, OversightMode, Specialty
@@ -88,122 +90,243 @@ WELLNESS = [
 ]
 
 
+DEMO_ROSTER_SIZE = 200
+# Demo NPIs are make_npi(190000000 + i): a block the tour's own physicians stay out of.
+_DEMO_NPI_BASE = 190000000
+
+# The operations account local mode seeds next to the roster, for the tour and for trying the
+# ops endpoints (verification, rematch) offline. Never created outside local mode.
+DEMO_OPS_EMAIL = f"ops@{DEMO_DOMAIN}"
+DEMO_OPS_PASSWORD = "Demo-Operations-Desk-2026"  # noqa: S105 - documented demo credential
+
+
 def _demo_email(i: int) -> str:
     return f"demo-physician-{i:03d}@{DEMO_DOMAIN}"
 
 
-async def seed_demo_supply(session: AsyncSession, settings: Settings, *, count: int = 200) -> int:
-    """Add the demo physicians that are missing; returns how many were added."""
-    existing = await session.scalar(
-        select(func.count()).select_from(User).where(User.email.like("demo-physician-%"))
-    )
-    if existing and existing >= count:
-        return 0
+def demo_npi(i: int) -> str:
+    return make_npi(f"{_DEMO_NPI_BASE + i:09d}")
+
+
+@dataclass(frozen=True)
+class DemoCredential:
+    state: str
+    number: str
+    expires_in_days: int
+
+
+@dataclass(frozen=True)
+class DemoPolicy:
+    carrier: str
+    policy_number: str
+    expires_in_days: int
+
+
+@dataclass(frozen=True)
+class DemoPhysician:
+    """One roster entry, as plain values: what the seed writes and what the local NPPES
+    stand-in answers for the demo NPIs come from this one generator."""
+
+    email: str
+    npi: str
+    first_name: str
+    last_name: str
+    degree: str
+    specialties: tuple[str, ...]
+    years_experience: int
+    aesthetic_years: int
+    services: tuple[str, ...]
+    engagement_models: tuple[str, ...]
+    oversight_modes: tuple[str, ...]
+    home_zip: str
+    travel_radius_miles: int
+    max_clinics: int
+    max_supervisees: int
+    min_monthly_rate_cents: int
+    accepting_new: bool
+    licenses: tuple[DemoCredential, ...]
+    dea_registrations: tuple[DemoCredential, ...]
+    malpractice: DemoPolicy
+
+
+def demo_roster(count: int = DEMO_ROSTER_SIZE) -> list[DemoPhysician]:
+    """The first `count` demo physicians; the same values on every call (a fixed seed)."""
     rng = random.Random(20261123)  # noqa: S311 - demo data, reproducible on purpose
     states = [r["code"] for r in seed_rules()[1]]
     zips_by_state: dict[str, list[str]] = {}
     for info in zip_index().values():
         zips_by_state.setdefault(info.state, []).append(info.zip_code)
     catalog = service_catalog()
+    return [_draw(rng, i, states, zips_by_state, catalog) for i in range(1, count + 1)]
+
+
+def _draw(
+    rng: random.Random,
+    i: int,
+    states: list[str],
+    zips_by_state: dict[str, list[str]],
+    catalog: dict[str, Any],
+) -> DemoPhysician:
+    # The draws keep one fixed order: changing it changes every demo physician after it.
+    home = states[(i - 1) % len(states)]
+    licensed = {home, *rng.sample(states, rng.choice([0, 0, 1, 2, 4]))}
+    wellness = rng.random() < 0.3
+    specialties = [rng.choice(WELLNESS if wellness else AESTHETIC)]
+    if rng.random() < 0.3:
+        specialties.append(rng.choice(AESTHETIC if wellness else WELLNESS))
+    fit = {c for c, s in catalog.items() if set(s.fit_specialties) & set(specialties)}
+    services = sorted(fit | set(rng.sample(sorted(catalog), rng.randint(2, 6))))
+    years = rng.randint(5, 35)
+    zip_code = rng.choice(sorted(zips_by_state.get(home) or ["10001"]))
+    first_name, last_name = rng.choice(FIRST), rng.choice(LAST)
+    degree = rng.choice(["MD", "MD", "MD", "DO"])
+    aesthetic_years = rng.randint(0, years)
+    engagement_models = sorted(
+        {EngagementModel.retainer.value}
+        | {m.value for m in rng.sample(list(EngagementModel), rng.randint(1, 3))}
+    )
+    oversight_modes = sorted(
+        {OversightMode.remote.value}
+        | {m.value for m in rng.sample(list(OversightMode), rng.randint(1, 3))}
+    )
+    travel_radius_miles = rng.choice([25, 50, 75, 100, 150, 250])
+    max_clinics = rng.randint(2, 12)
+    max_supervisees = rng.randint(8, 40)
+    min_monthly_rate_cents = rng.choice([50000, 60000, 75000, 90000, 120000])
+    accepting_new = rng.random() > 0.08
+    licenses, deas = [], []
+    for state in sorted(licensed):
+        licenses.append(
+            DemoCredential(state, f"{state}-{rng.randint(10000, 999999)}", rng.randint(200, 900))
+        )
+        if "hormone_therapy" in services:
+            number = f"B{last_name[0]}{rng.randint(1000000, 9999999)}"
+            deas.append(DemoCredential(state, number, rng.randint(300, 1000)))
+    malpractice = DemoPolicy(
+        rng.choice(["The Doctors Company", "MedPro Group", "ProAssurance", "Coverys"]),
+        f"MP-{rng.randint(100000, 999999)}",
+        rng.randint(120, 700),
+    )
+    return DemoPhysician(
+        email=_demo_email(i),
+        npi=demo_npi(i),
+        first_name=first_name,
+        last_name=last_name,
+        degree=degree,
+        specialties=tuple(dict.fromkeys(s.value for s in specialties)),
+        years_experience=years,
+        aesthetic_years=aesthetic_years,
+        services=tuple(services),
+        engagement_models=tuple(engagement_models),
+        oversight_modes=tuple(oversight_modes),
+        home_zip=zip_code,
+        travel_radius_miles=travel_radius_miles,
+        max_clinics=max_clinics,
+        max_supervisees=max_supervisees,
+        min_monthly_rate_cents=min_monthly_rate_cents,
+        accepting_new=accepting_new,
+        licenses=tuple(licenses),
+        dea_registrations=tuple(deas),
+        malpractice=malpractice,
+    )
+
+
+async def seed_demo_supply(
+    session: AsyncSession, settings: Settings, *, count: int = DEMO_ROSTER_SIZE
+) -> int:
+    """Add the demo physicians that are missing; returns how many were added."""
+    existing = set(
+        await session.scalars(select(User.email).where(User.email.like("demo-physician-%")))
+    )
+    missing = [p for p in demo_roster(count) if p.email not in existing]
+    if not missing:
+        return 0
     password_hash = await hash_password(settings, DEMO_PASSWORD)
     now, day = utcnow(), today()
-    added = 0
-    for i in range(1, count + 1):
-        email = _demo_email(i)
-        if await session.scalar(select(User.id).where(User.email == email)):
-            continue
-        home = states[(i - 1) % len(states)]
-        licensed = {home, *rng.sample(states, rng.choice([0, 0, 1, 2, 4]))}
-        wellness = rng.random() < 0.3
-        specialties = [rng.choice(WELLNESS if wellness else AESTHETIC)]
-        if rng.random() < 0.3:
-            specialties.append(rng.choice(AESTHETIC if wellness else WELLNESS))
-        fit = {c for c, s in catalog.items() if set(s.fit_specialties) & set(specialties)}
-        services = sorted(fit | set(rng.sample(sorted(catalog), rng.randint(2, 6))))
-        years = rng.randint(5, 35)
+    for demo in missing:
         user = User(
             id=uuid.uuid4(),
-            email=email,
+            email=demo.email,
             password_hash=password_hash,
             role=Role.physician.value,
             token_version=0,
         )
         session.add(user)
-        zip_code = rng.choice(sorted(zips_by_state.get(home) or ["10001"]))
-        info = zip_index()[zip_code]
+        info = zip_index()[demo.home_zip]
         physician = Physician(
             id=uuid.uuid4(),
             user_id=user.id,
-            npi=make_npi(f"{190000000 + i:09d}"),
-            first_name=rng.choice(FIRST),
-            last_name=rng.choice(LAST),
-            degree=rng.choice(["MD", "MD", "MD", "DO"]),
-            specialties=list(dict.fromkeys(s.value for s in specialties)),
-            years_experience=years,
-            aesthetic_years=rng.randint(0, years),
-            services=services,
-            engagement_models=sorted(
-                {EngagementModel.retainer.value}
-                | {m.value for m in rng.sample(list(EngagementModel), rng.randint(1, 3))}
-            ),
-            oversight_modes=sorted(
-                {OversightMode.remote.value}
-                | {m.value for m in rng.sample(list(OversightMode), rng.randint(1, 3))}
-            ),
-            home_zip=zip_code,
+            npi=demo.npi,
+            first_name=demo.first_name,
+            last_name=demo.last_name,
+            degree=demo.degree,
+            specialties=list(demo.specialties),
+            years_experience=demo.years_experience,
+            aesthetic_years=demo.aesthetic_years,
+            services=list(demo.services),
+            engagement_models=list(demo.engagement_models),
+            oversight_modes=list(demo.oversight_modes),
+            home_zip=demo.home_zip,
             home_lat=info.lat,
             home_lon=info.lon,
-            travel_radius_miles=rng.choice([25, 50, 75, 100, 150, 250]),
-            max_clinics=rng.randint(2, 12),
-            max_supervisees=rng.randint(8, 40),
-            min_monthly_rate_cents=rng.choice([50000, 60000, 75000, 90000, 120000]),
-            accepting_new=rng.random() > 0.08,
+            travel_radius_miles=demo.travel_radius_miles,
+            max_clinics=demo.max_clinics,
+            max_supervisees=demo.max_supervisees,
+            min_monthly_rate_cents=demo.min_monthly_rate_cents,
+            accepting_new=demo.accepting_new,
             verification_status="verified",
             verification_reasons=[],
             verified_at=now,
-            registry_taxonomy=specialties[0].value,
+            registry_taxonomy=demo.specialties[0],
         )
         session.add(physician)
-        for state in sorted(licensed):
+        for lic in demo.licenses:
             session.add(
                 License(
                     id=uuid.uuid4(),
                     physician_id=physician.id,
-                    state=state,
-                    number=f"{state}-{rng.randint(10000, 999999)}",
-                    expires_on=day + timedelta(days=rng.randint(200, 900)),
+                    state=lic.state,
+                    number=lic.number,
+                    expires_on=day + timedelta(days=lic.expires_in_days),
                     status="verified",
                     verified_at=now,
                 )
             )
-            if "hormone_therapy" in services:
-                session.add(
-                    DeaRegistration(
-                        id=uuid.uuid4(),
-                        physician_id=physician.id,
-                        state=state,
-                        number=f"B{physician.last_name[0]}{rng.randint(1000000, 9999999)}",
-                        expires_on=day + timedelta(days=rng.randint(300, 1000)),
-                        status="verified",
-                        verified_at=now,
-                    )
+        for dea in demo.dea_registrations:
+            session.add(
+                DeaRegistration(
+                    id=uuid.uuid4(),
+                    physician_id=physician.id,
+                    state=dea.state,
+                    number=dea.number,
+                    expires_on=day + timedelta(days=dea.expires_in_days),
+                    status="verified",
+                    verified_at=now,
                 )
+            )
         session.add(
             MalpracticePolicy(
                 id=uuid.uuid4(),
                 physician_id=physician.id,
-                carrier=rng.choice(
-                    ["The Doctors Company", "MedPro Group", "ProAssurance", "Coverys"]
-                ),
-                policy_number=f"MP-{rng.randint(100000, 999999)}",
+                carrier=demo.malpractice.carrier,
+                policy_number=demo.malpractice.policy_number,
                 per_claim_cents=100_000_000,
                 aggregate_cents=300_000_000,
                 currency="usd",
-                expires_on=day + timedelta(days=rng.randint(120, 700)),
+                expires_on=day + timedelta(days=demo.malpractice.expires_in_days),
                 status="verified",
                 verified_at=now,
             )
         )
-        added += 1
     await session.flush()
-    return added
+    return len(missing)
+
+
+async def seed_demo_ops(session: AsyncSession, settings: Settings) -> bool:
+    """Create the demo operations account when it is missing; True when it was created."""
+    if await get_user_by_email(session, DEMO_OPS_EMAIL) is not None:
+        return False
+    await create_user(
+        session, settings, email=DEMO_OPS_EMAIL, password=DEMO_OPS_PASSWORD, role=Role.ops_admin
+    )
+    return True

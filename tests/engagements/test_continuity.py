@@ -331,13 +331,13 @@ async def test_lapsed_malpractice_cover_is_replaced_before_it_ends_with_no_day_u
 async def test_a_director_rejected_on_reverification_stops_the_same_day(
     app, client, session, settings, emulator
 ):
+    from app.devtools.nppes import NppesStandIn
     from app.physicians.models import MalpracticePolicy
-    from tests.fakes.nppes import FakeNppes
 
     engaged, _ = await subscribed(client, session, settings, emulator)
     await make_physician(session, last_name="Fujita")
     doctor = engaged.physician
-    fake = FakeNppes()
+    fake = NppesStandIn()
     fake.add(doctor.npi, doctor.first_name, doctor.last_name)
     original, app.state.nppes = app.state.nppes, fake.client()
     try:

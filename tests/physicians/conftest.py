@@ -4,13 +4,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.fakes.nppes import FakeNppes
+from app.devtools.nppes import NppesStandIn
 
 
 @pytest.fixture
-async def nppes(app) -> AsyncIterator[FakeNppes]:
+async def nppes(app) -> AsyncIterator[NppesStandIn]:
     """The app's NPPES client pointed at a faithful fake of the registry."""
-    fake = FakeNppes()
+    fake = NppesStandIn()
     original = app.state.nppes
     app.state.nppes = fake.client()
     try:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from app.devtools.nppes import NURSE_PRACTITIONER, PHYSICIAN_ASSISTANT
 from app.notifications.models import Notification
 from app.physicians.models import Physician
 from tests.factories import ops_headers, user_headers
-from tests.fakes.nppes import NURSE_PRACTITIONER, PHYSICIAN_ASSISTANT
 from tests.physicians.helpers import create_physician, in_days, new_npi
 
 PROBLEMS = "https://mdmatch.dev/problems/"
