@@ -8,8 +8,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UUIDPrimaryKey, enum_check
@@ -61,6 +70,9 @@ class Invoice(UUIDPrimaryKey, Base):
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # The first day of each month the invoice pays the subscription for (shapes.months_covered),
+    # so a director joining later is paid for them even when no ledger row names the month.
+    covered_months: Mapped[list[date] | None] = mapped_column(ARRAY(Date))
     # Stripe's creation time (the history is ordered by it).
     created_at: Mapped[datetime]
     paid_at: Mapped[datetime | None]

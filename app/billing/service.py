@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -609,15 +609,33 @@ def _resplit_payouts(engagement: Engagement, total: int, backup_share: int) -> N
         given += d.monthly_payout_cents
 
 
-def prorated_difference(old_amount: int, new_amount: int, *, start: Any, end: Any, now: Any) -> int:
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def prorated_difference(
+    old_amount: int,
+    new_amount: int,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> int:
     """(new - old) for the part of the period [start, end) still to run at `now`, in cents,
-    rounded half away from zero."""
-    if start is None or end is None or end <= start:
+    rounded half away from zero. Exact integer arithmetic on elapsed microseconds: a float
+    product misrounds exact half cents, and instants are compared in UTC so a period written
+    in a local zone is as long as it really is across a DST change."""
+    if start is None or end is None:
         return 0
-    remaining = max(timedelta(0), end - max(now, start))
-    total = (end - start).total_seconds()
-    exact = (new_amount - old_amount) * remaining.total_seconds() / total
-    return int(exact + 0.5) if exact >= 0 else -int(-exact + 0.5)
+    start, end, now = (t.astimezone(UTC) for t in (start, end, now))
+    if end <= start:
+        return 0
+    total = (end - start) // _MICROSECOND
+    remaining = max(0, (end - max(now, start)) // _MICROSECOND)
+    difference = new_amount - old_amount
+    cents, rest = divmod(abs(difference) * remaining, total)
+    if 2 * rest >= total:
+        cents += 1
+    return cents if difference >= 0 else -cents
 
 
 async def _move_subscription(

@@ -156,10 +156,25 @@ def _is_subscription_line(line: dict[str, Any]) -> bool:
     return line.get("type") == "subscription" or parent.get("type") == "subscription_item_details"
 
 
+def period_months(start: datetime, end: datetime) -> list[date]:
+    """The first day of each month a subscription period [start, end) pays for: one per month
+    of its interval (a year covers twelve), from the UTC month it starts in. Stripe anchors a
+    period's end on its start's day of the month, or the month's last day when it has fewer
+    (31 January to 28 February), so the length is rounded to whole months."""
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    count = max(1, round((end - start).days / 30.44))
+    first = date(start.year, start.month, 1)
+    months = []
+    for i in range(count):
+        y, m = divmod(first.month - 1 + i, 12)
+        months.append(date(first.year + y, m + 1, 1))
+    return months
+
+
 def months_covered(invoice: dict[str, Any]) -> list[date]:
     """The first day of each month a paid invoice pays the subscription for: its regular
-    (non-proration) subscription line's period, one month per interval month (a yearly plan's
-    invoice covers twelve). One-off lines (fees, discounts, plan-change differences) cover none."""
+    (non-proration) subscription line's period (`period_months`). One-off lines (fees,
+    discounts, plan-change differences) cover none."""
     months: list[date] = []
     for line in (invoice.get("lines") or {}).get("data") or []:
         if not _is_subscription_line(line) or _line_proration(line):
@@ -168,9 +183,5 @@ def months_covered(invoice: dict[str, Any]) -> list[date]:
         start, end = ts(period.get("start")), ts(period.get("end"))
         if start is None or end is None:
             continue
-        count = max(1, round((end - start).days / 30.44))
-        first = date(start.year, start.month, 1)
-        for i in range(count):
-            y, m = divmod(first.month - 1 + i, 12)
-            months.append(date(first.year + y, m + 1, 1))
+        months += period_months(start, end)
     return sorted(set(months))

@@ -265,6 +265,7 @@ async def mirror_invoice(
         "period_start": shapes.ts(invoice.get("period_start")),
         "period_end": shapes.ts(invoice.get("period_end")),
         "lines": lines,
+        "covered_months": shapes.months_covered(invoice),
         "paid_at": paid_at,
         "synced_at": now,
     }
@@ -342,14 +343,31 @@ async def accrue_payouts(
 async def reaccrue_director(session: AsyncSession, director: EngagementDirector) -> None:
     """After a director's oversight dates change (a departure, a replacement joining), bring
     the not-yet-transferred ledger in line: every month the engagement's paid invoices cover
-    pays this director `month_share` (rows added, resized or removed)."""
-    covered = (
+    pays this director `month_share` (rows added, resized or removed). The months come from
+    the invoices themselves, not from the ledger: a month nobody was paid for (every director
+    had left when it was invoiced, or a departure removed its only row) still pays whoever
+    oversees it."""
+    invoiced = (
+        await session.execute(
+            select(Invoice.covered_months, Invoice.stripe_invoice_id, Invoice.currency)
+            .where(Invoice.engagement_id == director.engagement_id, Invoice.status == "paid")
+            .order_by(Invoice.created_at, Invoice.stripe_invoice_id)
+        )
+    ).all()
+    # Invoices mirrored before their months were kept are known by their ledger rows.
+    ledgered = (
         await session.execute(
             select(PayoutEntry.month, PayoutEntry.stripe_invoice_id, PayoutEntry.currency)
             .where(PayoutEntry.engagement_id == director.engagement_id)
             .distinct()
+            .order_by(PayoutEntry.month)
         )
     ).all()
+    covered: list[tuple[date, str, str]] = [
+        (month, invoice_id, currency)
+        for months, invoice_id, currency in invoiced
+        for month in months or ()
+    ] + [(row.month, row.stripe_invoice_id, row.currency) for row in ledgered]
     mine = {
         e.month: e
         for e in await session.scalars(
