@@ -63,6 +63,11 @@ class AlreadyLeaving(Conflict):
     slug, title = "already-leaving", "This director is already leaving"
 
 
+def earliest_effective_on(on: date, notice_days: int) -> date:
+    """The first day a director giving notice on `on` (a UTC day) may stop overseeing."""
+    return on + timedelta(days=notice_days)
+
+
 async def resign(
     session: AsyncSession,
     user: User,
@@ -75,7 +80,7 @@ async def resign(
     """The calling physician gives notice on an engagement they direct (404 for anyone else)."""
     engagement = await get_engagement(session, user, engagement_id, for_update=True)
     physician = await get_own_profile(session, user)
-    earliest = today() + timedelta(days=settings.resignation_notice_days)
+    earliest = earliest_effective_on(today(), settings.resignation_notice_days)
     if effective_on < earliest:
         raise ValidationFailed(
             [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,13 @@ from app.pricing.service import quote_read
 DEFAULT_PAYMENT_WINDOW = timedelta(hours=23)
 
 
+def payment_deadline(confirmed_at: datetime, window: timedelta) -> datetime:
+    """When an unpaid engagement is canceled: the payment window of elapsed time after the
+    clinic confirms, added in UTC (so a DST change in between makes it neither longer nor
+    shorter)."""
+    return confirmed_at.astimezone(UTC) + window
+
+
 class EngagementNotFound(NotFound):
     pass
 
@@ -58,7 +65,7 @@ async def create_engagement(
         quote_id=quote_id,
         status=EngagementStatus.pending_payment.value,
         confirmed_at=now,
-        payment_due_by=now + payment_window,
+        payment_due_by=payment_deadline(now, payment_window),
         directors=[],
     )
     session.add(engagement)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, true
 from sqlalchemy.exc import DBAPIError
@@ -58,6 +58,12 @@ LOCK_NOT_AVAILABLE = "55P03"
 def _sqlstate(exc: DBAPIError) -> str | None:
     orig = exc.orig
     return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def confirm_deadline(accepted_at: datetime, settings: Settings) -> datetime:
+    """An acceptance's `confirm_by`: the clinic's confirm window of elapsed time after it (the
+    acceptance lapses from that instant on)."""
+    return accepted_at.astimezone(UTC) + timedelta(hours=settings.confirm_window_hours)
 
 
 def _refuse_unless_open(offer: Offer) -> None:
@@ -153,7 +159,7 @@ async def accept_offer(
     offer.responded_at = now
     match.status = MatchStatus.accepted.value
     match.accepted_at = now
-    match.confirm_by = now + timedelta(hours=settings.confirm_window_hours)
+    match.confirm_by = confirm_deadline(now, settings)
     await session.flush()
     await _release_open(session, intake.id, include_accepted=False, group=offer.group_key)
     await record_audit(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -33,7 +33,7 @@ from app.engagements.departures import (
 )
 from app.engagements.models import DirectorDeparture, Engagement, EngagementDirector
 from app.errors import Conflict, NotFound
-from app.kit.clock import utcnow
+from app.kit.clock import today, utcnow
 from app.kit.geo import lookup_zip
 from app.matching import constraints as mc
 from app.matching import scoring
@@ -121,7 +121,9 @@ async def build_context(
         dea_required=any(catalog[s].controlled_substance for s in requested),
         engagement_model=intake.engagement_model,
         oversight_mode=intake.oversight_mode,
-        start=intake.desired_start,
+        # Credentials must hold from the start, and never from a day already past: an intake
+        # submitted (or a replacement searched for) after its desired start starts today.
+        start=max(intake.desired_start, today()),
         locations=tuple(locations),
         supervisees=sum(counts.values()),
         pa_count=counts.get("pa", 0),
@@ -374,9 +376,12 @@ async def start_matching(
     await advance(session, intake, clinic, settings, ctx=ctx, matches=created)
 
 
-def _respond_by(intake: Intake, settings: Settings) -> datetime:
-    hours = settings.rush_offer_ttl_hours if intake.rush else settings.offer_ttl_hours
-    return utcnow() + timedelta(hours=hours)
+def offer_deadline(sent_at: datetime, *, rush: bool, settings: Settings) -> datetime:
+    """An offer's `respond_by`: the offer window (the shorter rush one for a rush intake) of
+    elapsed time after it is sent, added in UTC (in a local zone, Python adds wall-clock time:
+    an hour off across a DST change). The offer is closed from that instant on."""
+    hours = settings.rush_offer_ttl_hours if rush else settings.offer_ttl_hours
+    return sent_at.astimezone(UTC) + timedelta(hours=hours)
 
 
 async def advance(
@@ -476,7 +481,7 @@ async def send_offers(
     if not matches:
         return []
     now = utcnow()
-    respond_by = _respond_by(intake, settings)
+    respond_by = offer_deadline(now, rush=intake.rush, settings=settings)
     physician_ids = [m.physician_id for m in matches]
     rows = await session.execute(
         select(Physician.id, Physician.user_id).where(Physician.id.in_(physician_ids))
