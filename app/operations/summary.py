@@ -13,9 +13,11 @@ from app.catalog.vocabulary import CredentialStatus
 from app.clinics.models import Intake
 from app.config import Settings
 from app.engagements.models import OPEN_DEPARTURE, DirectorDeparture, Engagement
+from app.kit.clock import today
 from app.kit.openapi import ResponseModel
 from app.matching.models import Offer
 from app.matching.service import stalled
+from app.physicians.expiry import expiry_horizon
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy
 
 
@@ -38,13 +40,18 @@ class DailySummary(ResponseModel):
     )
 
 
+def day_window(day: date) -> tuple[datetime, datetime]:
+    """The UTC day `day` as the half-open interval [midnight, next midnight) of instants."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
 def _minutes(later: Any, earlier: Any) -> ColumnElement[Any]:
     return func.extract("epoch", later - earlier) / 60.0
 
 
 async def daily_summary(session: AsyncSession, *, day: date, settings: Settings) -> DailySummary:
-    start = datetime.combine(day, time.min, tzinfo=UTC)
-    end = start + timedelta(days=1)
+    start, end = day_window(day)
 
     async def count(stmt: Any) -> int:
         return int(await session.scalar(stmt) or 0)
@@ -64,7 +71,8 @@ async def daily_summary(session: AsyncSession, *, day: date, settings: Settings)
             Intake.matched_at >= start, Intake.matched_at < end
         )
     )
-    horizon = day + timedelta(days=settings.credential_expiry_warning_days)
+    # A backlog figure: counted from today, whatever day the activity figures are for.
+    horizon = expiry_horizon(today(), settings.credential_expiry_warning_days)
     live = (CredentialStatus.pending.value, CredentialStatus.verified.value)
     expiring = 0
     for model in (License, DeaRegistration, MalpracticePolicy):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import cast
 
 from sqlalchemy import select
@@ -23,6 +24,25 @@ KINDS: tuple[tuple[type[Credential], str], ...] = (
     (DeaRegistration, "DEA registration"),
     (MalpracticePolicy, "malpractice policy"),
 )
+
+
+class Standing(StrEnum):
+    current = "current"
+    expiring = "expiring"  # within the warning window: flagged once
+    expired = "expired"  # not valid on the day it expires (eligibility needs expires_on > day)
+
+
+def expiry_horizon(on: date, warn_days: int) -> date:
+    """The last expiry date that is within the warning window on `on`."""
+    return on + timedelta(days=warn_days)
+
+
+def standing(expires_on: date, *, on: date, warn_days: int) -> Standing:
+    if expires_on <= on:
+        return Standing.expired
+    if expires_on <= expiry_horizon(on, warn_days):
+        return Standing.expiring
+    return Standing.current
 
 
 @dataclass
@@ -85,7 +105,7 @@ async def sweep_credentials(
     oversight of the engagements it covered (from the expiry date) and starts the replacement
     searches (see app.engagements.continuity)."""
     result = SweepResult()
-    horizon = on + timedelta(days=warn_days)
+    horizon = expiry_horizon(on, warn_days)
     for model, label in KINDS:
         rows = await session.execute(
             select(model, Physician)
@@ -98,7 +118,8 @@ async def sweep_credentials(
             physician: Physician = row[1]
             what = _describe(credential, label)
             who = f"Dr. {physician.first_name} {physician.last_name}"
-            if credential.expires_on <= on:
+            state = standing(credential.expires_on, on=on, warn_days=warn_days)
+            if state is Standing.expired:
                 credential.status = CredentialStatus.expired.value
                 result.expired += 1
                 body = (
@@ -123,16 +144,17 @@ async def sweep_credentials(
                 )
                 if settings is not None:
                     await _end_directorships(session, physician, credential, settings)
-            elif credential.expiry_warned_on is None:
+            elif state is Standing.expiring and credential.expiry_warned_on is None:
                 credential.expiry_warned_on = on
                 result.warned += 1
                 days = (credential.expires_on - on).days
+                left = f"{days} day{'s' if days != 1 else ''}"
                 await notify(
                     session,
                     user_id=physician.user_id,
                     kind="credential.expiring",
                     email=True,
-                    title=f"Your {what} expires in {days} days",
+                    title=f"Your {what} expires in {left}",
                     body=f"Your {what} expires on {credential.expires_on.isoformat()}; add the "
                     "renewed one to keep receiving offers.",
                     data={"credential_id": str(credential.id), "days_left": days},
@@ -140,7 +162,7 @@ async def sweep_credentials(
                 await notify_ops(
                     session,
                     kind="credential.expiring",
-                    title=f"{who}: {what} expires in {days} days",
+                    title=f"{who}: {what} expires in {left}",
                     body=f"{who}'s {what} expires on {credential.expires_on.isoformat()}.",
                     data={"physician_id": str(physician.id), "credential_id": str(credential.id)},
                 )
