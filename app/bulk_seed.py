@@ -31,13 +31,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import psycopg
 
 from app.catalog.rules import seed_rules
 from app.catalog.services import service_catalog
+from app.kit import clock
 from app.kit.geo import _index as zip_index
 from app.physicians.npi import make_npi
 
@@ -164,7 +165,8 @@ def seed_physicians(
     the same while the roster grows)."""
     world = _World(rng)
     start = (progress or Progress(_silent)).start
-    today, now = date.today(), datetime.now(UTC)
+    # The app's UTC day: the process's local date is a day off near midnight in most zones.
+    today, now = clock.today(), clock.utcnow()
     with conn.cursor() as cur:
         offset = _count(cur, PHYSICIAN_EMAIL.format("%"))
         not_texas = [s for s in world.states if s != "TX"]
@@ -317,7 +319,7 @@ def seed_clinics(
     intake. Returns the intakes' ids."""
     world = _World(rng)
     start = (progress or Progress(_silent)).start
-    now, today = datetime.now(UTC), date.today()
+    now, today = clock.utcnow(), clock.today()
     services, weights = list(MED_SPA_SERVICES), [w / 100 for w in MED_SPA_SERVICES.values()]
     intakes: list[uuid.UUID] = []
     with conn.cursor() as cur:
