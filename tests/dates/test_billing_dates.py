@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.billing.models import PayoutEntry, PayoutStatus
 from app.billing.payouts import transfer_due
 from app.billing.service import prorated_difference
-from app.billing.shapes import months_covered, period_months
+from app.billing.shapes import months_covered, period_end, period_months, period_start
 from app.billing.sync import mirror_invoice, month_share, reaccrue_director
 from app.engagements.models import Engagement, EngagementDirector
 from app.physicians.models import Physician
@@ -172,6 +172,27 @@ def test_the_months_are_the_utc_ones_whatever_zone_the_period_is_written_in(star
     end = _same_time(start, add_months(start.date(), interval))
     utc = period_months(start, end)
     assert period_months(start.astimezone(NEW_YORK), end.astimezone(NEW_YORK)) == utc
+
+
+@given(instants(), st.booleans())
+@example(YEAR_END, True)
+@example(datetime(2028, 2, 29, 23, 30, tzinfo=UTC), False)
+def test_a_subscriptions_period_is_read_in_utc_from_either_shape(end, real_shape):
+    """Stripe's epoch seconds become UTC instants: an engagement canceled at a period end of
+    23:30 UTC on 31 December ends on 31 December (`ends_on`), not on the next day."""
+    stamp = int(end.timestamp())
+    start = stamp - 86_400
+    sub: dict[str, Any] = (
+        {"items": {"data": [{"current_period_start": start, "current_period_end": stamp}]}}
+        if real_shape
+        else {"current_period_start": start, "current_period_end": stamp}
+    )
+    read = period_end(sub)
+    assert read is not None
+    assert read == end.replace(microsecond=0)
+    assert read.utcoffset() == timedelta(0)
+    assert read.date() == end.date()
+    assert period_start(sub) == read - timedelta(days=1)
 
 
 def _line(start: datetime, end: datetime, *, proration: bool, real_shape: bool) -> dict[str, Any]:
