@@ -37,6 +37,14 @@ amounts = st.integers(0, 5_000_000)
 maybe_days = st.none() | days()
 
 
+@st.composite
+def month_and_dates(draw: st.DrawFn) -> tuple[date, date | None, date | None]:
+    """A month, and oversight dates around it (inside, on its edges, or up to 40 days out)."""
+    month = draw(months())
+    near = st.none() | st.integers(-40, 40).map(lambda d: month + timedelta(days=d))
+    return month, draw(near), draw(near)
+
+
 def director(amount: int, starts_on: date | None, ends_on: date | None) -> EngagementDirector:
     return EngagementDirector(monthly_payout_cents=amount, starts_on=starts_on, ends_on=ends_on)
 
@@ -58,14 +66,13 @@ def days_in(month: date) -> int:
 # --- month_share ------------------------------------------------------------------------------
 
 
-@given(amounts, months(), maybe_days, maybe_days)
-@example(90_000, date(2028, 2, 1), date(2028, 2, 29), None)  # the leap day alone
-@example(90_000, date(2100, 2, 1), None, date(2100, 2, 28))  # 2100: 27 of 28 days
-@example(90_000, date(2026, 12, 1), date(2026, 12, 31), date(2027, 1, 1))  # the last day
-@example(90_000, date(2027, 3, 1), date(2027, 3, 14), None)  # from a DST change day
-def test_a_share_pays_the_days_overseen_and_never_more_than_the_month(
-    amount, month, starts_on, ends_on
-):
+@given(amounts, st.one_of(month_and_dates(), st.tuples(months(), maybe_days, maybe_days)))
+@example(90_000, (date(2028, 2, 1), date(2028, 2, 29), None))  # the leap day alone
+@example(90_000, (date(2100, 2, 1), None, date(2100, 2, 28)))  # 2100: 27 of 28 days
+@example(90_000, (date(2026, 12, 1), date(2026, 12, 31), date(2027, 1, 1)))  # the last day
+@example(90_000, (date(2027, 3, 1), date(2027, 3, 14), None))  # from a DST change day
+def test_a_share_pays_the_days_overseen_and_never_more_than_the_month(amount, dated):
+    month, starts_on, ends_on = dated
     share = month_share(director(amount, starts_on, ends_on), month)
     served = overseen_days(starts_on, ends_on, month)
     assert 0 <= share <= amount
@@ -76,16 +83,17 @@ def test_a_share_pays_the_days_overseen_and_never_more_than_the_month(
         assert share == amount
 
 
-@given(amounts, months(), st.lists(days(), max_size=4))
-@example(90_000, date(2028, 2, 1), [date(2028, 2, 29)])
-@example(90_000, date(2027, 2, 1), [date(2027, 2, 28), date(2027, 3, 1)])
-@example(100_001, date(2026, 12, 1), [date(2026, 12, 11), date(2026, 12, 31)])
-@example(90_000, date(2027, 11, 1), [date(2027, 11, 7)])
+@given(amounts, months(), st.lists(st.integers(-3, 33), max_size=4))
+@example(90_000, date(2028, 2, 1), [28])  # 29 February
+@example(90_000, date(2027, 2, 1), [27, 28])  # 28 February, 1 March
+@example(100_001, date(2026, 12, 1), [10, 30])  # 11 and 31 December
+@example(90_000, date(2027, 11, 1), [6])  # 7 November, a DST change day
 def test_consecutive_directors_share_the_month_less_rounding_below_their_number(
-    amount, month, cuts
+    amount, month, offsets
 ):
-    """Directors handing over on the `cuts` days (a replacement starts the day its predecessor
-    stops) are paid the month's amount between them, less under one cent each for rounding."""
+    """Directors handing over on days around the month (a replacement starts the day its
+    predecessor stops) are paid the month's amount between them, less under one cent each."""
+    cuts = [month + timedelta(days=d) for d in offsets]
     bounds = [None, *sorted(cuts), None]
     shares = [
         month_share(director(amount, start, end), month)
@@ -94,10 +102,11 @@ def test_consecutive_directors_share_the_month_less_rounding_below_their_number(
     assert amount - len(shares) < sum(shares) <= amount
 
 
-@given(amounts, months(), maybe_days, maybe_days, st.integers(0, 40), st.integers(0, 40))
-@example(90_000, date(2028, 2, 1), date(2028, 2, 29), date(2028, 2, 29), 0, 1)
-def test_a_share_grows_with_the_days_served(amount, month, starts_on, ends_on, earlier, later):
+@given(amounts, month_and_dates(), st.integers(0, 40), st.integers(0, 40))
+@example(90_000, (date(2028, 2, 1), date(2028, 2, 29), date(2028, 2, 29)), 0, 1)
+def test_a_share_grows_with_the_days_served(amount, dated, earlier, later):
     """Starting earlier or stopping later never pays less."""
+    month, starts_on, ends_on = dated
     shorter = director(amount, starts_on, ends_on)
     longer = director(
         amount,
