@@ -147,6 +147,9 @@ def at(instant: datetime) -> Iterator[None]:
         yield
 
 
+# Pure properties: no per-example deadline (two busy cores can stretch any example).
+calendar_examples = settings(deadline=None)
+
 # Database-driven properties: few examples (each one runs real SQL), explicit edge examples
 # first, and fixtures built once per test and shared by its examples (each example undoes its
 # own writes, see `rolled_back`).

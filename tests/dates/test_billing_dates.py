@@ -25,6 +25,7 @@ from tests.dates.strategies import (
     YEAR_END,
     add_months,
     at,
+    calendar_examples,
     days,
     db_examples,
     first_of_next_month,
@@ -66,6 +67,7 @@ def days_in(month: date) -> int:
 # --- month_share ------------------------------------------------------------------------------
 
 
+@calendar_examples
 @given(amounts, st.one_of(month_and_dates(), st.tuples(months(), maybe_days, maybe_days)))
 @example(90_000, (date(2028, 2, 1), date(2028, 2, 29), None))  # the leap day alone
 @example(90_000, (date(2100, 2, 1), None, date(2100, 2, 28)))  # 2100: 27 of 28 days
@@ -83,6 +85,7 @@ def test_a_share_pays_the_days_overseen_and_never_more_than_the_month(amount, da
         assert share == amount
 
 
+@calendar_examples
 @given(amounts, months(), st.lists(st.integers(-3, 33), max_size=4))
 @example(90_000, date(2028, 2, 1), [28])  # 29 February
 @example(90_000, date(2027, 2, 1), [27, 28])  # 28 February, 1 March
@@ -102,6 +105,7 @@ def test_consecutive_directors_share_the_month_less_rounding_below_their_number(
     assert amount - len(shares) < sum(shares) <= amount
 
 
+@calendar_examples
 @given(amounts, month_and_dates(), st.integers(0, 40), st.integers(0, 40))
 @example(90_000, (date(2028, 2, 1), date(2028, 2, 29), date(2028, 2, 29)), 0, 1)
 def test_a_share_grows_with_the_days_served(amount, dated, earlier, later):
@@ -116,6 +120,7 @@ def test_a_share_grows_with_the_days_served(amount, dated, earlier, later):
     assert month_share(longer, month) >= month_share(shorter, month)
 
 
+@calendar_examples
 @given(amounts, days(), maybe_days)
 def test_a_director_is_paid_nothing_for_months_outside_their_dates(amount, starts_on, ends_on):
     d = director(amount, starts_on, ends_on)
@@ -136,6 +141,7 @@ def _same_time(instant: datetime, day: date) -> datetime:
     return instant.replace(year=day.year, month=day.month, day=day.day)
 
 
+@calendar_examples
 @given(instants())
 @example(YEAR_END)
 @example(datetime(2027, 1, 31, 23, 30, tzinfo=UTC))  # ends 28 February
@@ -147,6 +153,7 @@ def test_a_monthly_period_covers_the_month_it_starts_in(start):
     assert period_months(start, end) == [_first(start.date())]
 
 
+@calendar_examples
 @given(instants())
 @example(datetime(2028, 2, 29, 23, 30, tzinfo=UTC))  # ends 28 February 2029
 @example(YEAR_END)
@@ -156,6 +163,7 @@ def test_a_yearly_period_covers_twelve_months_from_the_start(start):
     assert period_months(start, end) == [add_months(_first(start.date()), i) for i in range(12)]
 
 
+@calendar_examples
 @given(instants(), st.integers(1, 30), st.booleans())
 @example(datetime(2027, 1, 31, 23, 30, tzinfo=UTC), 14, True)
 @example(datetime(2027, 1, 31, 23, 30, tzinfo=UTC), 14, False)
@@ -173,6 +181,7 @@ def test_consecutive_monthly_invoices_pay_each_month_once(anchor, count, chained
     assert covered == [add_months(_first(anchor.date()), i) for i in range(count)]
 
 
+@calendar_examples
 @given(instants(), st.sampled_from([1, 12]))
 @example(YEAR_END, 1)
 @example(datetime(2027, 1, 1, 2, 0, tzinfo=UTC), 1)  # still 31 December in New York
@@ -183,6 +192,7 @@ def test_the_months_are_the_utc_ones_whatever_zone_the_period_is_written_in(star
     assert period_months(start.astimezone(NEW_YORK), end.astimezone(NEW_YORK)) == utc
 
 
+@calendar_examples
 @given(instants(), st.booleans())
 @example(YEAR_END, True)
 @example(datetime(2028, 2, 29, 23, 30, tzinfo=UTC), False)
@@ -217,6 +227,7 @@ def _line(start: datetime, end: datetime, *, proration: bool, real_shape: bool) 
     return {"type": "subscription", "proration": proration, "period": period}
 
 
+@calendar_examples
 @given(instants(), st.booleans())
 @example(YEAR_END, True)
 @example(datetime(2028, 2, 29, 12, 0, tzinfo=UTC), False)
@@ -268,6 +279,7 @@ intervals = st.sampled_from([1, 12])
 offsets = st.integers(-40 * DAY_US, 400 * DAY_US)
 
 
+@calendar_examples
 @given(amounts_or_zero, amounts_or_zero, instants(), intervals, offsets)
 @example(0, 3500, FEBRUARY_2027, 1, HALF_CENT_US)
 @example(3500, 0, FEBRUARY_2027, 1, HALF_CENT_US)
@@ -279,6 +291,7 @@ def test_the_prorated_difference_is_exact_and_rounds_half_away_from_zero(
     assert got == exact_proration(old, new, start, end, now)
 
 
+@calendar_examples
 @given(amounts_or_zero, amounts_or_zero, instants(), intervals, offsets, offsets)
 @example(1000, 5000, datetime(2026, 3, 1, tzinfo=UTC), 1, 7 * DAY_US, 8 * DAY_US)
 def test_the_prorated_difference_shrinks_to_zero_as_the_period_runs(
@@ -297,6 +310,7 @@ def test_the_prorated_difference_shrinks_to_zero_as_the_period_runs(
     assert prorated_difference(new, old, start=start, end=end, now=early) == -first
 
 
+@calendar_examples
 @given(amounts_or_zero, amounts_or_zero, instants(), intervals, offsets)
 @example(0, 100_000, datetime(2026, 3, 1, 5, 0, tzinfo=UTC), 1, 7 * DAY_US + 3_600_000_000)
 @example(0, 100_000, datetime(2026, 10, 15, 12, 0, tzinfo=UTC), 1, 17 * DAY_US)

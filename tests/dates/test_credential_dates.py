@@ -16,12 +16,13 @@ from app.notifications.models import Notification
 from app.physicians.eligibility import current_dea, current_license, current_malpractice
 from app.physicians.expiry import Standing, expiry_horizon, standing, sweep_credentials
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy, Physician
-from tests.dates.strategies import YEAR_END, days, db_examples, rolled_back
+from tests.dates.strategies import YEAR_END, calendar_examples, days, db_examples, rolled_back
 from tests.matching.helpers import make_physician
 
 warning_days = st.integers(1, 120)
 
 
+@calendar_examples
 @given(days(), days(), warning_days)
 @example(date(2028, 2, 29), date(2028, 2, 29), 60)  # expired on its expiry day
 @example(date(2028, 3, 1), date(2028, 2, 29), 60)  # one day left

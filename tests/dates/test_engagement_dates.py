@@ -22,6 +22,7 @@ from tests.dates.strategies import (
     NEW_YORK,
     YEAR_END,
     at,
+    calendar_examples,
     days,
     db_examples,
     db_instants,
@@ -35,6 +36,7 @@ SECOND = timedelta(seconds=1)
 # --- the payment window -----------------------------------------------------------------------
 
 
+@calendar_examples
 @given(instants())
 @example(datetime(2026, 3, 7, 8, 0, tzinfo=UTC))  # 03:00 EST; due 03:00 EDT the next day
 @example(datetime(2026, 10, 31, 7, 0, tzinfo=UTC))  # 03:00 EDT; due 01:00 EST the next day
@@ -84,6 +86,7 @@ async def test_an_unpaid_engagement_is_canceled_at_its_payment_deadline_not_befo
 # --- the notice period ------------------------------------------------------------------------
 
 
+@calendar_examples
 @given(days(), st.integers(0, 365))
 @example(date(2027, 1, 31), 30)  # 2 March: February has 28 days
 @example(date(2028, 1, 31), 30)  # 1 March: the leap day counts

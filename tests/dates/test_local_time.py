@@ -18,7 +18,7 @@ from app.clinics.schemas import IntakeCreate
 from app.config import libpq_url
 from app.kit.clock import today, travel
 from app.physicians.schemas import FutureDate
-from tests.dates.strategies import YEAR_END, at, db_instants
+from tests.dates.strategies import YEAR_END, at, calendar_examples, db_instants
 
 ZONES = ["Pacific/Kiritimati", "Pacific/Pago_Pago", "America/New_York", "Asia/Kolkata"]
 
@@ -71,6 +71,7 @@ NotPast = TypeAdapter(Annotated[date, *IntakeCreate.model_fields["desired_start"
 Future = TypeAdapter(FutureDate)
 
 
+@calendar_examples
 @given(db_instants())
 @example(YEAR_END)  # 31 December may still start; it is 1 January in Kiritimati already
 @example(datetime(2027, 1, 1, 0, 30, tzinfo=UTC))  # 31 December is past, though not in New York

@@ -28,6 +28,7 @@ from tests.dates.strategies import (
     NEW_YORK,
     YEAR_END,
     at,
+    calendar_examples,
     db_examples,
     db_instants,
     instants,
@@ -37,6 +38,7 @@ from tests.dates.strategies import (
 SECOND = timedelta(seconds=1)
 
 
+@calendar_examples
 @given(instants(), st.booleans(), st.sampled_from([0.5, 2, 12, 23, 72]))
 @example(YEAR_END, False, 12)
 @example(datetime(2026, 3, 8, 6, 30, tzinfo=UTC), False, 12)  # 01:30 EST, due 14:30 EDT

@@ -13,12 +13,21 @@ from app.pricing.price_book import default_price_book
 from app.pricing.quotes import compute_quote
 from app.pricing.service import latest_quote, reprice
 from tests.dates.helpers import submit
-from tests.dates.strategies import YEAR_END, at, days, db_examples, db_instants, rolled_back
+from tests.dates.strategies import (
+    YEAR_END,
+    at,
+    calendar_examples,
+    days,
+    db_examples,
+    db_instants,
+    rolled_back,
+)
 from tests.pricing.test_quotes import TIERS, tx_retainer
 
 BOOK = default_price_book()
 
 
+@calendar_examples
 @given(days())
 @example(date(2027, 1, 31))  # + 30 days: 2 March
 @example(date(2028, 1, 31))  # 1 March (the leap day counts)

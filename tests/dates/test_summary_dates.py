@@ -22,6 +22,7 @@ from tests.dates.strategies import (
     KIRITIMATI,
     YEAR_END,
     at,
+    calendar_examples,
     days,
     db_examples,
     db_instants,
@@ -32,6 +33,7 @@ from tests.factories import bearer, login, make_ops_user, user_headers
 MICROSECOND = timedelta(microseconds=1)
 
 
+@calendar_examples
 @given(days())
 @example(date(2026, 3, 8))  # 23 hours long in New York: still 24 in UTC
 @example(date(2026, 11, 1))
