@@ -1,4 +1,5 @@
-"""Engagements: the contract a confirmed intake becomes (billing and the lifecycle: [5/8])."""
+"""Engagements: the contract a confirmed intake becomes, its directors, and how clinics and
+physicians see them."""
 
 from __future__ import annotations
 
