@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic import AfterValidator, BeforeValidator
 
 from app.catalog.rules import seed_rules
 from app.catalog.services import service_codes
 from app.kit.openapi import DocumentedAs, code_enum
+from app.kit.validation import Stated
 
 
 @cache
@@ -41,23 +40,8 @@ def unique_items(v: list[str]) -> list[str]:
     return v
 
 
-class UniqueItems:
-    """A list constraint: no item twice (422), stated as `uniqueItems` in the JSON schema."""
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(unique_items, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        json_schema = handler(schema)
-        json_schema["uniqueItems"] = True
-        return json_schema
-
-
-UNIQUE_ITEMS = UniqueItems()
+# No item twice (422), stated as `uniqueItems` in the JSON schema.
+UNIQUE_ITEMS = Stated(unique_items, (("uniqueItems", True),))
 
 
 # The documented schema lists the codes, so clients (and schemathesis) know them up front: one
