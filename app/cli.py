@@ -432,6 +432,148 @@ async def _publish(settings: Settings, book: object) -> None:
         await engine.dispose()
 
 
+rules_cli = typer.Typer(help="State rules: the cited research dataset.", no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
+
+
+def _read_dataset(path: Path | None) -> object:
+    """The dataset in FILE (default: the packaged one), validated; exit 1 naming the error."""
+    from pydantic import ValidationError
+
+    from app.catalog import dataset, rules
+
+    if path is None:
+        return rules.dataset()
+    try:
+        return dataset.load(path)
+    except (OSError, ValueError, ValidationError) as exc:
+        console.print(f"[red]{path} is not a valid state-rules file:[/red]\n{exc}")
+        raise typer.Exit(1) from None
+
+
+@rules_cli.command("report")
+def rules_report(
+    path: Annotated[
+        Path | None, typer.Argument(help="A data file (default: the packaged one)")
+    ] = None,
+) -> None:
+    """Print the counts per field and confidence, and the coverage targets."""
+    from app.catalog import coverage, dataset
+
+    data = _read_dataset(path)
+    assert isinstance(data, dataset.Dataset)
+    for line in coverage.render_text(data):
+        print(line)
+
+
+@rules_cli.command("docs")
+def rules_docs(
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if the file is stale")] = False,
+) -> None:
+    """Write docs/state-rules.md and the data file's JSON Schema from the packaged data."""
+    from app.catalog import coverage, dataset, rules
+    from app.migrate import project_root
+
+    root = project_root()
+    outputs = {
+        root / "docs" / "state-rules.md": coverage.render_markdown(rules.dataset()),
+        root / "app" / "catalog" / "data" / "state_rules.schema.json": dataset.json_schema(),
+    }
+    for target, text in outputs.items():
+        if check:
+            if not target.exists() or target.read_text() != text:
+                console.print(f"[red]{target} is stale: run `mdmatch rules docs`.[/red]")
+                raise typer.Exit(1)
+            continue
+        target.write_text(text)
+        console.print(f"Wrote {target}")
+
+
+@rules_cli.command("diff")
+def rules_diff(path: Path) -> None:
+    """Show what loading FILE would change in the rules in force (writes nothing)."""
+    from app.catalog import dataset
+
+    data = _read_dataset(path)
+    assert isinstance(data, dataset.Dataset)
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _migrate(settings)
+        plans = asyncio.run(_rules_plan(settings, data, apply=False))
+    for line in _plan_lines(data, plans):
+        print(line)
+
+
+@rules_cli.command("load")
+def rules_load(path: Path) -> None:
+    """Load FILE: every field operations did not edit takes the file's cited fact."""
+    from app.catalog import dataset
+
+    data = _read_dataset(path)
+    assert isinstance(data, dataset.Dataset)
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _migrate(settings)
+        plans = asyncio.run(_rules_plan(settings, data, apply=True))
+    for line in _plan_lines(data, plans):
+        print(line)
+    print(f"Loaded state rules {data.version}.")
+
+
+async def _rules_plan(settings: Settings, data: object, *, apply: bool) -> list[object]:
+    from app.catalog import service
+    from app.catalog.dataset import Dataset
+    from app.db import create_engine, create_sessionmaker
+
+    assert isinstance(data, Dataset)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            plans = await service.plan_state_rules(session, data)
+            if apply:
+                await service.load_state_rules(session, data)
+                await session.commit()
+            return list(plans)
+    finally:
+        await engine.dispose()
+
+
+def _plan_lines(data: object, plans: list[object]) -> list[str]:
+    from app.catalog.ruleset import StatePlan, show
+
+    out: list[str] = []
+    changed = kept = 0
+    for p in plans:
+        assert isinstance(p, StatePlan)
+        if p.skipped_newer:
+            out.append(f"{p.code}: skipped (the database holds a newer data version)")
+            continue
+        if p.is_new:
+            out.append(f"{p.code}: new jurisdiction ({len(p.changes)} fields)")
+            changed += len(p.changes)
+            continue
+        for c in p.applied:
+            before = c.before or {}
+            after = c.after or {}
+            out.append(
+                f"{p.code} {c.field}: {show(before.get('value'))} [{before.get('confidence')}]"
+                f" -> {show(after.get('value'))} [{after.get('confidence')}]"
+                f"  {after.get('citation') or ''}"
+            )
+            changed += 1
+        for c in p.kept:
+            refused = c.refused or {}
+            out.append(
+                f"{p.code} {c.field}: KEPT operations' {show((c.after or {}).get('value'))};"
+                f" the file says {show(refused.get('value'))} [{refused.get('confidence')}]"
+            )
+            kept += 1
+    version = getattr(data, "version", "?")
+    out.append(
+        f"{changed} field(s) would change, {kept} kept as operations edited them"
+        f" (data version {version})."
+    )
+    return out
+
+
 billing_cli = typer.Typer(help="Billing (Stripe).", no_args_is_help=True)
 cli.add_typer(billing_cli, name="billing")
 

@@ -235,6 +235,8 @@ SCHEMA_CANNOT_STATE: dict[str, str] = {
     "POST /v1/billing/stripe/webhook": "a signature over the body",
     "GET /v1/reports/daily": "a day from 2020-01-01 to today",
     "POST /v1/price-books": "complete and monotone price tables",
+    "PUT /v1/states/{code}/rules/{field}": "a value of the shape its field (the path) takes; "
+    "a citation and confidence for a known value, a note for an unknown one",
 }
 
 

@@ -134,3 +134,66 @@ def test_billing_reconcile_command(pg_server_url, stripe_url):
         unset = run_cli(["billing", "reconcile"], url)
         assert unset.returncode == 2
         assert "STRIPE_SECRET_KEY is not set" in unset.stderr
+
+
+def test_rules_report_diff_and_load(pg_server_url, tmp_path):
+    import json
+
+    from app.catalog import coverage, rules
+
+    data = rules.dataset()
+    report = run_cli(["rules", "report"], "")
+    assert report.returncode == 0, report.stderr
+    cov = coverage.coverage(data)
+    assert f"every med-spa field high or medium: {len(cov.medium_or_better)}" in report.stdout
+    assert f"every med-spa field high: {len(cov.all_high)}" in report.stdout
+
+    raw = json.loads(data.model_dump_json())
+    raw["version"] = "2099-01-01"
+    tx = next(s for s in raw["states"] if s["code"] == "TX")
+    tx["rules"]["malpractice_minimum"] = {
+        "value": {"summary": "Test minimum", "per_claim_cents": 25_000_000},
+        "citation": "Test Code §1",
+        "url": "https://example.org/1",
+        "confidence": "high",
+        "checked_on": "2099-01-01",
+    }
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(raw))
+    with scratch_database(pg_server_url) as url:
+        run_cli(["seed"], url)
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            conn.execute(
+                "UPDATE state_rules SET rules = jsonb_set(rules, '{cpom}', "
+                '\'{"value": "strict", "citation": "Ops", "confidence": "low", '
+                '"checked_on": "2026-12-02"}\'), operations_fields = \'{cpom}\' '
+                "WHERE code = 'TX'"
+            )
+        tx["rules"]["cpom"] = {**tx["rules"]["cpom"], "value": "permissive", "note": "file"}
+        path.write_text(json.dumps(raw))
+
+        diff = run_cli(["rules", "diff", str(path)], url)
+        assert diff.returncode == 0, diff.stderr
+        assert "TX malpractice_minimum: " in diff.stdout
+        assert "Test Code §1" in diff.stdout
+        assert "TX cpom: KEPT operations' strict; the file says permissive" in diff.stdout
+        with psycopg.connect(libpq_url(url)) as conn:
+            before = conn.execute(
+                "SELECT rules->'malpractice_minimum'->>'citation' FROM state_rules "
+                "WHERE code = 'TX'"
+            ).fetchone()
+        assert before != ("Test Code §1",)  # diff wrote nothing
+
+        loaded = run_cli(["rules", "load", str(path)], url)
+        assert loaded.returncode == 0, loaded.stderr
+        with psycopg.connect(libpq_url(url)) as conn:
+            row = conn.execute(
+                "SELECT rules->'malpractice_minimum'->>'citation', rules->'cpom'->>'value', "
+                "data_version FROM state_rules WHERE code = 'TX'"
+            ).fetchone()
+        assert row == ("Test Code §1", "strict", "2099-01-01")
+
+        path.write_text('{"version": "2099-01-02", "states": []}')
+        invalid = run_cli(["rules", "diff", str(path)], url)
+        assert invalid.returncode == 1
+        assert "not a valid state-rules file" in " ".join(invalid.stderr.split())

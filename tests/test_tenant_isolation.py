@@ -25,6 +25,7 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/me/notifications/{notification_id}/read", PHYSICIAN, None),
     ("GET", "/v1/states/{code}", PUBLIC, None),
     ("PUT", "/v1/states/{code}", OPS_ONLY, {}),
+    ("PUT", "/v1/states/{code}/rules/{field}", OPS_ONLY, {"value": None, "note": "x"}),
     ("GET", "/v1/physicians/{physician_id}", OPS_ONLY, None),
     ("POST", "/v1/physicians/{physician_id}/verify", OPS_ONLY, None),
     ("POST", "/v1/physicians/{physician_id}/suspend", OPS_ONLY, {"reason": "audit hold"}),
@@ -105,6 +106,7 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     ids = {
         "notification_id": note["id"],
         "code": "TX",
+        "field": "cpom",
         "physician_id": str(doc_a.id),
         "clinic_id": clinic["id"],
         "intake_id": intake["id"],

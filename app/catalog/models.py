@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, Float, String, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
@@ -67,8 +68,16 @@ class StateRule(Base):
     onsite_required_services: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
     onsite_services_pinned: Mapped[bool]
     reviewed_on: Mapped[date]
-    # The research-data version this row came from; None once operations edited it, so a newer
-    # data file never overwrites a human review.
+    # Every rule as a cited fact (dataset.Fact as JSON, keyed by dataset.FIELDS); the flat
+    # columns above are projected from it (rules.project) for the engine.
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Fields (and `notable_rules` / `caveats`) that operations edited: a newer data file never
+    # overwrites them. `defaults_applied`: flat fields holding the product's conservative default
+    # because the state's rule is unknown.
+    operations_fields: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    defaults_applied: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    # The research-data version last applied to this row (NULL: edited by operations before
+    # edits were tracked per field).
     data_version: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), default=utcnow, onupdate=utcnow

@@ -37,6 +37,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from app.catalog.dataset import MED_SPA_FIELDS, Dataset, StateRecord
 from app.catalog.services import ServiceDef
 
 UNKNOWN = "unknown"
@@ -123,33 +124,100 @@ def effective_np_cap(r: RuleFacts, default_cap: int = DEFAULT_SUPERVISEE_CAP) ->
 
 
 @cache
+def dataset() -> Dataset:
+    """The versioned research data (data/state_rules.json), validated."""
+    raw = resources.files("app.catalog").joinpath("data/state_rules.json").read_text()
+    return Dataset.model_validate(json.loads(raw))
+
+
+@cache
 def seed_rules() -> tuple[str, tuple[dict[str, Any], ...]]:
-    """(data version, the 51 research records in API shape)."""
-    raw = json.loads(resources.files("app.catalog").joinpath("data/state_rules.json").read_text())
-    return raw["version"], tuple(to_api_record(s) for s in raw["states"])
+    """(data version, the 51 records in API shape: the legacy flat fields plus `rules`)."""
+    data = dataset()
+    return data.version, tuple(to_api_record(s) for s in data.states)
 
 
-def to_api_record(s: dict[str, Any]) -> dict[str, Any]:
-    """A research record with the API's names and types (`state` → `code`, "unknown" → null)."""
+def to_api_record(s: StateRecord) -> dict[str, Any]:
+    cited = {name: fact.model_dump(mode="json") for name, fact in s.rules.items()}
     return {
-        "code": s["state"],
-        "name": s["name"],
-        "np_practice_authority": s["np_practice_authority"],
-        "cpom": s["cpom"],
-        "pa_supervision_ratio": s["pa_supervision_ratio"],
-        "np_collaboration_ratio": s["np_collaboration_ratio"],
-        "remote_supervision_allowed": tri_state(s["remote_supervision_allowed"]),
-        "gfe_required_by": list(s["gfe_required_by"]),
-        "rn_may_inject_neurotoxins_under_delegation": tri_state(
-            s["rn_may_inject_neurotoxins_under_delegation"]
-        ),
-        "esthetician_may_use_lasers": tri_state(s["esthetician_may_use_lasers"]),
-        "chart_review_min_percent": s["chart_review_min_percent"],
-        "notable_rules": s["notable_med_spa_rules"],
-        "sources": list(s["sources"]),
-        "confidence": s["confidence"],
-        "caveats": s.get("caveats") or "",
+        "code": s.code,
+        "name": s.name,
+        **project(cited),
+        "notable_rules": s.notable_rules,
+        "caveats": s.caveats,
+        "rules": cited,
     }
+
+
+# --- the legacy flat fields, projected from the cited facts -------------------------------------
+
+# When a state's rule is unknown, the flat field the engine reads takes the product's
+# conservative default (listed in `defaults_applied`), never "allowed".
+CONSERVATIVE_DEFAULTS: dict[str, Any] = {
+    "np_practice_authority": "restricted",
+    "cpom": "strict",
+    "gfe_required_by": ["physician"],
+}
+_CONFIDENCE_RANK = {"high": 2, "medium": 1, "low": 0}
+
+
+def _ratio_max(value: Any) -> int | None:
+    return int(value["max"]) if isinstance(value, dict) else None
+
+
+def _bool_from(value: Any, mapping: dict[str, bool]) -> bool | None:
+    return None if value is None else mapping[value]
+
+
+def project(cited: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The flat fields of the original API, computed from the cited facts.
+
+    Ratios give their maximum (null when there is no numeric cap *or* it is unknown: the
+    `rules` entry tells which); `remote_supervision_allowed` is the injectables rule;
+    `chart_review_min_percent` the highest percentage any chart-review rule sets.
+    """
+
+    def v(name: str) -> Any:
+        return cited[name]["value"]
+
+    percents = [
+        float(r["percent"])
+        for r in (v("chart_review") if isinstance(v("chart_review"), list) else [])
+        if r.get("percent") is not None
+    ]
+    gfe = v("gfe_performers")
+    flat: dict[str, Any] = {
+        "np_practice_authority": v("np_practice_authority"),
+        "cpom": v("cpom"),
+        "pa_supervision_ratio": _ratio_max(v("pa_supervision_ratio")),
+        "np_collaboration_ratio": _ratio_max(v("np_collaboration_ratio")),
+        "remote_supervision_allowed": _bool_from(
+            v("supervision_injectables"), {"remote": True, "onsite": False}
+        ),
+        "gfe_required_by": (
+            [r for r in ("physician", "np", "pa") if r in gfe] if gfe is not None else None
+        ),
+        "rn_may_inject_neurotoxins_under_delegation": v("rn_injects_neurotoxins_fillers"),
+        "esthetician_may_use_lasers": _bool_from(
+            v("esthetician_lasers"),
+            {"prohibited": False, "limited": True, "under_delegation": True},
+        ),
+        "chart_review_min_percent": max(percents) if percents else None,
+    }
+    defaults = sorted(k for k, d in CONSERVATIVE_DEFAULTS.items() if not flat[k])
+    for k in defaults:
+        flat[k] = CONSERVATIVE_DEFAULTS[k]
+    urls = [f["url"] for f in cited.values() if f.get("url") and f["value"] is not None]
+    flat["sources"] = list(dict.fromkeys(urls))
+    flat["confidence"] = min(
+        (
+            (cited[k].get("confidence") or "low") if cited[k]["value"] is not None else "low"
+            for k in MED_SPA_FIELDS
+        ),
+        key=_CONFIDENCE_RANK.__getitem__,
+    )
+    flat["defaults_applied"] = defaults
+    return flat
 
 
 def facts(record: Any) -> RuleFacts:
@@ -170,3 +238,81 @@ def facts(record: Any) -> RuleFacts:
         pa_supervision_ratio=get("pa_supervision_ratio"),
         np_collaboration_ratio=get("np_collaboration_ratio"),
     )
+
+
+# --- operations' edits through the flat fields ---------------------------------------------------
+
+
+def _ratio_from(flat: int | None, current: Any) -> Any:
+    if flat is None:
+        return None
+    kept = current if isinstance(current, dict) else {"counts": "heads"}
+    return {**kept, "max": flat}
+
+
+def _lasers_from(flat: bool | None, current: Any) -> Any:
+    if flat is None:
+        return None
+    if not flat:
+        return "prohibited"
+    return current if current in ("limited", "under_delegation") else "limited"
+
+
+def _gfe_from(flat: list[str], current: Any) -> list[str]:
+    extra = [r for r in (current or []) if r not in ("physician", "np", "pa")]
+    return [*flat, *extra]
+
+
+def _chart_review_from(flat: float | None, current: Any) -> Any:
+    if flat is None:
+        return None
+    return [
+        {
+            "applies_to": ["np", "pa"],
+            "percent": flat,
+            "summary": f"At least {flat:g}% of charts (set by operations)",
+        }
+    ]
+
+
+# flat field → (cited field, its new value from the flat value and the cited one)
+FLAT_TO_CITED: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
+    "np_practice_authority": ("np_practice_authority", lambda f, _c: f),
+    "cpom": ("cpom", lambda f, _c: f),
+    "pa_supervision_ratio": ("pa_supervision_ratio", _ratio_from),
+    "np_collaboration_ratio": ("np_collaboration_ratio", _ratio_from),
+    "remote_supervision_allowed": (
+        "supervision_injectables",
+        lambda f, _c: None if f is None else ("remote" if f else "onsite"),
+    ),
+    "gfe_required_by": ("gfe_performers", _gfe_from),
+    "rn_may_inject_neurotoxins_under_delegation": (
+        "rn_injects_neurotoxins_fillers",
+        lambda f, _c: f,
+    ),
+    "esthetician_may_use_lasers": ("esthetician_lasers", _lasers_from),
+    "chart_review_min_percent": ("chart_review", _chart_review_from),
+}
+
+
+def cited_from_flat(
+    flat: dict[str, Any], cited: dict[str, dict[str, Any]], *, provenance: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """The cited facts that flat values change: a flat value equal to what the cited facts
+    already project changes nothing; any other becomes a fact with `provenance` (citation,
+    url, confidence, checked_on, note)."""
+    current = project(cited)
+    changed: dict[str, dict[str, Any]] = {}
+    for name, (field, translate) in FLAT_TO_CITED.items():
+        if name not in flat or flat[name] == current[name]:
+            continue
+        value = translate(flat[name], cited[field]["value"])
+        if value is None:
+            changed[field] = {
+                "value": None,
+                "checked_on": provenance["checked_on"],
+                "note": provenance["note"] + " (set to unknown)",
+            }
+        else:
+            changed[field] = {"value": value, **provenance}
+    return changed

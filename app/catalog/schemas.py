@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, create_model, field_validator
 
+from app.catalog import dataset
 from app.catalog.services import service_codes
 from app.catalog.types import ServiceCode, ServiceCodes, UsState
 from app.catalog.vocabulary import Specialty
@@ -117,6 +118,65 @@ class StateRuleUpdate(StateRuleFields):
         return sorted(set(v))
 
 
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+class AlternativeRead(ResponseModel):
+    value: Any
+    citation: str
+    url: str | None
+    reason: str
+
+
+class FactRead(ResponseModel):
+    """One rule with its source. `value: null` means unknown, never "allowed" or "no limit";
+    `"none"` is a known absence (no cap, no filing...), cited like any value."""
+
+    value: Any
+    citation: str | None
+    url: str | None
+    confidence: ConfidenceField | None
+    checked_on: date
+    note: str | None
+    alternatives: list[AlternativeRead]
+    edited_by_operations: bool = Field(
+        description="Set by operations: a newer data file does not overwrite it"
+    )
+
+
+# One component per field (`PaSupervisionRatioFact`...), its value typed as the data file's.
+_FACT_MODELS: dict[str, type[FactRead]] = {
+    name: create_model(
+        f"{_camel(name)}Fact",
+        __base__=FactRead,
+        __doc__=f"{dataset.FIELD_DOCS[name]}. null = unknown.",
+        value=(tp | None, ...),
+    )
+    for name, tp in dataset.FIELD_TYPES.items()
+}
+CitedRules = create_model(  # type: ignore[call-overload]
+    "CitedRules",
+    __base__=ResponseModel,
+    __doc__="Every rule of the jurisdiction as a cited fact.",
+    **{name: (model, ...) for name, model in _FACT_MODELS.items()},
+)
+
+
+class FactUpdate(BaseModel):
+    """A rule's new value with its source; checked as the data file's facts are (the value's
+    type depends on the field) and dated today."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    value: Any = Field(description="null = unknown; the shape depends on the field")
+    citation: Annotated[str, FREE_TEXT] | None = Field(default=None, max_length=500)
+    url: Annotated[str, FREE_TEXT] | None = Field(default=None, max_length=1000)
+    confidence: ConfidenceField | None = None
+    note: Annotated[str, FREE_TEXT] | None = Field(default=None, max_length=4000)
+    alternatives: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
+
+
 class StateRuleRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -137,6 +197,15 @@ class StateRuleRead(ResponseModel):
     confidence: ConfidenceField
     caveats: str
     reviewed_on: date
+    rules: CitedRules = Field(
+        description="Every rule with its citation, URL, confidence and checked date"
+    )
+    defaults_applied: list[str] = Field(
+        description="Flat fields holding the product's conservative default because the "
+        "state's rule is unknown (see `rules`): not the state's law"
+    )
+    data_version: str | None = Field(description="The research-data version last applied")
+    disclaimer: str = Field(description="Not legal advice")
     oversight_tier: int = Field(ge=1, le=3, description="Derived: 1 light - 3 strict")
     # Extensions (derived, read-only): the caps matching enforces, defaults applied.
     effective_pa_cap: int | None = None

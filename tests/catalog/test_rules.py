@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.catalog import rules
+from app.catalog.dataset import FIELDS
 from app.catalog.services import service_catalog
 
 API_SERVICE_CODES = {
@@ -39,17 +40,28 @@ def seed_by_code() -> dict[str, dict[str, Any]]:
     return {r["code"]: r for r in rules.seed_rules()[1]}
 
 
+LIGHT = rules.RuleFacts(
+    np_practice_authority="full",
+    cpom="permissive",
+    remote_supervision_allowed=True,
+    rn_may_inject_neurotoxins_under_delegation=True,
+    esthetician_may_use_lasers=True,
+    gfe_required_by=("physician", "np", "pa"),
+    chart_review_min_percent=None,
+    pa_supervision_ratio=None,
+    np_collaboration_ratio=None,
+)
+
+
 def test_seed_has_51_jurisdictions_in_api_shape():
     by_code = seed_by_code()
     assert len(by_code) == 51
     assert "DC" in by_code
-    tx = by_code["TX"]
-    assert tx["pa_supervision_ratio"] == 7
-    assert tx["notable_rules"].startswith("Texas Medical Board")
-    # "unknown" in the research becomes null, never false.
-    assert by_code["AK"]["remote_supervision_allowed"] is None
-    assert by_code["FL"]["remote_supervision_allowed"] is False
-    assert by_code["NJ"]["rn_may_inject_neurotoxins_under_delegation"] is None
+    for record in by_code.values():
+        assert set(record["rules"]) == set(FIELDS)
+        assert record["np_practice_authority"] in ("full", "reduced", "restricted")
+        cap = record["rules"]["pa_supervision_ratio"]["value"]
+        assert record["pa_supervision_ratio"] == (cap["max"] if isinstance(cap, dict) else None)
 
 
 def test_catalog_covers_the_contract_codes():
@@ -59,40 +71,60 @@ def test_catalog_covers_the_contract_codes():
     assert all(1 <= s.risk_tier <= 3 for s in catalog.values())
 
 
-@pytest.mark.parametrize(("code", "tier"), [("CA", 3), ("FL", 3), ("TX", 2), ("AK", 1), ("AZ", 1)])
-def test_oversight_tier_of_known_states(code, tier):
-    assert rules.oversight_tier(rules.facts(seed_by_code()[code])) == tier
+@pytest.mark.parametrize(
+    ("changes", "tier"),
+    [
+        ({}, 1),  # 0 points
+        ({"np_practice_authority": "reduced", "cpom": "moderate"}, 1),  # 2
+        ({"np_practice_authority": "restricted", "remote_supervision_allowed": None}, 2),  # 3
+        (
+            {"cpom": "strict", "gfe_required_by": ("physician",), "chart_review_min_percent": 10.0},
+            2,
+        ),
+        (
+            {
+                "np_practice_authority": "restricted",
+                "cpom": "strict",
+                "remote_supervision_allowed": False,
+            },
+            3,
+        ),  # 6
+    ],
+)
+def test_oversight_tier_from_points(changes, tier):
+    assert rules.oversight_tier(dataclasses.replace(LIGHT, **changes)) == tier
 
 
 def test_onsite_services_follow_remote_supervision_rule():
     catalog = service_catalog()
-    by_code = seed_by_code()
     procedures = {c for c, s in catalog.items() if s.delegated_procedure}
-    # FL: remote supervision known not allowed → every delegated procedure on site.
-    assert set(rules.onsite_required_services(rules.facts(by_code["FL"]), catalog)) == procedures
-    # Unknown (AK): remote only for low-risk work.
-    ak = set(rules.onsite_required_services(rules.facts(by_code["AK"]), catalog))
-    assert "neurotoxins" in ak
-    assert "laser_hair_removal" not in ak
-    # Allowed (TX): only what boards commonly expect on site.
-    tx = set(rules.onsite_required_services(rules.facts(by_code["TX"]), catalog))
-    assert tx == {c for c, s in catalog.items() if s.commonly_onsite}
+    forbidden = dataclasses.replace(LIGHT, remote_supervision_allowed=False)
+    unknown = dataclasses.replace(LIGHT, remote_supervision_allowed=None)
+    # Remote supervision known not allowed: every delegated procedure on site.
+    assert set(rules.onsite_required_services(forbidden, catalog)) == procedures
+    # Unknown: remote only for low-risk work.
+    listed = set(rules.onsite_required_services(unknown, catalog))
+    assert "neurotoxins" in listed
+    assert "laser_hair_removal" not in listed
+    # Allowed: only what boards commonly expect on site.
+    allowed = set(rules.onsite_required_services(LIGHT, catalog))
+    assert allowed == {c for c, s in catalog.items() if s.commonly_onsite}
     # Prescribing programmes are never on the list.
-    for code in ("FL", "AK", "TX"):
-        listed = rules.onsite_required_services(rules.facts(by_code[code]), catalog)
-        assert "glp1_weight_loss" not in listed
+    for f in (forbidden, unknown, LIGHT):
+        assert "glp1_weight_loss" not in rules.onsite_required_services(f, catalog)
 
 
 def test_supervisee_caps():
-    by_code = seed_by_code()
-    tx, ak, oh = (rules.facts(by_code[c]) for c in ("TX", "AK", "OH"))
-    assert (rules.effective_pa_cap(tx), rules.effective_np_cap(tx)) == (7, 7)
+    texas_like = dataclasses.replace(
+        LIGHT, np_practice_authority="restricted", pa_supervision_ratio=7, np_collaboration_ratio=7
+    )
+    assert (rules.effective_pa_cap(texas_like), rules.effective_np_cap(texas_like)) == (7, 7)
     # Full practice authority: NPs need no collaborating physician, so no NP cap.
-    assert rules.effective_np_cap(ak) is None
+    assert rules.effective_np_cap(LIGHT) is None
     # Reduced state with an unknown PA cap: the configurable default applies.
-    assert oh.pa_supervision_ratio is None
-    assert rules.effective_pa_cap(oh, default_cap=3) == 3
-    assert rules.effective_np_cap(oh) == 5
+    reduced = dataclasses.replace(LIGHT, np_practice_authority="reduced", np_collaboration_ratio=5)
+    assert rules.effective_pa_cap(reduced, default_cap=3) == 3
+    assert rules.effective_np_cap(reduced) == 5
 
 
 STRICTER: dict[str, list[Any]] = {

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from app.catalog import rules
+from app.catalog.dataset import FIELDS
 from app.catalog.models import StateRule
 from app.catalog.service import load_state_rules
 from app.kit.clock import today
@@ -28,11 +31,19 @@ API_FIELDS = {
     "caveats",
     "reviewed_on",
     "oversight_tier",
+    "rules",
+    "defaults_applied",
+    "data_version",
+    "disclaimer",
 }
 
 
 def editable(record: dict[str, Any]) -> dict[str, Any]:
     keep = API_FIELDS - {
+        "rules",
+        "defaults_applied",
+        "data_version",
+        "disclaimer",
         "code",
         "name",
         "oversight_tier",
@@ -170,3 +181,132 @@ async def test_put_validation_names_the_field(client, session, settings):
         assert response.status_code == 422, field
         assert any(field in e["loc"] for e in response.json()["errors"]), (field, response.json())
     assert (await client.put("/v1/states/ZZ", json=good, headers=headers)).status_code == 404
+
+
+# --- cited rules ---------------------------------------------------------------------------------
+
+CITED = {
+    "value": {"max": 3, "counts": "fte", "exceptions": "none in this test"},
+    "citation": "Test Admin. Code §9.9(a)",
+    "url": "https://example.org/9.9",
+    "confidence": "high",
+    "note": "Read in the rule text.",
+}
+
+
+async def test_every_rule_comes_with_its_source(client):
+    tx = (await client.get("/v1/states/TX")).json()
+    assert tx["disclaimer"].lower().count("legal advice") == 1
+    assert set(tx["rules"]) == set(FIELDS)
+    for name, fact in tx["rules"].items():
+        assert {"value", "citation", "url", "confidence", "checked_on"} <= set(fact), name
+        assert fact["edited_by_operations"] is False
+        if fact["value"] is not None:
+            assert fact["citation"], name
+            assert fact["confidence"] in ("high", "medium", "low"), name
+    assert tx["rules"]["combined_supervisee_cap"]["value"]["max"] == 7
+    # The flat fields are projections of the cited facts.
+    record = next(s for s in rules.dataset().states if s.code == "TX")
+    flat = rules.project({k: f.model_dump(mode="json") for k, f in record.rules.items()})
+    for name in rules.FLAT_TO_CITED:
+        assert tx[name] == flat[name], name
+    assert tx["defaults_applied"] == flat["defaults_applied"]
+
+
+async def test_an_unknown_rule_shows_the_conservative_default_by_name(client):
+    for item in (await client.get("/v1/states")).json()["items"]:
+        for name in item["defaults_applied"]:
+            assert item[name] == rules.CONSERVATIVE_DEFAULTS[name]
+            cited = rules.FLAT_TO_CITED[name][0]
+            assert item["rules"][cited]["value"] is None  # the state's rule is unknown
+
+
+async def test_ops_replace_one_rule_with_its_source(client, session, settings):
+    headers = await ops_headers(client, session, settings)
+    response = await client.put(
+        "/v1/states/TX/rules/pa_supervision_ratio", json=CITED, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    fact = body["rules"]["pa_supervision_ratio"]
+    assert fact["value"] == CITED["value"]
+    assert fact["checked_on"] == today().isoformat()
+    assert fact["edited_by_operations"] is True
+    assert body["pa_supervision_ratio"] == 3  # the flat field follows
+    assert body["reviewed_on"] == today().isoformat()
+    assert (await client.get("/v1/states/TX")).json()["rules"]["pa_supervision_ratio"] == fact
+
+    [entry] = (
+        await client.get(
+            "/v1/audit", params={"object_type": "state_rule", "object_id": "TX"}, headers=headers
+        )
+    ).json()["items"]
+    assert entry["action"] == "state_rule.fact_updated"
+    assert entry["after"]["rules"]["pa_supervision_ratio"]["citation"] == CITED["citation"]
+    assert entry["before"]["rules"]["pa_supervision_ratio"]["value"] != CITED["value"]
+    assert entry["after"]["pa_supervision_ratio"] == 3
+
+
+async def test_an_unknown_rule_says_what_was_searched(client, session, settings):
+    headers = await ops_headers(client, session, settings)
+    ok = await client.put(
+        "/v1/states/TX/rules/iv_therapy",
+        json={"value": None, "note": "Searched the board's rules; nothing on IV hydration."},
+        headers=headers,
+    )
+    assert ok.status_code == 200
+    assert ok.json()["rules"]["iv_therapy"]["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "body", "where"),
+    [
+        ("pa_supervision_ratio", {**CITED, "citation": None}, "citation"),
+        ("pa_supervision_ratio", {**CITED, "url": None}, "URL"),
+        ("pa_supervision_ratio", {**CITED, "value": 4}, "value"),
+        ("cpom", {**CITED, "value": "lenient"}, "value"),
+        ("iv_therapy", {"value": None}, "searched"),
+        ("pa_supervision_ratio", {**CITED, "url": "ftp://example.org"}, "URL"),
+        ("pa_supervision_ratio", {**CITED, "surprise": 1}, "surprise"),
+        ("botox_parties", CITED, "field"),
+    ],
+)
+async def test_a_rule_edit_is_checked_as_the_data_file_is(
+    client, session, settings, field, body, where
+):
+    headers = await ops_headers(client, session, settings)
+    before = (await client.get("/v1/states/TX")).json()
+    response = await client.put(f"/v1/states/TX/rules/{field}", json=body, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert where.lower() in response.text.lower()
+    assert (await client.get("/v1/states/TX")).json() == before  # nothing written
+
+
+async def test_a_rule_edit_needs_ops_and_a_known_state(client, session, settings):
+    path = "/v1/states/TX/rules/pa_supervision_ratio"
+    assert (await client.put(path, json=CITED)).status_code == 401
+    for role in ("physician", "clinic_admin"):
+        response = await client.put(path, json=CITED, headers=await user_headers(client, role))
+        assert response.status_code == 403
+    ops = await ops_headers(client, session, settings)
+    missing = await client.put("/v1/states/ZZ/rules/pa_supervision_ratio", json=CITED, headers=ops)
+    assert missing.status_code == 404
+
+
+async def test_the_flat_form_records_what_it_changed_as_operations_facts(client, session, settings):
+    headers = await ops_headers(client, session, settings)
+    tx = (await client.get("/v1/states/TX")).json()
+    body = editable(tx) | {
+        "pa_supervision_ratio": 5,
+        "sources": ["https://example.org/memo"],
+        "confidence": "medium",
+    }
+    updated = (await client.put("/v1/states/TX", json=body, headers=headers)).json()
+    fact = updated["rules"]["pa_supervision_ratio"]
+    assert fact["value"]["max"] == 5
+    assert fact["url"] == "https://example.org/memo"
+    assert fact["confidence"] == "medium"
+    assert fact["edited_by_operations"] is True
+    # What the form left unchanged keeps the data file's citation.
+    assert updated["rules"]["cpom"] == tx["rules"]["cpom"]
