@@ -21,8 +21,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -34,9 +35,45 @@ from pydantic import (
     model_validator,
 )
 
+from app.kit.openapi import DocumentedAs
+
+
+class RuleRole(StrEnum):
+    """Who may do something under a rule."""
+
+    physician = "physician"
+    np = "np"
+    pa = "pa"
+    rn = "rn"
+
+
+class Supervisee(StrEnum):
+    """The delegates whose numbers and reviews rules set."""
+
+    np = "np"
+    pa = "pa"
+
+
+class SupervisionMode(StrEnum):
+    """Whether the physician may supervise a delegated procedure remotely."""
+
+    remote = "remote"
+    onsite = "onsite"
+
+
+class SecondCheck(StrEnum):
+    """What a second researcher found when re-checking a fact's citation."""
+
+    confirmed = "confirmed"
+    corrected = "corrected"
+
+
+# Validated as literals (plain strings in the data), documented as the named enums above.
 Confidence = Literal["high", "medium", "low"]
-Role = Literal["physician", "np", "pa", "rn"]
-Supervisee = Literal["np", "pa"]
+Role = Annotated[Literal["physician", "np", "pa", "rn"], DocumentedAs(RuleRole)]
+SuperviseeRole = Annotated[Literal["np", "pa"], DocumentedAs(Supervisee)]
+Supervision = Annotated[Literal["remote", "onsite"], DocumentedAs(SupervisionMode)]
+SecondCheckValue = Annotated[Literal["confirmed", "corrected"], DocumentedAs(SecondCheck)]
 NONE = "none"
 KnownNone = Literal["none"]
 
@@ -45,7 +82,11 @@ Days = Annotated[int, Field(ge=1, le=3660)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Served in responses with every member present (null when unset): the OpenAPI document
+    # marks them all required.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_serialization_defaults_required=True
+    )
 
 
 class Ratio(_Strict):
@@ -75,11 +116,11 @@ class Proximity(_Strict):
 
     summary: Text
     max_miles: int | None = Field(default=None, ge=1, le=1000)
-    applies_to: list[Supervisee] = Field(min_length=1)
+    applies_to: list[SuperviseeRole] = Field(min_length=1)
 
 
 class ChartReview(_Strict):
-    applies_to: list[Supervisee] = Field(min_length=1)
+    applies_to: list[SuperviseeRole] = Field(min_length=1)
     percent: float | None = Field(default=None, gt=0, le=100)
     charts: int | None = Field(default=None, ge=1, le=10000)
     every_days: Days | None = None
@@ -93,7 +134,7 @@ class ChartReview(_Strict):
 
 
 class Meeting(_Strict):
-    applies_to: list[Supervisee] = Field(min_length=1)
+    applies_to: list[SuperviseeRole] = Field(min_length=1)
     kind: Literal["site_visit", "meeting"]
     every_days: Days
     summary: Text
@@ -133,9 +174,9 @@ FIELD_TYPES: dict[str, Any] = {
     "np_collaboration_ratio": Ratio | KnownNone,
     "pa_supervision_ratio": Ratio | KnownNone,
     "combined_supervisee_cap": Ratio | KnownNone,
-    "supervision_injectables": Literal["remote", "onsite"],
-    "supervision_energy_devices": Literal["remote", "onsite"],
-    "supervision_iv_therapy": Literal["remote", "onsite"],
+    "supervision_injectables": Supervision,
+    "supervision_energy_devices": Supervision,
+    "supervision_iv_therapy": Supervision,
     "physician_onsite_when_delegates_treat": bool,
     "collaboration_proximity": Proximity | KnownNone,
     "satellite_offices": SatelliteOffices | KnownNone,
@@ -220,7 +261,7 @@ class Fact(_Strict):
     note: str | None = Field(default=None, max_length=4000)
     alternatives: list[Alternative] = Field(default_factory=list)
     # A second researcher re-checked the citation: "confirmed" it or "corrected" the fact.
-    second_check: Literal["confirmed", "corrected"] | None = None
+    second_check: SecondCheckValue | None = None
 
     @field_validator("url")
     @classmethod
@@ -337,11 +378,6 @@ def json_schema() -> str:
 
 def load(path: Path) -> Dataset:
     return Dataset.model_validate(json.loads(path.read_text()))
-
-
-def literal_values(field: str) -> tuple[str, ...]:
-    """The allowed strings of an enumerated field (e.g. cpom)."""
-    return tuple(get_args(FIELD_TYPES[field]))
 
 
 def main(argv: list[str] | None = None) -> int:

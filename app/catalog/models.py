@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Float, String, Text, func
+from sqlalchemy import CheckConstraint, Float, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,12 +70,16 @@ class StateRule(Base):
     reviewed_on: Mapped[date]
     # Every rule as a cited fact (dataset.Fact as JSON, keyed by dataset.FIELDS); the flat
     # columns above are projected from it (rules.project) for the engine.
-    rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'"))
     # Fields (and `notable_rules` / `caveats`) that operations edited: a newer data file never
     # overwrites them. `defaults_applied`: flat fields holding the product's conservative default
     # because the state's rule is unknown.
-    operations_fields: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
-    defaults_applied: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    operations_fields: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), server_default=text("'{}'")
+    )
+    defaults_applied: Mapped[list[str]] = mapped_column(
+        ARRAY(String(40)), server_default=text("'{}'")
+    )
     # The research-data version last applied to this row (NULL: edited by operations before
     # edits were tracked per field).
     data_version: Mapped[str | None] = mapped_column(String(20))

@@ -140,18 +140,23 @@ class FactRead(ResponseModel):
     checked_on: date
     note: str | None
     alternatives: list[AlternativeRead]
+    second_check: dataset.SecondCheckValue | None = Field(
+        description="A second researcher confirmed or corrected this fact"
+    )
     edited_by_operations: bool = Field(
         description="Set by operations: a newer data file does not overwrite it"
     )
 
 
+# The enumerations the flat fields already name, documented once.
+_VALUE_TYPES: dict[str, Any] = {"np_practice_authority": NpAuthorityField, "cpom": CpomField}
 # One component per field (`PaSupervisionRatioFact`...), its value typed as the data file's.
 _FACT_MODELS: dict[str, type[FactRead]] = {
     name: create_model(
         f"{_camel(name)}Fact",
         __base__=FactRead,
         __doc__=f"{dataset.FIELD_DOCS[name]}. null = unknown.",
-        value=(tp | None, ...),
+        value=(_VALUE_TYPES.get(name, tp) | None, ...),
     )
     for name, tp in dataset.FIELD_TYPES.items()
 }
