@@ -492,30 +492,28 @@ def rules_docs(
 @rules_cli.command("diff")
 def rules_diff(path: Path) -> None:
     """Show what loading FILE would change in the rules in force (writes nothing)."""
-    from app.catalog import dataset
-
-    data = _read_dataset(path)
-    assert isinstance(data, dataset.Dataset)
-    with contextlib.ExitStack() as stack, database(stack) as settings:
-        _migrate(settings)
-        plans = asyncio.run(_rules_plan(settings, data, apply=False))
-    for line in _plan_lines(data, plans):
-        print(line)
+    _rules_against_database(path, apply=False)
 
 
 @rules_cli.command("load")
 def rules_load(path: Path) -> None:
     """Load FILE: every field operations did not edit takes the file's cited fact."""
+    version = _rules_against_database(path, apply=True)
+    print(f"Loaded state rules {version}.")
+
+
+def _rules_against_database(path: Path, *, apply: bool) -> str:
+    """Plan FILE against the database (and apply it with `apply`); print the plan."""
     from app.catalog import dataset
 
     data = _read_dataset(path)
     assert isinstance(data, dataset.Dataset)
     with contextlib.ExitStack() as stack, database(stack) as settings:
         _migrate(settings)
-        plans = asyncio.run(_rules_plan(settings, data, apply=True))
+        plans = asyncio.run(_rules_plan(settings, data, apply=apply))
     for line in _plan_lines(data, plans):
         print(line)
-    print(f"Loaded state rules {data.version}.")
+    return data.version
 
 
 async def _rules_plan(settings: Settings, data: object, *, apply: bool) -> list[object]:
