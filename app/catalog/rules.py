@@ -23,19 +23,23 @@ operations edit a state.
 - `true`: the procedures boards commonly expect on site (`commonly_onsite` in the catalog).
 Prescribing programmes (GLP-1, hormones, prescription skincare) are never in the list.
 
-Supervisee caps: where a state publishes a PA or NP ratio it applies; where NPs practise with
-full authority no NP cap applies (no collaboration is needed); where a reduced or restricted
-state's cap is unknown (null), `DEFAULT_SUPERVISEE_CAP` applies until the figure is verified.
+Supervisee caps (`supervisee_caps`, from the cited rules): PA, NP and combined caps apply as the
+state's law sets them (heads or full-time equivalents, with the citation); a known absence sets
+none; NPs with full practice authority need no collaborating physician; a cap the data does not
+know takes `DEFAULT_SUPERVISEE_CAP` (configurable), which messages call the product's default,
+never the state's law. A PA cap never depends on NPs' practice authority.
+
+`physician_onsite_when_delegates_treat` (e.g. Maryland) puts every delegated procedure on site.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from app.catalog.dataset import MED_SPA_FIELDS, Dataset, StateRecord
 from app.catalog.services import ServiceDef
@@ -75,6 +79,8 @@ class RuleFacts:
     chart_review_min_percent: float | None
     pa_supervision_ratio: int | None
     np_collaboration_ratio: int | None
+    # A physician on site whenever a delegate treats (e.g. Maryland); None = unknown.
+    physician_onsite_always: bool | None = None
 
 
 def oversight_points(r: RuleFacts) -> int:
@@ -102,7 +108,7 @@ def onsite_required_services(r: RuleFacts, catalog: dict[str, ServiceDef]) -> li
     def required(s: ServiceDef) -> bool:
         if not s.delegated_procedure:
             return False
-        if r.remote_supervision_allowed is False:
+        if r.remote_supervision_allowed is False or r.physician_onsite_always:
             return True
         if r.remote_supervision_allowed is None:
             return s.risk_tier > 1
@@ -111,16 +117,69 @@ def onsite_required_services(r: RuleFacts, catalog: dict[str, ServiceDef]) -> li
     return sorted(code for code, s in catalog.items() if required(s))
 
 
-def effective_pa_cap(r: RuleFacts, default_cap: int = DEFAULT_SUPERVISEE_CAP) -> int | None:
-    if r.pa_supervision_ratio is not None:
-        return r.pa_supervision_ratio
-    return None if r.np_practice_authority == "full" else default_cap
+SuperviseeKind = Literal["pa", "np", "combined"]
+CapBasis = Literal["law", "no_cap_in_law", "full_practice", "default"]
+_CAP_FIELDS: dict[str, str] = {
+    "pa": "pa_supervision_ratio",
+    "np": "np_collaboration_ratio",
+    "combined": "combined_supervisee_cap",
+}
+CAP_LABELS: dict[str, str] = {"pa": "PAs", "np": "NPs", "combined": "NPs and PAs together"}
 
 
-def effective_np_cap(r: RuleFacts, default_cap: int = DEFAULT_SUPERVISEE_CAP) -> int | None:
-    if r.np_practice_authority == "full":
-        return None
-    return r.np_collaboration_ratio if r.np_collaboration_ratio is not None else default_cap
+@dataclass(frozen=True, slots=True)
+class Cap:
+    """How many supervisees of one kind one physician may have in a state, and on what basis:
+    the state's law (with its citation), a known absence of any cap, NPs' full practice
+    authority, or (the state's rule unknown) the product's conservative default."""
+
+    kind: str
+    limit: int | None
+    counts: str
+    basis: CapBasis
+    citation: str | None = None
+    exceptions: str | None = None
+
+    def describe(self, state_name: str) -> str:
+        """The cap in words, saying whose rule it is."""
+        label = CAP_LABELS[self.kind]
+        if self.basis == "default":
+            return (
+                f"mdmatch's default limit of {self.limit} {label} per physician (the product's "
+                f"conservative default: {state_name}'s own limit is unknown)"
+            )
+        unit = " (counted as full-time equivalents)" if self.counts == "fte" else ""
+        cited = f" ({self.citation})" if self.citation else ""
+        return f"{state_name}'s limit of {self.limit} {label} per physician{unit}{cited}"
+
+
+def supervisee_caps(
+    cited: Mapping[str, Mapping[str, Any]], default_cap: int = DEFAULT_SUPERVISEE_CAP
+) -> dict[str, Cap]:
+    """The PA, NP and combined caps a state's cited rules set. A PA cap never depends on NPs'
+    practice authority; NPs with full practice authority need no collaborating physician; a cap
+    the data does not know takes `default_cap`, marked as the product's default."""
+    out: dict[str, Cap] = {}
+    for kind, field in _CAP_FIELDS.items():
+        fact = cited.get(field) or {}
+        value = fact.get("value")
+        authority = cited.get("np_practice_authority") or {}
+        if kind == "np" and authority.get("value") == "full":
+            out[kind] = Cap(kind, None, "heads", "full_practice", authority.get("citation"))
+        elif isinstance(value, dict):
+            out[kind] = Cap(
+                kind,
+                int(value["max"]),
+                str(value["counts"]),
+                "law",
+                fact.get("citation"),
+                value.get("exceptions"),
+            )
+        elif value == "none":
+            out[kind] = Cap(kind, None, "heads", "no_cap_in_law", fact.get("citation"))
+        else:
+            out[kind] = Cap(kind, default_cap, "heads", "default")
+    return out
 
 
 @cache
@@ -237,7 +296,15 @@ def facts(record: Any) -> RuleFacts:
         chart_review_min_percent=get("chart_review_min_percent"),
         pa_supervision_ratio=get("pa_supervision_ratio"),
         np_collaboration_ratio=get("np_collaboration_ratio"),
+        physician_onsite_always=_cited_value(record, "physician_onsite_when_delegates_treat"),
     )
+
+
+def _cited_value(record: Any, field: str) -> Any:
+    cited = record.get("rules") if isinstance(record, dict) else getattr(record, "rules", None)
+    if not isinstance(cited, Mapping):
+        return None
+    return (cited.get(field) or {}).get("value")
 
 
 # --- operations' edits through the flat fields ---------------------------------------------------
@@ -266,6 +333,8 @@ def _gfe_from(flat: list[str], current: Any) -> list[str]:
 def _chart_review_from(flat: float | None, current: Any) -> Any:
     if flat is None:
         return None
+    if flat == 0:
+        return "none"  # a minimum of nothing: the state sets no chart-review minimum
     return [
         {
             "applies_to": ["np", "pa"],

@@ -215,6 +215,11 @@ class StateRuleRead(ResponseModel):
     # Extensions (derived, read-only): the caps matching enforces, defaults applied.
     effective_pa_cap: int | None = None
     effective_np_cap: int | None = None
+    effective_combined_cap: int | None = Field(
+        default=None,
+        description="NPs and PAs together; like the other two, the state's cap where known, "
+        "none where the law sets none, else the product's default",
+    )
 
 
 class StateRuleList(ResponseModel):

@@ -77,7 +77,7 @@ def _write(row: StateRule, cited: dict[str, Any], texts: dict[str, str]) -> None
     for name, value in texts.items():
         setattr(row, name, value)
     pinned = list(row.onsite_required_services) if row.onsite_services_pinned else None
-    for name, value in _derived(flat, pinned=pinned).items():
+    for name, value in _derived({**flat, "rules": cited}, pinned=pinned).items():
         setattr(row, name, value)
     row.reviewed_on = ruleset.reviewed_on(cited)
 
@@ -144,7 +144,13 @@ async def states_by_code(session: AsyncSession, codes: Sequence[str]) -> dict[st
     return {r.code: r for r in rows}
 
 
-_COMPUTED = {"rules", "disclaimer", "effective_pa_cap", "effective_np_cap"}
+_COMPUTED = {
+    "rules",
+    "disclaimer",
+    "effective_pa_cap",
+    "effective_np_cap",
+    "effective_combined_cap",
+}
 
 
 def to_read(rule: StateRule, *, default_cap: int = rules.DEFAULT_SUPERVISEE_CAP) -> StateRuleRead:
@@ -156,9 +162,10 @@ def to_read(rule: StateRule, *, default_cap: int = rules.DEFAULT_SUPERVISEE_CAP)
     read = StateRuleRead.model_validate(
         columns | {"rules": cited, "disclaimer": rules.dataset().disclaimer}
     )
-    f = rules.facts(rule)
-    read.effective_pa_cap = rules.effective_pa_cap(f, default_cap)
-    read.effective_np_cap = rules.effective_np_cap(f, default_cap)
+    caps = rules.supervisee_caps(rule.rules, default_cap)
+    read.effective_pa_cap = caps["pa"].limit
+    read.effective_np_cap = caps["np"].limit
+    read.effective_combined_cap = caps["combined"].limit
     return read
 
 
@@ -215,8 +222,9 @@ async def update_state(
             "note": f"Set by operations with PUT /v1/states/{rule.code}",
         },
     )
+    flat_names = {cited: name for name, (cited, _) in rules.FLAT_TO_CITED.items()}
     for field, fact in changed.items():
-        changed[field] = _checked(field, fact)
+        changed[field] = _checked(field, fact, loc=["body", flat_names[field]])
     texts = {t: getattr(body, t) for t in ruleset.RECORD_TEXTS}
     edited_texts = {t for t, v in texts.items() if v != getattr(rule, t)}
     rule.operations_fields = sorted(set(rule.operations_fields) | set(changed) | edited_texts)
@@ -237,14 +245,15 @@ async def update_state(
     return rule
 
 
-def _checked(field: str, fact: dict[str, Any]) -> dict[str, Any]:
+def _checked(field: str, fact: dict[str, Any], *, loc: list[Any] | None = None) -> dict[str, Any]:
+    """`fact` checked as the data file's are; a 422 naming `loc` (default: the body's member)."""
     try:
         return validate_fact(field, fact)
     except (ValidationError, ValueError) as exc:
         errors = (
-            [{"loc": ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
+            [{"loc": loc or ["body", *e["loc"]], "msg": e["msg"]} for e in exc.errors()]
             if isinstance(exc, ValidationError)
-            else [{"loc": ["body", "value"], "msg": str(exc)}]
+            else [{"loc": loc or ["body", "value"], "msg": str(exc)}]
         )
         raise ValidationFailed(errors) from None
 

@@ -9,10 +9,10 @@ or the clinic should act; `info` otherwise. Blocking flags stop `submit` (409).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from app.catalog.rules import RuleFacts
+from app.catalog.rules import CAP_LABELS, Cap, RuleFacts
 from app.catalog.services import ServiceDef
 
 Severity = Literal["blocking", "warning", "info"]
@@ -26,8 +26,21 @@ class StateContext:
     facts: RuleFacts
     onsite_required_services: tuple[str, ...]
     onsite_pinned: bool
-    pa_cap: int | None
-    np_cap: int | None
+    caps: Mapping[str, Cap]
+    # The state's cited facts (dataset.Fact as JSON, by field): citations for messages.
+    cited: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def pa_cap(self) -> int | None:
+        return self.caps["pa"].limit
+
+    @property
+    def np_cap(self) -> int | None:
+        return self.caps["np"].limit
+
+    def citation(self, rule: str) -> str | None:
+        fact = self.cited.get(rule) or {}
+        return fact.get("citation") if fact.get("value") is not None else None
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,8 @@ class ComplianceFlag:
     severity: Severity
     state: str | None
     message: str
+    # The rule the flag applies (statute or board rule), when the data cites one.
+    citation: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +58,7 @@ class ComplianceFlag:
             "severity": self.severity,
             "state": self.state,
             "message": self.message,
+            "citation": self.citation,
         }
 
 
@@ -71,8 +87,14 @@ def compliance_flags(
     for st in states:
         f = st.facts
 
-        def flag(code: str, severity: Severity, message: str, st: StateContext = st) -> None:
-            flags.append(ComplianceFlag(code, severity, st.code, message))
+        def flag(
+            code: str,
+            severity: Severity,
+            message: str,
+            st: StateContext = st,
+            citation: str | None = None,
+        ) -> None:
+            flags.append(ComplianceFlag(code, severity, st.code, message, citation))
 
         # Corporate practice of medicine.
         if ownership_model == "non_physician_owned" and f.cpom == "strict":
@@ -103,15 +125,26 @@ def compliance_flags(
 
         # Where the director must be on site, remote oversight does not work.
         onsite = sorted(requested & set(st.onsite_required_services))
+        delegated = sorted(c for c in requested if catalog[c].delegated_procedure)
         if oversight_mode == "remote" and onsite:
-            known = f.remote_supervision_allowed is False or st.onsite_pinned
+            known = (
+                f.remote_supervision_allowed is False
+                or bool(f.physician_onsite_always)
+                or st.onsite_pinned
+            )
             if known:
+                rule = (
+                    "physician_onsite_when_delegates_treat"
+                    if f.physician_onsite_always
+                    else "supervision_injectables"
+                )
                 flag(
                     "remote_supervision_not_permitted",
                     "blocking",
                     f"{st.name} requires the supervising physician on site for "
                     f"{_names(onsite, catalog)}. Choose hybrid or on-site oversight, or drop "
                     "those services at this location.",
+                    citation=None if st.onsite_pinned else st.citation(rule),
                 )
             elif f.remote_supervision_allowed is None:
                 flag(
@@ -128,6 +161,46 @@ def compliance_flags(
                     f"{st.name} allows remote supervision, but boards commonly expect a "
                     f"physician on site for {_names(onsite, catalog)}. Consider hybrid "
                     "oversight for those procedures.",
+                    citation=st.citation("supervision_injectables"),
+                )
+        elif oversight_mode == "remote" and delegated and f.remote_supervision_allowed is None:
+            flag(
+                "remote_supervision_unknown",
+                "warning",
+                f"We could not confirm whether {st.name} allows remote supervision of "
+                f"{_names(delegated, catalog)}. mdmatch matches remote oversight of these "
+                "low-risk procedures by its own default, not because the state's law allows "
+                "it: confirm with the board, or choose hybrid oversight.",
+            )
+        if (
+            oversight_mode == "remote"
+            and delegated
+            and f.physician_onsite_always is None
+            and f.remote_supervision_allowed is not False
+            and any(staff.get(t, 0) for t in ("np", "pa", "rn", "esthetician"))
+        ):
+            flag(
+                "physician_onsite_rule_unknown",
+                "warning",
+                f"We could not confirm whether {st.name} requires a physician on site "
+                "whenever a non-physician performs a delegated procedure. Confirm with the "
+                "board before treating without one, or choose hybrid oversight.",
+            )
+
+        # Supervision duties the state sets (chart review, site visits), for the staff it has.
+        for rule, what in (("chart_review", "chart review"), ("site_visits", "site visits")):
+            duties = (st.cited.get(rule) or {}).get("value")
+            if not isinstance(duties, list):
+                continue
+            applying = [
+                d["summary"] for d in duties if any(staff.get(t, 0) for t in d["applies_to"])
+            ]
+            if applying:
+                flag(
+                    f"{rule}_required",
+                    "info",
+                    f"{st.name} sets the director's {what}: " + " ".join(applying),
+                    citation=st.citation(rule),
                 )
 
         # RNs injecting under delegation while the physician is off site.
@@ -173,17 +246,26 @@ def compliance_flags(
                     f"{_names(energy, catalog)}.",
                 )
 
-        # Supervision ratios.
-        for ptype, cap, label in (("pa", st.pa_cap, "PAs"), ("np", st.np_cap, "NPs")):
-            count = staff.get(ptype, 0)
-            if cap is not None and count > cap:
-                directors = -(-count // cap)
-                flag(
-                    "supervisee_cap_exceeded",
-                    "warning",
-                    f"{count} {label} exceed {st.name}'s limit of {cap} per supervising "
-                    f"physician: plan for {directors} directors or fewer {label}.",
-                )
+        # Supervision ratios: PAs, NPs and both together, as each is known (or defaulted).
+        counts = {
+            "pa": staff.get("pa", 0),
+            "np": staff.get("np", 0),
+            "combined": staff.get("pa", 0) + staff.get("np", 0),
+        }
+        for kind, cap in st.caps.items():
+            count = counts[kind]
+            if cap.limit is None or count <= cap.limit:
+                continue
+            directors = -(-count // cap.limit)
+            label = CAP_LABELS[kind]
+            exceptions = f" Exceptions in the rule: {cap.exceptions}" if cap.exceptions else ""
+            flag(
+                "supervisee_cap_exceeded",
+                "warning",
+                f"{count} {label} exceed {cap.describe(st.name)}: plan for {directors} "
+                f"directors or fewer {label}.{exceptions}",
+                citation=cap.citation,
+            )
 
         # Good-faith exams.
         gfe = set(f.gfe_required_by)
@@ -213,9 +295,9 @@ def compliance_flags(
                 f"your director needs a DEA registration in {st.name}, which matching requires.",
             )
 
-    unique: dict[tuple[str, str | None, str], ComplianceFlag] = {}
+    unique: dict[tuple[str, str | None, str, str], ComplianceFlag] = {}
     for fl in flags:
-        unique.setdefault((fl.code, fl.state, fl.severity), fl)
+        unique.setdefault((fl.code, fl.state, fl.severity, fl.message), fl)
     return sorted(
         unique.values(), key=lambda x: (SEVERITY_ORDER[x.severity], x.state or "", x.code)
     )

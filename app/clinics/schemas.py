@@ -206,6 +206,11 @@ class ComplianceFlagRead(ResponseModel):
     severity: Literal["blocking", "warning", "info"]
     state: UsState | None
     message: str
+    citation: str | None = Field(
+        default=None,
+        description="The statute or board rule the flag applies, where the data cites one "
+        "(null for the product's own defaults and for unknown rules)",
+    )
 
 
 class DirectorGap(ResponseModel):

@@ -221,8 +221,8 @@ def state_context(rule: StateRule, *, default_cap: int) -> StateContext:
         facts=f,
         onsite_required_services=tuple(rule.onsite_required_services),
         onsite_pinned=rule.onsite_services_pinned,
-        pa_cap=rules.effective_pa_cap(f, default_cap),
-        np_cap=rules.effective_np_cap(f, default_cap),
+        caps=rules.supervisee_caps(rule.rules, default_cap),
+        cited=rule.rules,
     )
 
 

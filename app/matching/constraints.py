@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.selectable import LateralFromClause
 
+from app.catalog.rules import Cap
 from app.clinics.models import Intake
 from app.engagements.models import LIVE_ENGAGEMENT_STATUSES, Engagement, EngagementDirector
 from app.kit.geo import EARTH_RADIUS_MILES
@@ -60,8 +61,9 @@ class MatchContext:
     supervisees: int
     pa_count: int
     np_count: int
-    pa_caps: dict[str, int | None] = field(default_factory=dict)
-    np_caps: dict[str, int | None] = field(default_factory=dict)
+    # Per state: the PA, NP and combined caps (the state's law, or the product's default).
+    caps: Mapping[str, Mapping[str, Cap]] = field(default_factory=dict)
+    state_names: Mapping[str, str] = field(default_factory=dict)
     round: int = 1
     # Physicians never to propose (directors who left this intake's engagement).
     excluded: tuple[uuid.UUID, ...] = ()
@@ -116,9 +118,14 @@ def distance_miles(lat: float, lon: float) -> ColumnElement[float]:
     return 2 * EARTH_RADIUS_MILES * func.asin(func.sqrt(func.least(a, 1.0)))
 
 
-def _min_cap(caps: dict[str, int | None], states: Sequence[str]) -> int | None:
-    known = [c for s in states if (c := caps.get(s)) is not None]
-    return min(known) if known else None
+def binding_cap(ctx: MatchContext, states: Sequence[str], kind: str) -> tuple[str, Cap] | None:
+    """The strictest cap of `kind` among `states` (state, cap), or None where none applies."""
+    capped = [
+        (state, cap)
+        for state in sorted(states)
+        if (cap := ctx.caps.get(state, {}).get(kind)) is not None and cap.limit is not None
+    ]
+    return min(capped, key=lambda sc: (sc[1].limit, sc[0])) if capped else None
 
 
 Builder = Callable[[LateralFromClause], ColumnElement[bool]]
@@ -210,22 +217,26 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
             lambda load: load.c.supervisees + supervisees <= Physician.max_supervisees,
         )
     )
-    pa_cap = _min_cap(ctx.pa_caps, states)
-    if pa_cap is not None and pas:
+    adding = {"pa": pas, "np": nps, "combined": pas + nps}
+    for kind in ("pa", "np", "combined"):
+        bound = binding_cap(ctx, states, kind)
+        if bound is None or not adding[kind]:
+            continue
+        state, cap = bound
+        limit, more = cap.limit, adding[kind]
+        assert limit is not None
+        held = {
+            "pa": lambda load: load.c.pas,
+            "np": lambda load: load.c.nps,
+            "combined": lambda load: load.c.pas + load.c.nps,
+        }[kind]
         out.append(
             (
-                "pa_ratio",
-                f"stays within the state PA cap of {pa_cap}",
-                lambda load: load.c.pas + pas <= pa_cap,
-            )
-        )
-    np_cap = _min_cap(ctx.np_caps, states)
-    if np_cap is not None and nps:
-        out.append(
-            (
-                "np_ratio",
-                f"stays within the state NP cap of {np_cap}",
-                lambda load: load.c.nps + nps <= np_cap,
+                f"{kind}_ratio",
+                f"stays within {cap.describe(ctx.state_names.get(state, state))}",
+                lambda load, held=held, more=more, limit=limit: (  # type: ignore[misc]
+                    held(load) + more <= limit
+                ),
             )
         )
     clinic_id = ctx.clinic_id

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import User
+from app.catalog.rules import CAP_LABELS
 from app.catalog.services import service_catalog
 from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
 from app.clinics.service import provider_counts, state_contexts
@@ -128,8 +129,8 @@ async def build_context(
         supervisees=sum(counts.values()),
         pa_count=counts.get("pa", 0),
         np_count=counts.get("np", 0),
-        pa_caps={c: ctx.pa_cap for c, ctx in contexts.items()},
-        np_caps={c: ctx.np_cap for c, ctx in contexts.items()},
+        caps={c: ctx.caps for c, ctx in contexts.items()},
+        state_names={c: ctx.name for c, ctx in contexts.items()},
         round=intake.matching_round,
         excluded=departed,
     )
@@ -153,15 +154,20 @@ def states_of(ctx: mc.MatchContext) -> list[str]:
 
 
 def needs_multiple_directors(ctx: mc.MatchContext) -> list[dict[str, Any]]:
+    counts = {"pa": ctx.pa_count, "np": ctx.np_count, "combined": ctx.pa_count + ctx.np_count}
     out = []
     for state in states_of(ctx):
-        for label, count, cap in (
-            ("PAs", ctx.pa_count, ctx.pa_caps.get(state)),
-            ("NPs", ctx.np_count, ctx.np_caps.get(state)),
-        ):
-            if cap is not None and count > cap:
+        for kind, cap in ctx.caps.get(state, {}).items():
+            if cap.limit is not None and counts[kind] > cap.limit:
                 out.append(
-                    {"state": state, "providers": label, "count": count, "cap_per_physician": cap}
+                    {
+                        "state": state,
+                        "providers": CAP_LABELS[kind],
+                        "count": counts[kind],
+                        "cap_per_physician": cap.limit,
+                        "basis": cap.basis,
+                        "citation": cap.citation,
+                    }
                 )
     return out
 

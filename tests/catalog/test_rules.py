@@ -114,17 +114,75 @@ def test_onsite_services_follow_remote_supervision_rule():
         assert "glp1_weight_loss" not in rules.onsite_required_services(f, catalog)
 
 
-def test_supervisee_caps():
-    texas_like = dataclasses.replace(
-        LIGHT, np_practice_authority="restricted", pa_supervision_ratio=7, np_collaboration_ratio=7
+def _fact(value: Any, citation: str = "Test Code §1") -> dict[str, Any]:
+    return {"value": value, "citation": citation if value is not None else None}
+
+
+@pytest.mark.parametrize(
+    ("authority", "pa", "np", "combined", "expected"),
+    [
+        # Texas: seven, or the FTE equivalent, for PAs, NPs and both together.
+        (
+            "restricted",
+            {"max": 7, "counts": "fte"},
+            {"max": 7, "counts": "fte"},
+            {"max": 7, "counts": "fte"},
+            {"pa": (7, "law"), "np": (7, "law"), "combined": (7, "law")},
+        ),
+        # Full practice authority: no NP cap; an unknown PA cap still takes the default.
+        (
+            "full",
+            None,
+            "none",
+            "none",
+            {
+                "pa": (3, "default"),
+                "np": (None, "full_practice"),
+                "combined": (None, "no_cap_in_law"),
+            },
+        ),
+        # A known absence is no cap; an unknown cap is the default, whatever NPs may do.
+        (
+            "reduced",
+            "none",
+            None,
+            None,
+            {"pa": (None, "no_cap_in_law"), "np": (3, "default"), "combined": (3, "default")},
+        ),
+    ],
+)
+def test_supervisee_caps(authority, pa, np, combined, expected):
+    cited = {
+        "np_practice_authority": _fact(authority),
+        "pa_supervision_ratio": _fact(pa),
+        "np_collaboration_ratio": _fact(np),
+        "combined_supervisee_cap": _fact(combined),
+    }
+    caps = rules.supervisee_caps(cited, default_cap=3)
+    assert {k: (c.limit, c.basis) for k, c in caps.items()} == expected
+    for cap in caps.values():
+        if cap.basis == "law":
+            assert cap.citation == "Test Code §1"
+            assert "Test Code §1" in cap.describe("Texas")
+        if cap.basis == "default":
+            assert cap.citation is None
+            assert "mdmatch's default" in cap.describe("Texas")
+            assert "Texas's own limit is unknown" in cap.describe("Texas")
+
+
+def test_fte_caps_say_so():
+    cap = rules.Cap("combined", 7, "fte", "law", "22 Tex. Admin. Code §193.7(d)")
+    assert cap.describe("Texas") == (
+        "Texas's limit of 7 NPs and PAs together per physician (counted as full-time "
+        "equivalents) (22 Tex. Admin. Code §193.7(d))"
     )
-    assert (rules.effective_pa_cap(texas_like), rules.effective_np_cap(texas_like)) == (7, 7)
-    # Full practice authority: NPs need no collaborating physician, so no NP cap.
-    assert rules.effective_np_cap(LIGHT) is None
-    # Reduced state with an unknown PA cap: the configurable default applies.
-    reduced = dataclasses.replace(LIGHT, np_practice_authority="reduced", np_collaboration_ratio=5)
-    assert rules.effective_pa_cap(reduced, default_cap=3) == 3
-    assert rules.effective_np_cap(reduced) == 5
+
+
+def test_a_physician_on_site_rule_puts_every_delegated_procedure_on_site():
+    catalog = service_catalog()
+    procedures = {c for c, s in catalog.items() if s.delegated_procedure}
+    onsite = dataclasses.replace(LIGHT, physician_onsite_always=True)
+    assert set(rules.onsite_required_services(onsite, catalog)) == procedures
 
 
 STRICTER: dict[str, list[Any]] = {

@@ -310,3 +310,15 @@ async def test_the_flat_form_records_what_it_changed_as_operations_facts(client,
     assert fact["edited_by_operations"] is True
     # What the form left unchanged keeps the data file's citation.
     assert updated["rules"]["cpom"] == tx["rules"]["cpom"]
+
+
+async def test_a_zero_chart_review_minimum_means_none(client, session, settings):
+    """Found by fuzzing: 0% became a chart-review rule of 0%, which the dataset refuses (422)."""
+    headers = await ops_headers(client, session, settings)
+    body = editable((await client.get("/v1/states/AL")).json()) | {"chart_review_min_percent": 0}
+    response = await client.put("/v1/states/AL", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    fact = response.json()["rules"]["chart_review"]
+    assert fact["value"] == "none"
+    assert fact["edited_by_operations"] is True
+    assert response.json()["chart_review_min_percent"] is None

@@ -21,8 +21,8 @@ def ctx(code: str, **overrides: Any) -> StateContext:
         facts=f,
         onsite_required_services=tuple(rules.onsite_required_services(f, CATALOG)),
         onsite_pinned=False,
-        pa_cap=rules.effective_pa_cap(f),
-        np_cap=rules.effective_np_cap(f),
+        caps=rules.supervisee_caps(record["rules"]),
+        cited=record["rules"],
     )
 
 
@@ -104,11 +104,57 @@ def test_remote_where_remote_supervision_is_forbidden_is_blocked():
     assert not codes(hybrid, "blocking")
 
 
-def test_unknown_remote_rule_warns_for_risky_services_only():
-    assert ("remote_supervision_unknown", "AK") in codes(check(["AK"]), "warning")
-    low_risk = check(["AK"], services=("laser_hair_removal", "microneedling"))
-    assert ("remote_supervision_unknown", "AK") not in codes(low_risk)
-    assert not codes(check(["AK"], providers={"rn": 1}), "blocking")
+def _unknown_remote_state() -> str:
+    return next(c for c, r in sorted(SEED.items()) if r["remote_supervision_allowed"] is None)
+
+
+def test_unknown_remote_rule_is_never_silent():
+    state = _unknown_remote_state()
+    # Risky services: matched on site (the product's conservative reading), with a warning.
+    assert ("remote_supervision_unknown", state) in codes(check([state]), "warning")
+    # Low-risk services only: matched remotely by the product's default, and it says so.
+    low_risk = check([state], services=("laser_hair_removal", "microneedling"))
+    [flag] = [f for f in low_risk if f.code == "remote_supervision_unknown"]
+    assert flag.severity == "warning"
+    assert "default, not because the state's law allows it" in flag.message
+    assert flag.citation is None  # nothing to cite: the rule is unknown
+    assert not codes(check([state], providers={"rn": 1}), "blocking")
+    # Hybrid oversight does not depend on the unknown rule.
+    assert ("remote_supervision_unknown", state) not in codes(check([state], mode="hybrid"))
+
+
+def test_a_physician_on_site_rule_blocks_remote_oversight_with_its_citation():
+    md = ctx("MD")
+    assert md.facts.physician_onsite_always is True
+    flags = check([md], services=("laser_hair_removal",), providers={"np": 1})
+    [flag] = [f for f in flags if f.code == "remote_supervision_not_permitted"]
+    assert flag.severity == "blocking"
+    assert flag.citation == SEED["MD"]["rules"]["physician_onsite_when_delegates_treat"]["citation"]
+    assert "10.32.09" in flag.citation
+
+
+def test_an_unknown_physician_on_site_rule_is_a_warning():
+    state = next(
+        c
+        for c, r in sorted(SEED.items())
+        if r["rules"]["physician_onsite_when_delegates_treat"]["value"] is None
+        and r["remote_supervision_allowed"] is not False
+    )
+    flags = check([state], providers={"rn": 1, "np": 1})
+    assert ("physician_onsite_rule_unknown", state) in codes(flags, "warning")
+    assert ("physician_onsite_rule_unknown", state) not in codes(
+        check([state], providers={"rn": 1, "np": 1}, mode="onsite")
+    )
+
+
+def test_chart_review_and_site_visit_duties_are_named_with_their_citation():
+    flags = check(["TN"], providers={"np": 2})
+    [review] = [f for f in flags if f.code == "chart_review_required"]
+    assert review.severity == "info"
+    assert "20%" in review.message
+    assert "0880-06-.02" in (review.citation or "")
+    # The duties apply to the NPs they name: a clinic with only RNs has none of them.
+    assert "chart_review_required" not in {f.code for f in check(["TN"], providers={"rn": 2})}
 
 
 def test_ops_pinned_onsite_list_is_a_known_requirement():
@@ -134,12 +180,51 @@ def test_estheticians_with_lasers():
 
 def test_supervisee_caps():
     flags = check(["TX"], providers={"pa": 9, "np": 1})
-    flag = next(f for f in flags if f.code == "supervisee_cap_exceeded")
-    assert flag.severity == "warning"
-    assert "9 PAs exceed Texas's limit of 7" in flag.message
-    assert "2 directors" in flag.message
+    cap_flags = [f for f in flags if f.code == "supervisee_cap_exceeded"]
+    messages = " | ".join(f.message for f in cap_flags)
+    assert all(f.severity == "warning" for f in cap_flags)
+    assert "9 PAs exceed Texas's limit of 7 PAs per physician" in messages
+    assert "2 directors" in messages
+    # Texas combines NPs and PAs: 9 + 1 against seven, counted as full-time equivalents.
+    assert "10 NPs and PAs together exceed Texas's limit of 7" in messages
+    assert "full-time equivalents" in messages
+    assert all("157.0512" in (f.citation or "") for f in cap_flags)
     # Full practice authority: no NP cap at all.
     assert not any(f.code == "supervisee_cap_exceeded" for f in check(["AK"], providers={"np": 30}))
+
+
+def test_the_texas_probe_five_nps_and_five_pas_is_flagged():
+    flags = check(["TX"], providers={"pa": 5, "np": 5})
+    [flag] = [f for f in flags if f.code == "supervisee_cap_exceeded"]
+    assert flag.message.startswith("10 NPs and PAs together exceed Texas's limit of 7")
+    assert "underserved" in flag.message  # the rule's exceptions are named
+
+
+def test_a_default_cap_is_never_called_the_states_law():
+    state, record = next(
+        (c, r)
+        for c, r in sorted(SEED.items())
+        if r["rules"]["pa_supervision_ratio"]["value"] is None
+    )
+    flags = check([state], providers={"pa": rules.DEFAULT_SUPERVISEE_CAP + 1})
+    [flag] = [
+        f for f in flags if f.code == "supervisee_cap_exceeded" and f.message.split()[1] == "PAs"
+    ]
+    assert f"mdmatch's default limit of {rules.DEFAULT_SUPERVISEE_CAP} PAs" in flag.message
+    assert f"{record['name']}'s own limit is unknown" in flag.message
+    assert f"{record['name']}'s limit of" not in flag.message
+    assert flag.citation is None
+
+
+def test_a_pa_cap_does_not_depend_on_np_authority():
+    state = next(
+        c
+        for c, r in sorted(SEED.items())
+        if r["np_practice_authority"] == "full"
+        and r["rules"]["pa_supervision_ratio"]["value"] is None
+    )
+    flags = check([state], providers={"pa": rules.DEFAULT_SUPERVISEE_CAP + 2})
+    assert ("supervisee_cap_exceeded", state) in codes(flags, "warning")
 
 
 def test_controlled_substances_need_dea_info():

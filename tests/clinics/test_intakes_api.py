@@ -143,7 +143,10 @@ async def test_patch_a_draft_recomputes_flags(client):
         headers=headers,
     )
     assert response.status_code == 200
-    assert {f["code"] for f in response.json()["compliance_flags"]} == {"controlled_substance_dea"}
+    flags = {f["code"]: f for f in response.json()["compliance_flags"]}
+    # Texas' monthly quality-assurance meetings apply to the NP (cited); hormones need a DEA.
+    assert set(flags) == {"controlled_substance_dea", "site_visits_required"}
+    assert flags["site_visits_required"]["citation"].startswith("Tex. Occ. Code §157.0512")
     bads: list[dict[str, object]] = [
         {"desired_start": (today() - timedelta(days=1)).isoformat()},
         {"providers": []},

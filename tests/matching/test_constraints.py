@@ -158,7 +158,9 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
             )
         ).json()
         failed = [c["name"] for c in report["physician"] if not c["passed"]]
-        assert failed == [name.strip()], (name, failed)
+        # In Texas the PA cap is the combined NP+PA cap: a physician full of PAs fails both.
+        expected = ["pa_ratio", "combined_ratio"] if name == "pa_ratio" else [name.strip()]
+        assert failed == expected, (name, failed)
     good_report = (
         await client.get(
             f"/v1/intakes/{intake['id']}/diagnostics",
@@ -172,3 +174,53 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
     ]
     assert funnel["funnel"][-1]["remaining"] == 1  # only the good physician survives every step
     assert sum(step["eliminated"] for step in funnel["funnel"]) == funnel["physicians"] - 1
+
+
+def _context(state: str, *, pas: int, nps: int) -> Any:
+    from app.catalog import rules
+    from app.matching.constraints import LocationNeed, MatchContext
+
+    record = next(r for r in rules.seed_rules()[1] if r["code"] == state)
+    return MatchContext(
+        intake_id=uuid.uuid4(),
+        clinic_id=uuid.uuid4(),
+        services=("neurotoxins",),
+        dea_required=False,
+        engagement_model="retainer",
+        oversight_mode="remote",
+        start=today(),
+        locations=(LocationNeed(state, 30.0, -97.0, False),),
+        supervisees=pas + nps,
+        pa_count=pas,
+        np_count=nps,
+        caps={state: rules.supervisee_caps(record["rules"])},
+        state_names={state: record["name"]},
+    )
+
+
+def test_the_combined_cap_is_a_named_constraint_with_its_citation():
+    from app.matching.constraints import describe
+
+    described = {
+        c["name"]: c["description"] for c in describe(_context("TX", pas=1, nps=1), ["TX"])
+    }
+    assert "combined_ratio" in described
+    assert "Texas's limit of 7 NPs and PAs together" in described["combined_ratio"]
+    assert "157.0512" in described["combined_ratio"]
+
+
+def test_an_unknown_pa_cap_is_the_products_default_even_where_nps_practise_freely():
+    from app.catalog import rules
+    from app.matching.constraints import describe
+
+    state = next(
+        r["code"]
+        for r in rules.seed_rules()[1]
+        if r["np_practice_authority"] == "full"
+        and r["rules"]["pa_supervision_ratio"]["value"] is None
+    )
+    described = {
+        c["name"]: c["description"] for c in describe(_context(state, pas=2, nps=0), [state])
+    }
+    assert "mdmatch's default limit of" in described["pa_ratio"]
+    assert "np_ratio" not in described  # no NPs on staff

@@ -311,9 +311,12 @@ async def test_too_many_pas_for_any_one_physician_is_unmatched(client, session):
     _, intake = await submitted_intake(client, admin, providers=[{"type": "pa", "count": 8}])
     assert intake["status"] == "unmatched"
     assert intake["matching_outcome"]["reason"] == "needs_multiple_directors"
-    assert intake["matching_outcome"]["details"] == [
-        {"state": "TX", "providers": "PAs", "count": 8, "cap_per_physician": 7}
+    details = intake["matching_outcome"]["details"]
+    assert [(d["providers"], d["count"], d["cap_per_physician"], d["basis"]) for d in details] == [
+        ("PAs", 8, 7, "law"),
+        ("NPs and PAs together", 8, 7, "law"),
     ]
+    assert all("157.0512" in d["citation"] for d in details)
 
 
 async def test_withdrawing_the_intake_withdraws_its_offers(client, session, settings):
@@ -538,3 +541,25 @@ async def test_after_respond_by_both_accept_and_decline_are_409_before_the_sweep
             assert answer.json()["offer_status"] == "expired"
     [still] = await offers_of(client, headers)
     assert still["status"] == "pending"  # untouched: the sweeper will mark it expired
+
+
+async def test_texas_five_nps_and_five_pas_need_two_directors(client, session):
+    """The probe: Texas caps NPs and PAs together at seven; no single physician may take ten."""
+    await make_physician(session, max_supervisees=100)
+    admin = await user_headers(client, "clinic_admin")
+    _, intake = await submitted_intake(
+        client,
+        admin,
+        providers=[{"type": "pa", "count": 5}, {"type": "np", "count": 5}],
+    )
+    flags = [f for f in intake["compliance_flags"] if f["code"] == "supervisee_cap_exceeded"]
+    assert [f["message"].split(" exceed ")[0] for f in flags] == ["10 NPs and PAs together"]
+    assert "157.0512" in flags[0]["citation"]
+    assert intake["status"] == "unmatched"
+    assert intake["matching_outcome"]["reason"] == "needs_multiple_directors"
+    [detail] = intake["matching_outcome"]["details"]
+    assert (detail["providers"], detail["count"], detail["cap_per_physician"]) == (
+        "NPs and PAs together",
+        10,
+        7,
+    )
