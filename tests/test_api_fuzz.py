@@ -225,6 +225,7 @@ SCHEMA_CANNOT_STATE: dict[str, str] = {
     "PATCH /v1/physicians/me": "the same rules as creating a profile",
     "POST /v1/physicians/me/licenses": "an expiry in the future",
     "POST /v1/physicians/me/dea": "an expiry in the future",
+    "POST /v1/physicians/me/board-certifications": "an expiry in the future",
     "POST /v1/physicians/me/malpractice": "an expiry in the future; aggregate cover at least "
     "the per-claim cover",
     "POST /v1/engagements/{engagement_id}/resign": "a leaving date after the notice period",

@@ -62,6 +62,60 @@ class ComplianceFlag:
         }
 
 
+# Service categories that make an office "dermatologic or skin care" (Florida's wording).
+SKIN_CARE_CATEGORIES = frozenset(
+    {
+        "injectables",
+        "lasers_energy",
+        "skin",
+        "minimally_invasive",
+        "body_contouring",
+        "regenerative",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SatelliteRule:
+    """A satellite-office rule (Florida §458.348(3)) as it applies to one intake's state."""
+
+    state: str
+    specialties: tuple[str, ...]
+    max_miles: int | None
+    max_offices: int | None
+    citation: str | None
+
+
+def satellite_rule(
+    st: StateContext,
+    *,
+    services: Sequence[str],
+    providers: Mapping[str, int],
+    oversight_mode: str,
+    catalog: Mapping[str, ServiceDef],
+) -> SatelliteRule | None:
+    """The state's satellite-office rule, where it applies: NPs or PAs supervised at an office
+    that is not the physician's practice (not on-site oversight), mainly offering skin care (at
+    least half the requested services)."""
+    value = (st.cited.get("satellite_offices") or {}).get("value")
+    if not isinstance(value, dict) or oversight_mode == "onsite":
+        return None
+    if not (providers.get("np", 0) or providers.get("pa", 0)) or not services:
+        return None
+    skin = [c for c in services if catalog[c].category in SKIN_CARE_CATEGORIES]
+    if 2 * len(skin) < len(services):
+        return None
+    return SatelliteRule(
+        state=st.code,
+        specialties=tuple(
+            sorted({b.strip().lower().replace(" ", "_") for b in value["board_certification"]})
+        ),
+        max_miles=value.get("max_miles_from_primary"),
+        max_offices=value.get("max_offices"),
+        citation=st.citation("satellite_offices"),
+    )
+
+
 def _names(codes: Sequence[str], catalog: Mapping[str, ServiceDef]) -> str:
     names = [catalog[c].name.split(" (")[0].lower() for c in sorted(codes)]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -185,6 +239,35 @@ def compliance_flags(
                 f"We could not confirm whether {st.name} requires a physician on site "
                 "whenever a non-physician performs a delegated procedure. Confirm with the "
                 "board before treating without one, or choose hybrid oversight.",
+            )
+
+        # Satellite offices (Florida): who may supervise NPs and PAs at a skin-care office.
+        sat = satellite_rule(
+            st,
+            services=services,
+            providers=staff,
+            oversight_mode=oversight_mode,
+            catalog=catalog,
+        )
+        if sat is not None:
+            boards = " or ".join(s.replace("_", " ") for s in sat.specialties) or "the listed"
+            miles = (
+                f" within {sat.max_miles} miles of their primary practice" if sat.max_miles else ""
+            )
+            offices = (
+                f"; supervise at most {sat.max_offices} such office" if sat.max_offices else ""
+            )
+            flag(
+                "satellite_office_rule",
+                "warning",
+                f"{st.name}'s satellite-office rule applies to a physician supervising NPs or "
+                "PAs at an office that mainly offers skin care and is not their own practice: "
+                f"your director must be board-certified or board-eligible in {boards}, "
+                f"practise{miles}{offices}, and post a schedule of the hours they are present. "
+                "We match only physicians who meet it; mdmatch does not evaluate the "
+                "contiguous-county alternative (the product's conservative reading). On-site "
+                "oversight is not a satellite office.",
+                citation=sat.citation,
             )
 
         # Supervision duties the state sets (chart review, site visits), for the staff it has.

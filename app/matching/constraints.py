@@ -29,11 +29,17 @@ from sqlalchemy import (
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from app.catalog.rules import Cap
+from app.clinics.compliance import SatelliteRule
 from app.clinics.models import Intake
 from app.engagements.models import LIVE_ENGAGEMENT_STATUSES, Engagement, EngagementDirector
 from app.kit.geo import EARTH_RADIUS_MILES
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
-from app.physicians.eligibility import current_dea, current_license, current_malpractice
+from app.physicians.eligibility import (
+    board_certified,
+    current_dea,
+    current_license,
+    current_malpractice,
+)
 from app.physicians.models import Physician
 
 
@@ -64,6 +70,8 @@ class MatchContext:
     # Per state: the PA, NP and combined caps (the state's law, or the product's default).
     caps: Mapping[str, Mapping[str, Cap]] = field(default_factory=dict)
     state_names: Mapping[str, str] = field(default_factory=dict)
+    # States whose satellite-office rule applies to this intake (Florida §458.348(3)).
+    satellite: Mapping[str, SatelliteRule] = field(default_factory=dict)
     round: int = 1
     # Physicians never to propose (directors who left this intake's engagement).
     excluded: tuple[uuid.UUID, ...] = ()
@@ -129,6 +137,49 @@ def binding_cap(ctx: MatchContext, states: Sequence[str], kind: str) -> tuple[st
 
 
 Builder = Callable[[LateralFromClause], ColumnElement[bool]]
+
+
+def _satellite_description(sat: SatelliteRule, state_name: str) -> str:
+    parts = [
+        "board-certified or board-eligible in "
+        + " or ".join(s.replace("_", " ") for s in sat.specialties)
+    ]
+    if sat.max_miles:
+        parts.append(f"lives within {sat.max_miles} miles of the {sat.state} location")
+    if sat.max_offices:
+        parts.append(f"supervises fewer than {sat.max_offices} other such {sat.state} office")
+    cited = f" ({sat.citation})" if sat.citation else ""
+    return (
+        f"{state_name}'s satellite-office rule{cited}: " + ", ".join(parts) + " (the contiguous-"
+        "county alternative is not evaluated: the product's conservative reading)"
+    )
+
+
+def _satellite_ok(sat: SatelliteRule, loc: LocationNeed, start: date) -> ColumnElement[bool]:
+    """The physician may supervise NPs and PAs at this office under the satellite rule: board
+    certification, distance from their home (their primary practice as we know it), and the
+    other remote or hybrid offices they already direct in the state."""
+    conditions = [board_certified(sat.specialties, start)]
+    if sat.max_miles:
+        conditions.append(distance_miles(loc.lat, loc.lon) <= sat.max_miles)
+    if sat.max_offices:
+        others = (
+            select(func.count())
+            .select_from(EngagementDirector)
+            .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
+            .join(Intake, Intake.id == Engagement.intake_id)
+            .where(
+                EngagementDirector.physician_id == Physician.id,
+                EngagementDirector.ended_at.is_(None),
+                Engagement.status.in_(LIVE_ENGAGEMENT_STATUSES),
+                EngagementDirector.states.contains([sat.state]),
+                Intake.oversight_mode != "onsite",
+            )
+            .correlate(Physician)
+            .scalar_subquery()
+        )
+        conditions.append(others < sat.max_offices)
+    return and_(*conditions)
 
 
 def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, str, Builder]]:
@@ -200,6 +251,16 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
                         distance_miles(loc.lat, loc.lon)  # type: ignore[misc]
                         <= Physician.travel_radius_miles
                     ),
+                )
+            )
+    for i, loc in enumerate(group):
+        sat = ctx.satellite.get(loc.state)
+        if sat is not None:
+            out.append(
+                (
+                    f"satellite:{loc.state}:{i}",
+                    _satellite_description(sat, ctx.state_names.get(loc.state, loc.state)),
+                    lambda load, loc=loc, sat=sat: _satellite_ok(sat, loc, start),  # type: ignore[misc]
                 )
             )
     supervisees, pas, nps = ctx.supervisees, ctx.pa_count, ctx.np_count

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.catalog.rules import CAP_LABELS
 from app.catalog.services import service_catalog
+from app.clinics.compliance import satellite_rule
 from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
 from app.clinics.service import provider_counts, state_contexts
 from app.clinics.status import transition
@@ -130,6 +131,20 @@ async def build_context(
         pa_count=counts.get("pa", 0),
         np_count=counts.get("np", 0),
         caps={c: ctx.caps for c, ctx in contexts.items()},
+        satellite={
+            c: sat
+            for c, st in contexts.items()
+            if (
+                sat := satellite_rule(
+                    st,
+                    services=sorted(requested),
+                    providers=counts,
+                    oversight_mode=intake.oversight_mode,
+                    catalog=catalog,
+                )
+            )
+            is not None
+        },
         state_names={c: ctx.name for c, ctx in contexts.items()},
         round=intake.matching_round,
         excluded=departed,

@@ -25,7 +25,13 @@ from app.catalog.vocabulary import EngagementModel, OversightMode, Specialty
 from app.config import Settings
 from app.kit.clock import today, utcnow
 from app.kit.geo import _index as zip_index
-from app.physicians.models import DeaRegistration, License, MalpracticePolicy, Physician
+from app.physicians.models import (
+    BoardCertification,
+    DeaRegistration,
+    License,
+    MalpracticePolicy,
+    Physician,
+)
 from app.physicians.npi import make_npi
 
 DEMO_DOMAIN = "mdmatch.dev"
@@ -280,6 +286,20 @@ async def seed_demo_supply(
             registry_taxonomy=demo.specialties[0],
         )
         session.add(physician)
+        # Each demo physician is board-certified in their first specialty (rules such as
+        # Florida's satellite offices read certification, never self-declared specialties).
+        session.add(
+            BoardCertification(
+                id=uuid.uuid4(),
+                physician_id=physician.id,
+                board=f"American Board of {demo.specialties[0].replace('_', ' ').title()}",
+                specialty=demo.specialties[0],
+                certification="certified",
+                expires_on=day + timedelta(days=1100 + int(demo.npi[-4:]) % 1500),
+                status="verified",
+                verified_at=now,
+            )
+        )
         for lic in demo.licenses:
             session.add(
                 License(

@@ -15,7 +15,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Date, Select, and_, cast, exists, select
 
 from app.catalog.vocabulary import CredentialStatus
-from app.physicians.models import DeaRegistration, Physician
+from app.physicians.models import BoardCertification, DeaRegistration, Physician
 
 VERIFIED = CredentialStatus.verified.value
 
@@ -35,6 +35,17 @@ def current_dea(state: str, on: date):  # type: ignore[no-untyped-def]
         DeaRegistration.state == state,
         DeaRegistration.status == VERIFIED,
         DeaRegistration.expires_on > on,
+    )
+
+
+def board_certified(specialties: Sequence[str], on: date) -> ColumnElement[bool]:
+    """A verified board certification (or eligibility) in one of `specialties`, valid after
+    `on`."""
+    return exists().where(
+        BoardCertification.physician_id == Physician.id,
+        BoardCertification.specialty.in_(list(specialties)),
+        BoardCertification.status == VERIFIED,
+        BoardCertification.expires_on > on,
     )
 
 

@@ -121,6 +121,9 @@ class Physician(UUIDPrimaryKey, Timestamps, Base):
     malpractice_policies: Mapped[list[MalpracticePolicy]] = relationship(
         back_populates="physician", order_by="MalpracticePolicy.expires_on", lazy="selectin"
     )
+    board_certifications: Mapped[list[BoardCertification]] = relationship(
+        back_populates="physician", order_by="BoardCertification.specialty", lazy="selectin"
+    )
 
     @property
     def display_name(self) -> str:
@@ -193,6 +196,30 @@ class MalpracticePolicy(_Credential, Base):
     aggregate_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="usd")
     physician: Mapped[Physician] = relationship(back_populates="malpractice_policies")
+
+
+class BoardCertification(_Credential, Base):
+    """A specialty board's certification (or board eligibility), a credential of its own: rules
+    that need a board-certified physician (Florida's satellite offices) read it; self-declared
+    specialties stay a ranking signal only."""
+
+    __tablename__ = "board_certifications"
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK, name="status"),
+        CheckConstraint("certification IN ('certified', 'eligible')", name="certification"),
+        UniqueConstraint(
+            "physician_id", "board", "specialty", name="uq_board_certifications_physician_board"
+        ),
+        Index("ix_board_certifications_specialty_status", "specialty", "status", "expires_on"),
+    )
+
+    physician_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("physicians.id", ondelete="CASCADE"), index=True
+    )
+    board: Mapped[str] = mapped_column(String(120))
+    specialty: Mapped[str] = mapped_column(String(40))
+    certification: Mapped[str] = mapped_column(String(16))
+    physician: Mapped[Physician] = relationship(back_populates="board_certifications")
 
 
 def credential_summary(c: Any) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from app.physicians import service, verification
 from app.physicians.models import Physician, VerificationStatus
 from app.physicians.npi import NppesClient
 from app.physicians.schemas import (
+    BoardCertificationCreate,
+    BoardCertificationRead,
     DeaCreate,
     DeaRead,
     LicenseCreate,
@@ -128,6 +130,24 @@ async def add_malpractice(
     policy = await service.add_malpractice(session, physician, body, actor_id=user.id)
     await session.commit()
     return MalpracticeRead.model_validate(policy)
+
+
+@router.post(
+    "/me/board-certifications",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="add_board_certification",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+@idempotent
+async def add_board_certification(
+    body: BoardCertificationCreate, user: PhysicianUser, session: SessionDep
+) -> BoardCertificationRead:
+    """Add a specialty board certification (or eligibility). It counts once operations verify
+    the physician; rules that need board certification (Florida's satellite offices) read it."""
+    physician = await service.get_own_profile(session, user)
+    cert = await service.add_board_certification(session, physician, body, actor_id=user.id)
+    await session.commit()
+    return BoardCertificationRead.model_validate(cert)
 
 
 @router.get("", operation_id="list_physicians", responses=problem_responses(401, 403, 422))

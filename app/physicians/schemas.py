@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
@@ -169,6 +170,38 @@ class MalpracticeCreate(BaseModel):
         return self
 
 
+class BoardCertificationKind(StrEnum):
+    """Board-certified, or board-eligible (some rules accept either)."""
+
+    certified = "certified"
+    eligible = "eligible"
+
+
+class BoardCertificationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    board: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120), ONE_LINE
+    ] = Field(description="The certifying board, e.g. American Board of Dermatology")
+    specialty: Specialty
+    certification: BoardCertificationKind
+    expires_on: FutureDate = Field(
+        description="The end of the certificate's validity, or of the eligibility period"
+    )
+
+
+class BoardCertificationRead(ResponseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    board: str
+    specialty: Specialty
+    certification: BoardCertificationKind
+    expires_on: date
+    status: CredentialStatus
+    verified_at: datetime | None
+
+
 class LicenseRead(ResponseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -230,6 +263,7 @@ class PhysicianRead(ResponseModel):
     licenses: list[LicenseRead]
     dea_registrations: list[DeaRead]
     malpractice_policies: list[MalpracticeRead]
+    board_certifications: list[BoardCertificationRead]
     states_licensed: list[UsState] = Field(
         default_factory=list, description="States with a verified, unexpired license"
     )

@@ -23,6 +23,7 @@ from app.physicians.errors import (
     PhysicianProfileExists,
 )
 from app.physicians.models import (
+    BoardCertification,
     DeaRegistration,
     License,
     MalpracticePolicy,
@@ -30,6 +31,7 @@ from app.physicians.models import (
     VerificationStatus,
 )
 from app.physicians.schemas import (
+    BoardCertificationCreate,
     DeaCreate,
     LicenseCreate,
     MalpracticeCreate,
@@ -106,6 +108,7 @@ async def create_profile(session: AsyncSession, user: User, body: PhysicianCreat
         licenses=[],
         dea_registrations=[],
         malpractice_policies=[],
+        board_certifications=[],
     )
     session.add(physician)
     # Two concurrent creates for one user (or one NPI) lose on the unique keys.
@@ -236,7 +239,20 @@ async def add_malpractice(
     return await _add_credential(session, policy, "malpractice_policy", actor_id)
 
 
-C = TypeVar("C", License, DeaRegistration, MalpracticePolicy)
+async def add_board_certification(
+    session: AsyncSession,
+    physician: Physician,
+    body: BoardCertificationCreate,
+    *,
+    actor_id: uuid.UUID,
+) -> BoardCertification:
+    cert = BoardCertification(
+        id=uuid.uuid4(), physician_id=physician.id, status="pending", **body.model_dump()
+    )
+    return await _add_credential(session, cert, "board_certification", actor_id)
+
+
+C = TypeVar("C", License, DeaRegistration, MalpracticePolicy, BoardCertification)
 
 
 async def _add_credential(

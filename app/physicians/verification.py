@@ -18,6 +18,7 @@ from app.kit.clock import today, utcnow
 from app.notifications.service import notify, notify_ops
 from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
 from app.physicians.models import (
+    BoardCertification,
     DeaRegistration,
     License,
     MalpracticePolicy,
@@ -120,10 +121,11 @@ async def verify_physician(
         physician.verification_status = VerificationStatus.verified.value
         physician.verification_reasons = []
         physician.verified_at = now
-        credentials: list[License | DeaRegistration | MalpracticePolicy] = [
+        credentials: list[License | DeaRegistration | MalpracticePolicy | BoardCertification] = [
             *physician.licenses,
             *physician.dea_registrations,
             *physician.malpractice_policies,
+            *physician.board_certifications,
         ]
         for credential in credentials:
             if credential.status == CredentialStatus.pending.value and credential.expires_on > day:

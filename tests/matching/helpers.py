@@ -102,6 +102,7 @@ async def make_physician(
         licenses=[],
         dea_registrations=[],
         malpractice_policies=[],
+        board_certifications=[],
         **extra,
     )
     session.add(physician)

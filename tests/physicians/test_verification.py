@@ -229,3 +229,46 @@ async def test_verify_unknown_physician_is_404(client, session, settings, nppes)
     ops = await ops_headers(client, session, settings)
     response = await verify(client, ops, "5b7e3f0e-1111-4a4a-9b9b-000000000000")
     assert response.status_code == 404
+
+
+async def test_a_board_certification_is_a_credential_checked_with_the_physician(
+    client, session, settings, nppes
+):
+    ops = await ops_headers(client, session, settings)
+    headers, doc = await create_physician(client)
+    body = {
+        "board": "American Board of Dermatology",
+        "specialty": "dermatology",
+        "certification": "certified",
+        "expires_on": in_days(900),
+    }
+    added = await client.post("/v1/physicians/me/board-certifications", json=body, headers=headers)
+    assert added.status_code == 201, added.text
+    assert added.json()["status"] == "pending"
+    again = await client.post("/v1/physicians/me/board-certifications", json=body, headers=headers)
+    assert again.status_code == 409
+    for bad in (
+        body | {"expires_on": in_days(-1)},
+        body | {"specialty": "astrology"},
+        body | {"certification": "self_declared"},
+        body | {"board": "A\nB"},
+    ):
+        response = await client.post(
+            "/v1/physicians/me/board-certifications", json=bad, headers=headers
+        )
+        assert response.status_code == 422, bad
+    clinic_admin = await user_headers(client, "clinic_admin")
+    forbidden = await client.post(
+        "/v1/physicians/me/board-certifications", json=body, headers=clinic_admin
+    )
+    assert forbidden.status_code == 403
+
+    nppes.add(doc["npi"], "Maya", "Alvarez")
+    assert (await verify(client, ops, doc["id"])).json()["verification_status"] == "verified"
+    profile = (await client.get("/v1/physicians/me", headers=headers)).json()
+    [cert] = profile["board_certifications"]
+    assert (cert["specialty"], cert["certification"], cert["status"]) == (
+        "dermatology",
+        "certified",
+        "verified",
+    )
