@@ -69,6 +69,8 @@ MED_SPA_SERVICES = {
     "neurotoxins": 95,
     "dermal_fillers": 85,
     "chemical_peels": 50,
+    "chemical_peels_medium": 12,
+    "chemical_peels_deep": 2,
     "microneedling": 45,
     "laser_hair_removal": 40,
     "iv_therapy": 30,

@@ -219,6 +219,9 @@ SCHEMA_CANNOT_STATE: dict[str, str] = {
     "POST /v1/clinics/{clinic_id}/intakes": "a start not in the past; one entry per provider "
     "type; someone on staff (or the physician) to perform the services",
     "PATCH /v1/intakes/{intake_id}": "the same rules as creating an intake",
+    "POST /v1/clinics/{clinic_id}/providers": "location ids that are the clinic's own",
+    "PATCH /v1/clinics/{clinic_id}/providers/{provider_id}": "location ids that are the "
+    "clinic's own",
     "POST /v1/quotes": "someone to perform the services; a zip in its state",
     "POST /v1/physicians": "an NPI's check digit; a zip that exists; aesthetic years within "
     "the career",

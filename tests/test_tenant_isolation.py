@@ -33,6 +33,11 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/clinics/{clinic_id}", CLINIC, None),
     ("PATCH", "/v1/clinics/{clinic_id}", CLINIC, {"legal_name": "Taken Over LLC"}),
     ("POST", "/v1/clinics/{clinic_id}/intakes", CLINIC, intake_body()),
+    ("GET", "/v1/clinics/{clinic_id}/providers", CLINIC, None),
+    ("POST", "/v1/clinics/{clinic_id}/providers", CLINIC, None),  # body: see PROVIDER below
+    ("GET", "/v1/clinics/{clinic_id}/providers/{provider_id}", CLINIC, None),
+    ("PATCH", "/v1/clinics/{clinic_id}/providers/{provider_id}", CLINIC, {"fte": 0.2}),
+    ("DELETE", "/v1/clinics/{clinic_id}/providers/{provider_id}", CLINIC, None),
     ("GET", "/v1/clinics/{clinic_id}/intakes", CLINIC, None),
     ("GET", "/v1/intakes/{intake_id}", CLINIC, None),
     ("PATCH", "/v1/intakes/{intake_id}", CLINIC, {"monthly_patient_volume": 10}),
@@ -95,6 +100,22 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         await client.post(f"/v1/offers/{offer['id']}/accept", headers=doctor_a)
     ).status_code == 200
     engagement = (await client.post(f"/v1/intakes/{intake['id']}/confirm", headers=admin_a)).json()
+    provider_body = {
+        "type": "np",
+        "first_name": "Rosa",
+        "last_name": "Lind",
+        "license_type": "APRN-CNP",
+        "license_state": "TX",
+        "license_number": "AP123456",
+        "fte": 0.8,
+        "location_ids": [clinic["locations"][0]["id"]],
+        "services": ["neurotoxins"],
+    }
+    added = await client.post(
+        f"/v1/clinics/{clinic['id']}/providers", json=provider_body, headers=admin_a
+    )
+    assert added.status_code == 201, added.text
+    provider = added.json()
     [note, *_] = (await client.get("/v1/me/notifications", headers=doctor_a)).json()["items"]
 
     # Tenant B: another clinic admin (with a clinic of their own) and another physician.
@@ -113,6 +134,7 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "offer_id": offer["id"],
         "engagement_id": engagement["id"],
         "invoice_id": str(uuid.uuid4()),
+        "provider_id": provider["id"],
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0
@@ -120,6 +142,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         path = template.format(**ids)
         if owner == PUBLIC:
             continue
+        if template == "/v1/clinics/{clinic_id}/providers" and method == "POST":
+            body = provider_body
         callers = [admin_b, doctor_b] if owner == OPS_ONLY else [others[owner]]
         expected = 403 if owner == OPS_ONLY else 404
         if (
@@ -161,6 +185,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     assert engagement_row.stripe_setup_intent_id is None
     await session.refresh(engagement_row, ["directors"])
     assert [d.ends_on for d in engagement_row.directors] == [None]
+    roster = (await client.get(f"/v1/clinics/{clinic['id']}/providers", headers=admin_a)).json()
+    assert [(p["id"], p["fte"]) for p in roster["items"]] == [(provider["id"], 0.8)]
     mine = (await client.get(f"/v1/clinics/{clinic['id']}", headers=admin_a)).json()
     assert mine["legal_name"] == clinic["legal_name"]
     unread = (await client.get("/v1/me/notifications", headers=doctor_a)).json()["items"]

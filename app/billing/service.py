@@ -41,6 +41,7 @@ from app.billing.sync import (
 )
 from app.clinics.models import Clinic, Intake
 from app.clinics.service import refresh_compliance
+from app.clinics.staffing import Charge
 from app.config import Settings
 from app.engagements.backup import cancel_backup_search, end_backup, start_backup_search
 from app.engagements.models import DirectorRole, Engagement, EngagementStatus
@@ -552,11 +553,7 @@ async def _recheck_directors(
             continue
         # The load already counts this engagement's share: ask only for the increase.
         own = dataclasses.replace(
-            ctx,
-            supervisees=ctx.supervisees - director.supervisees,
-            pa_count=ctx.pa_count - director.pa_count,
-            np_count=ctx.np_count - director.np_count,
-            start=max(ctx.start, utcnow().date()),
+            ctx, credit=Charge.stored(director), start=max(ctx.start, utcnow().date())
         )
         results = await explain_physician(session, own, director.states, director.physician_id)
         failed = [
@@ -581,9 +578,8 @@ async def _recheck_directors(
         )
     for director in engagement.directors:
         if director.ended_at is None:
-            director.supervisees = ctx.supervisees
-            director.pa_count = ctx.pa_count
-            director.np_count = ctx.np_count
+            for column, value in ctx.charge(director.states).columns().items():
+                setattr(director, column, value)
 
 
 def _resplit_payouts(engagement: Engagement, total: int, backup_share: int) -> None:

@@ -28,6 +28,7 @@ class Service(Base):
     delegated_procedure: Mapped[bool]
     commonly_onsite: Mapped[bool]
     fit_specialties: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    rationale: Mapped[str] = mapped_column(Text, server_default="")
     catalog_version: Mapped[str] = mapped_column(String(20))
 
 

@@ -28,6 +28,10 @@ class ServiceRead(ResponseModel):
     delegated_procedure: bool
     commonly_onsite: bool
     fit_specialties: list[Specialty]
+    rationale: str = Field(
+        description="Why the service has its risk tier, injectable, prescription and on-site "
+        "flags (not legal advice)"
+    )
 
 
 class ServiceList(ResponseModel):

@@ -24,6 +24,8 @@ class ServiceDef:
     # Services that boards commonly expect a physician on site for, whatever the state's rule.
     commonly_onsite: bool
     fit_specialties: tuple[str, ...]
+    # Why the service has its risk tier and flags (reviewed with the catalog's version).
+    rationale: str
 
 
 @cache

@@ -8,12 +8,14 @@ or the clinic should act; `info` otherwise. Blocking flags stop `submit` (409).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.catalog.rules import CAP_LABELS, Cap, RuleFacts
 from app.catalog.services import ServiceDef
+from app.clinics.staffing import Staffing
 
 Severity = Literal["blocking", "warning", "info"]
 SEVERITY_ORDER = {"blocking": 0, "warning": 1, "info": 2}
@@ -130,16 +132,22 @@ def compliance_flags(
     physician_performs_services: bool,
     states: Sequence[StateContext],
     catalog: Mapping[str, ServiceDef],
+    staffing: Staffing | None = None,
 ) -> list[ComplianceFlag]:
+    """The pre-check. Each state's rules apply to the people who work in that state: the
+    clinic's roster (`staffing`) when it has one, else `providers` counts read as full-time
+    people working in every state."""
     flags: list[ComplianceFlag] = []
     requested = set(services)
-    staff = {t: n for t, n in providers.items() if n > 0}
+    everyone = staffing or Staffing.from_counts(providers, [st.code for st in states])
     energy = sorted(c for c in requested if catalog[c].energy_device)
     injectables = sorted(c for c in requested if catalog[c].injectable)
     controlled = sorted(c for c in requested if catalog[c].controlled_substance)
 
     for st in states:
         f = st.facts
+        people = everyone.in_states([st.code])
+        staff = {t: n for t, n in people.heads.items() if n > 0}
 
         def flag(
             code: str,
@@ -330,22 +338,17 @@ def compliance_flags(
                 )
 
         # Supervision ratios: PAs, NPs and both together, as each is known (or defaulted).
-        counts = {
-            "pa": staff.get("pa", 0),
-            "np": staff.get("np", 0),
-            "combined": staff.get("pa", 0) + staff.get("np", 0),
-        }
         for kind, cap in st.caps.items():
-            count = counts[kind]
+            count = people.count(kind, cap.counts)
             if cap.limit is None or count <= cap.limit:
                 continue
-            directors = -(-count // cap.limit)
+            directors = math.ceil(count / cap.limit)
             label = CAP_LABELS[kind]
             exceptions = f" Exceptions in the rule: {cap.exceptions}" if cap.exceptions else ""
             flag(
                 "supervisee_cap_exceeded",
                 "warning",
-                f"{count} {label} exceed {cap.describe(st.name)}: plan for {directors} "
+                f"{count:g} {label} exceed {cap.describe(st.name)}: plan for {directors} "
                 f"directors or fewer {label}.{exceptions}",
                 citation=cap.citation,
             )

@@ -5,11 +5,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.catalog.vocabulary import BillingInterval, EngagementModel, OversightMode, OwnershipModel
+from app.catalog.vocabulary import (
+    BillingInterval,
+    EngagementModel,
+    OversightMode,
+    OwnershipModel,
+    ProviderType,
+)
 from app.db import Base, Timestamps, UUIDPrimaryKey, enum_check
 
 
@@ -108,6 +114,9 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     monthly_patient_volume: Mapped[int]
     desired_start: Mapped[date]
     rush: Mapped[bool]
+    # The clinic's roster when the intake was last saved or submitted ([{provider_id, type,
+    # fte, states}]); null when the clinic has no roster and `providers` counts are used.
+    staffing: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     # Ask for a standing backup director (an optional recurring item of the price book).
     standing_backup: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     promo_code: Mapped[str | None] = mapped_column(String(40))
@@ -124,3 +133,32 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     matched_at: Mapped[datetime | None]
     # Each submit starts a new matching round; matches belong to the round that made them.
     matching_round: Mapped[int] = mapped_column(server_default="0", default=0)
+
+    @property
+    def staffing_source(self) -> str:
+        """Where the intake's staffing comes from: the clinic's roster, or `providers` counts."""
+        return "roster" if self.staffing is not None else "counts"
+
+
+class ClinicProvider(UUIDPrimaryKey, Timestamps, Base):
+    """A person on the clinic's provider roster: who they are, their license, how much they
+    work (FTE), where and what they do. The rules count them per state."""
+
+    __tablename__ = "clinic_providers"
+    __table_args__ = (
+        CheckConstraint(enum_check("type", ProviderType), name="type"),
+        CheckConstraint("fte >= 0.1 AND fte <= 1.0", name="fte"),
+        CheckConstraint("cardinality(location_ids) >= 1", name="locations"),
+        Index("ix_clinic_providers_clinic_id", "clinic_id", "created_at"),
+    )
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(24))
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    license_type: Mapped[str] = mapped_column(String(40))
+    license_state: Mapped[str] = mapped_column(String(2))
+    license_number: Mapped[str] = mapped_column(String(40))
+    fte: Mapped[float] = mapped_column(Numeric(3, 2, asdecimal=False))
+    location_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid()))
+    services: Mapped[list[str]] = mapped_column(ARRAY(String(40)))

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, status
 
 from app.auth.deps import ClinicAdminUser, SettingsDep, require_role
 from app.auth.models import Role, User
-from app.clinics import service
+from app.clinics import roster, service
 from app.clinics.models import IntakeStatus
 from app.clinics.schemas import (
     ClinicCreate,
@@ -16,6 +16,9 @@ from app.clinics.schemas import (
     IntakeCreate,
     IntakeRead,
     IntakeUpdate,
+    ProviderIn,
+    ProviderRead,
+    ProviderUpdate,
 )
 from app.db import SessionDep
 from app.engagements.service import intake_continuity
@@ -167,3 +170,105 @@ async def update_intake(
     )
     await session.commit()
     return intake_read(intake)
+
+
+# --- provider roster ------------------------------------------------------------------------
+
+
+@router.get(
+    "/clinics/{clinic_id}/providers",
+    operation_id="list_clinic_providers",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_clinic_providers(
+    clinic_id: uuid.UUID, user: ClinicReader, session: SessionDep, page: PageDep
+) -> Page[ProviderRead]:
+    """The clinic's provider roster (its admins and operations), newest first."""
+    clinic = await service.get_clinic(session, user, clinic_id)
+    rows, cursor = await roster.list_providers(session, clinic, page)
+    return Page(items=[ProviderRead.model_validate(p) for p in rows], next_cursor=cursor)
+
+
+@router.post(
+    "/clinics/{clinic_id}/providers",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="add_clinic_provider",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+@idempotent
+async def add_clinic_provider(
+    clinic_id: uuid.UUID,
+    body: ProviderIn,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ProviderRead:
+    """Add a person to the roster (the clinic's admins). The clinic's draft intakes are counted
+    from the roster from now on: per person, by FTE and by the states they work in."""
+    clinic = await service.get_clinic(session, user, clinic_id, manage=True)
+    provider = await roster.add_provider(
+        session, clinic, body, actor_id=user.id, default_cap=settings.default_supervisee_cap
+    )
+    await session.commit()
+    return ProviderRead.model_validate(provider)
+
+
+@router.get(
+    "/clinics/{clinic_id}/providers/{provider_id}",
+    operation_id="get_clinic_provider",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_clinic_provider(
+    clinic_id: uuid.UUID, provider_id: uuid.UUID, user: ClinicReader, session: SessionDep
+) -> ProviderRead:
+    """One person of the roster."""
+    clinic = await service.get_clinic(session, user, clinic_id)
+    return ProviderRead.model_validate(await roster.get_provider(session, clinic, provider_id))
+
+
+@router.patch(
+    "/clinics/{clinic_id}/providers/{provider_id}",
+    operation_id="update_clinic_provider",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def update_clinic_provider(
+    clinic_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    body: ProviderUpdate,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> ProviderRead:
+    """Change a person's license, FTE, locations or services (the clinic's admins)."""
+    clinic = await service.get_clinic(session, user, clinic_id, manage=True)
+    provider = await roster.update_provider(
+        session,
+        clinic,
+        provider_id,
+        body,
+        actor_id=user.id,
+        default_cap=settings.default_supervisee_cap,
+    )
+    await session.commit()
+    return ProviderRead.model_validate(provider)
+
+
+@router.delete(
+    "/clinics/{clinic_id}/providers/{provider_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="remove_clinic_provider",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def remove_clinic_provider(
+    clinic_id: uuid.UUID,
+    provider_id: uuid.UUID,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> None:
+    """Take a person off the roster (the clinic's admins)."""
+    clinic = await service.get_clinic(session, user, clinic_id, manage=True)
+    await roster.remove_provider(
+        session, clinic, provider_id, actor_id=user.id, default_cap=settings.default_supervisee_cap
+    )
+    await session.commit()

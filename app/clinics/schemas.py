@@ -29,7 +29,7 @@ from app.engagements.models import DepartureReason, EngagementStatus
 from app.kit.clock import today
 from app.kit.geo import zip_in_state
 from app.kit.openapi import ResponseModel, omit_or_value
-from app.kit.validation import ONE_LINE, reject_null
+from app.kit.validation import ONE_LINE, Stated, reject_null
 
 Text200 = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200), ONE_LINE
@@ -108,6 +108,96 @@ class ClinicRead(ResponseModel):
     states: list[UsState]
     created_at: datetime
     updated_at: datetime
+
+
+def _two_decimals(v: float) -> float:
+    rounded = round(v, 2)
+    if abs(v - rounded) > 1e-9:
+        raise ValueError("an FTE has at most two decimals (0.5, 0.75)")
+    return rounded
+
+
+Fte = Annotated[
+    float,
+    Field(ge=0.1, le=1.0, description="Full-time equivalent: 1.0 is full time, 0.5 half time"),
+    Stated(_two_decimals, (("multipleOf", 0.01),)),
+]
+PersonName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80), ONE_LINE
+]
+LicenseNumber = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9 .\-/]{0,39}$"),
+]
+LicenseType = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=2, max_length=40), ONE_LINE
+]
+LocationIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=50), UNIQUE_ITEMS]
+RosterServices = Annotated[list[ServiceCode], Field(max_length=60), UNIQUE_ITEMS]
+
+
+class ProviderIn(BaseModel):
+    """A person on the clinic's roster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: ProviderType
+    first_name: PersonName
+    last_name: PersonName
+    license_type: LicenseType = Field(
+        description="As the license names it, e.g. APRN-CNP, PA-C, RN"
+    )
+    license_state: UsState
+    license_number: LicenseNumber
+    fte: Fte
+    location_ids: LocationIds = Field(description="The clinic's locations they work at")
+    services: RosterServices = Field(default_factory=list, description="What they perform")
+
+
+class ProviderUpdate(BaseModel):
+    """Any subset of a roster entry."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=omit_or_value())
+
+    type: ProviderType | None = None
+    first_name: PersonName | None = None
+    last_name: PersonName | None = None
+    license_type: LicenseType | None = None
+    license_state: UsState | None = None
+    license_number: LicenseNumber | None = None
+    fte: Fte | None = None
+    location_ids: LocationIds | None = None
+    services: RosterServices | None = None
+
+    _no_nulls = field_validator("*")(reject_null)
+
+
+class ProviderRead(ResponseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    clinic_id: uuid.UUID
+    type: ProviderType
+    first_name: str
+    last_name: str
+    license_type: str
+    license_state: UsState
+    license_number: str
+    fte: float
+    location_ids: list[uuid.UUID]
+    services: list[ServiceCode]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StaffingEntry(ResponseModel):
+    """One person of the roster as an intake counts them: the states they work in."""
+
+    provider_id: uuid.UUID
+    type: ProviderType
+    fte: float
+    states: list[UsState]
+    services: list[ServiceCode]
 
 
 class ProviderCount(BaseModel):
@@ -251,6 +341,14 @@ class IntakeRead(ResponseModel):
     status: IntakeStatus
     services: list[ServiceCode]
     providers: list[ProviderCount]
+    staffing_source: Literal["roster", "counts"] = Field(
+        description="roster: the clinic's provider roster (per person, FTE and states) decides "
+        "the caps; counts: `providers`, read as full-time people working in every state"
+    )
+    staffing: list[StaffingEntry] | None = Field(
+        description="The roster the intake counts (a draft follows the roster; a submitted "
+        "intake keeps the roster it was submitted with); null without a roster"
+    )
     physician_performs_services: bool
     engagement_model: EngagementModel
     oversight_mode: OversightMode

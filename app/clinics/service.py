@@ -17,7 +17,15 @@ from app.catalog.models import StateRule
 from app.catalog.service import states_by_code
 from app.catalog.services import service_catalog
 from app.clinics.compliance import StateContext, compliance_flags
-from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus, Location, MemberRole
+from app.clinics.models import (
+    Clinic,
+    ClinicMember,
+    ClinicProvider,
+    Intake,
+    IntakeStatus,
+    Location,
+    MemberRole,
+)
 from app.clinics.schemas import (
     ClinicCreate,
     ClinicRead,
@@ -29,8 +37,9 @@ from app.clinics.schemas import (
     LocationRead,
     ProviderCount,
 )
+from app.clinics.staffing import Staffing
 from app.clinics.status import IntakeNotEditable, IntakeTransitionNotAllowed, transition
-from app.errors import NotFound
+from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
 from app.kit.pagination import PageParams, paginate
@@ -48,6 +57,10 @@ class ClinicNotFound(NotFound):
 
 class IntakeNotFound(NotFound):
     pass
+
+
+class ProviderLeftWithoutLocation(Conflict):
+    slug, title = "provider-without-location", "A provider would work at no location"
 
 
 def to_read(clinic: Clinic) -> ClinicRead:
@@ -69,25 +82,48 @@ def _snapshot(clinic: Clinic) -> dict[str, Any]:
     return to_read(clinic).model_dump(mode="json", exclude={"created_at", "updated_at"})
 
 
-def _locations(clinic_id: uuid.UUID, items: Sequence[LocationIn]) -> list[Location]:
+def _locations(
+    clinic_id: uuid.UUID, items: Sequence[LocationIn], existing: Sequence[Location] = ()
+) -> list[Location]:
+    """The clinic's locations from `items`, in order. A location keeps its row (and its ID,
+    which the provider roster refers to) at the same position; positions past the new list's
+    end are dropped."""
     out = []
     for position, loc in enumerate(items):
         info = lookup_zip(loc.zip)
         assert info is not None  # the schema checked it
-        out.append(
-            Location(
-                id=uuid.uuid4(),
-                clinic_id=clinic_id,
-                position=position,
-                address=loc.address,
-                city=loc.city,
-                state=loc.state,
-                zip=loc.zip,
-                lat=info.lat,
-                lon=info.lon,
-            )
-        )
+        row = existing[position] if position < len(existing) else None
+        if row is None:
+            row = Location(id=uuid.uuid4(), clinic_id=clinic_id, position=position)
+        row.address, row.city, row.state, row.zip = loc.address, loc.city, loc.state, loc.zip
+        row.lat, row.lon = info.lat, info.lon
+        out.append(row)
     return out
+
+
+async def _drop_locations_from_roster(
+    session: AsyncSession, clinic: Clinic, kept: set[uuid.UUID]
+) -> None:
+    """Remove dropped locations from the roster; 409 if someone would work nowhere."""
+    providers = (
+        await session.scalars(
+            select(ClinicProvider)
+            .where(ClinicProvider.clinic_id == clinic.id)
+            .order_by(ClinicProvider.created_at, ClinicProvider.id)
+            .with_for_update()
+        )
+    ).all()
+    stranded = [p for p in providers if not set(p.location_ids) & kept]
+    if stranded:
+        names = ", ".join(f"{p.first_name} {p.last_name}" for p in stranded)
+        raise ProviderLeftWithoutLocation(
+            f"These providers work only at locations being removed: {names}. Assign them "
+            "another location (or remove them from the roster) first.",
+            provider_ids=[str(p.id) for p in stranded],
+        )
+    for p in providers:
+        if not set(p.location_ids) <= kept:
+            p.location_ids = [loc for loc in p.location_ids if loc in kept]
 
 
 async def create_clinic(session: AsyncSession, user: User, body: ClinicCreate) -> Clinic:
@@ -191,7 +227,9 @@ async def update_clinic(
                 "Locations cannot change while an intake is being matched or has a director; "
                 "change the engagement's scope instead."
             )
-        clinic.locations = _locations(clinic.id, body.locations)
+        existing = list(clinic.locations)
+        clinic.locations = _locations(clinic.id, body.locations, existing)
+        await _drop_locations_from_roster(session, clinic, {loc.id for loc in clinic.locations})
     await session.flush()
     if body.ownership_model is not None or body.locations is not None:
         # The flags depend on the clinic's ownership and states: every view of an intake must
@@ -238,6 +276,7 @@ async def check_compliance(
     *,
     services: Sequence[str],
     providers: dict[str, int],
+    staffing: Staffing | None = None,
     oversight_mode: str,
     ownership_model: str | None,
     physician_performs_services: bool,
@@ -253,6 +292,7 @@ async def check_compliance(
         physician_performs_services=physician_performs_services,
         states=contexts,
         catalog=service_catalog(),
+        staffing=staffing,
     )
     return [f.as_dict() for f in flags]
 
@@ -261,13 +301,61 @@ def provider_counts(intake: Intake) -> dict[str, int]:
     return {p["type"]: int(p["count"]) for p in intake.providers}
 
 
+def staffing_of(intake: Intake, clinic: Clinic) -> Staffing:
+    """Who works where for `intake`: its roster snapshot, or its counts read as full-time
+    people working in every state of the clinic (intakes of clinics without a roster)."""
+    if intake.staffing is not None:
+        return Staffing.from_json(intake.staffing)
+    return Staffing.from_counts(provider_counts(intake), [loc.state for loc in clinic.locations])
+
+
+async def roster_snapshot(session: AsyncSession, clinic: Clinic) -> list[dict[str, Any]] | None:
+    """The clinic's roster as an intake keeps it (null when the clinic has none)."""
+    rows = (
+        await session.scalars(
+            select(ClinicProvider)
+            .where(ClinicProvider.clinic_id == clinic.id)
+            .order_by(ClinicProvider.created_at, ClinicProvider.id)
+        )
+    ).all()
+    if not rows:
+        return None
+    state_of = {loc.id: loc.state for loc in clinic.locations}
+    return [
+        {
+            "provider_id": str(p.id),
+            "type": p.type,
+            "fte": float(p.fte),
+            "states": sorted({state_of[i] for i in p.location_ids if i in state_of}),
+            "services": sorted(p.services),
+        }
+        for p in rows
+    ]
+
+
+def _roster_counts(snapshot: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    counts: dict[str, int] = {}
+    for p in snapshot:
+        counts[p["type"]] = counts.get(p["type"], 0) + 1
+    return [{"type": t, "count": n} for t, n in sorted(counts.items())]
+
+
 async def refresh_compliance(
     session: AsyncSession, intake: Intake, clinic: Clinic, *, default_cap: int
 ) -> None:
+    """Recompute the intake's flags. A draft of a clinic with a roster takes the roster as it is
+    now (its `providers` become the roster's counts); a submitted intake keeps the roster it was
+    submitted with."""
+    if intake.status == IntakeStatus.draft.value:
+        snapshot = await roster_snapshot(session, clinic)
+        intake.staffing = snapshot
+        if snapshot is not None:
+            intake.providers = _roster_counts(snapshot)
     intake.compliance_flags = await check_compliance(
         session,
         services=intake.services,
         providers=provider_counts(intake),
+        staffing=staffing_of(intake, clinic),
         oversight_mode=intake.oversight_mode,
         ownership_model=clinic.ownership_model,
         physician_performs_services=intake.physician_performs_services,

@@ -14,6 +14,7 @@ director. A new backup search then starts, so the clinic keeps a standing backup
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
 from app.clinics.models import Clinic, Intake
+from app.clinics.staffing import Charge
 from app.config import Settings
 from app.engagements.departures import mark_backup_uncovered
 from app.engagements.departures import states_text as _states
@@ -89,9 +91,7 @@ def seat_from_match(
         position=max((d.position for d in engagement.directors), default=0) + 1,
         states=list(match.covers_states),
         monthly_payout_cents=match.monthly_payout_cents,
-        supervisees=match.supervisees,
-        pa_count=match.pa_count,
-        np_count=match.np_count,
+        **Charge.stored(match).columns(),
         created_at=now,
         starts_on=starts_on,
         role=role.value,
@@ -173,7 +173,17 @@ async def start_backup_search(
     )
     if not created:
         await mark_backup_uncovered(
-            session, search, {"diagnostics": [await diagnose(session, ctx, states)]}
+            session,
+            search,
+            {
+                "diagnostics": [
+                    await diagnose(
+                        session,
+                        dataclasses.replace(ctx, payout_cents=backup_payout_cents(quote)),
+                        states,
+                    )
+                ]
+            },
         )
         return search
     await matching.advance(session, intake, clinic, settings, ctx=ctx, matches=created)
@@ -298,9 +308,7 @@ async def take_over(
         position=max(d.position for d in engagement.directors) + 1,
         states=list(leaving.states),
         monthly_payout_cents=leaving.monthly_payout_cents,
-        supervisees=leaving.supervisees,
-        pa_count=leaving.pa_count,
-        np_count=leaving.np_count,
+        **Charge.stored(leaving).columns(),
         created_at=now,
         starts_on=starts_on,
         role=DirectorRole.primary.value,

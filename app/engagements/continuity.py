@@ -11,6 +11,7 @@ untouched. Until then the engagement reads `ending` and shows the date oversight
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -411,7 +412,15 @@ async def restart_searches(
             await mark_uncovered(
                 session,
                 departure,
-                {"diagnostics": [await diagnose(session, ctx, departure.states)]},
+                {
+                    "diagnostics": [
+                        await diagnose(
+                            session,
+                            dataclasses.replace(ctx, payout_cents=leaving.monthly_payout_cents),
+                            departure.states,
+                        )
+                    ]
+                },
             )
         created += found
     await session.flush()

@@ -4,7 +4,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -111,6 +111,10 @@ class EngagementDirector(UUIDPrimaryKey, Base):
     supervisees: Mapped[int]
     pa_count: Mapped[int]
     np_count: Mapped[int]
+    # The same in full-time equivalents (caps that count FTE, the physician's own limit).
+    supervisees_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+    pa_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+    np_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
     created_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
     # Oversight dates: the director oversees from `starts_on` (null: from the engagement's

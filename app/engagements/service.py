@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
 from app.clinics.schemas import DirectorGap, IntakeContinuity
+from app.clinics.staffing import Charge
 from app.engagements.models import (
     OPEN_BACKUP_SEARCH,
     OPEN_DEPARTURE,
@@ -54,10 +55,10 @@ async def create_engagement(
     intake_id: uuid.UUID,
     clinic_id: uuid.UUID,
     quote_id: uuid.UUID,
-    directors: Sequence[tuple[uuid.UUID, uuid.UUID, list[str], int, int, int, int]],
+    directors: Sequence[tuple[uuid.UUID, uuid.UUID, list[str], int, Charge]],
     payment_window: timedelta = DEFAULT_PAYMENT_WINDOW,
 ) -> Engagement:
-    """`directors`: (physician_id, match_id, states, payout_cents, supervisees, PAs, NPs)."""
+    """`directors`: (physician_id, match_id, states, payout_cents, what each takes on)."""
     now = utcnow()
     engagement = Engagement(
         id=uuid.uuid4(),
@@ -70,9 +71,7 @@ async def create_engagement(
         directors=[],
     )
     session.add(engagement)
-    for position, (physician_id, match_id, states, payout, supervisees, pas, nps) in enumerate(
-        directors
-    ):
+    for position, (physician_id, match_id, states, payout, charge) in enumerate(directors):
         engagement.directors.append(
             EngagementDirector(
                 id=uuid.uuid4(),
@@ -82,9 +81,7 @@ async def create_engagement(
                 position=position,
                 states=sorted(states),
                 monthly_payout_cents=payout,
-                supervisees=supervisees,
-                pa_count=pas,
-                np_count=nps,
+                **charge.columns(),
                 created_at=now,
             )
         )

@@ -31,6 +31,7 @@ from sqlalchemy.sql.selectable import LateralFromClause
 from app.catalog.rules import Cap
 from app.clinics.compliance import SatelliteRule
 from app.clinics.models import Intake
+from app.clinics.staffing import Charge, Staffing
 from app.engagements.models import LIVE_ENGAGEMENT_STATUSES, Engagement, EngagementDirector
 from app.kit.geo import EARTH_RADIUS_MILES
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
@@ -64,9 +65,9 @@ class MatchContext:
     oversight_mode: str
     start: date
     locations: tuple[LocationNeed, ...]
-    supervisees: int
-    pa_count: int
-    np_count: int
+    # Who works where: the clinic's roster, or its counts read as full-time people in every
+    # state. A director is charged only with the people of the states they cover.
+    staffing: Staffing
     # Per state: the PA, NP and combined caps (the state's law, or the product's default).
     caps: Mapping[str, Mapping[str, Cap]] = field(default_factory=dict)
     state_names: Mapping[str, str] = field(default_factory=dict)
@@ -75,6 +76,16 @@ class MatchContext:
     round: int = 1
     # Physicians never to propose (directors who left this intake's engagement).
     excluded: tuple[uuid.UUID, ...] = ()
+    # What the physician being re-checked already carries for this very engagement (a scope
+    # change asks only for the increase); nothing for new matches.
+    credit: Charge = field(default_factory=Charge)
+    # The monthly payout of the work being matched (a group's share, a backup's share): a
+    # physician whose stated minimum monthly rate is above it is never offered the work.
+    payout_cents: int | None = None
+
+    def charge(self, states: Sequence[str]) -> Charge:
+        """What a director covering `states` takes on: the people working in those states."""
+        return Charge.of(self.staffing.in_states(states))
 
 
 @dataclass(frozen=True)
@@ -89,11 +100,23 @@ def capacity_load() -> LateralFromClause:
     supervisees, PAs and NPs supervised, by accepted-not-confirmed matches and by directors of
     live engagements."""
     held = union_all(
-        select(Match.supervisees, Match.pa_count, Match.np_count)
+        select(
+            Match.supervisees,
+            Match.pa_count,
+            Match.np_count,
+            Match.supervisees_fte,
+            Match.pa_fte,
+            Match.np_fte,
+        )
         .where(Match.physician_id == Physician.id, Match.status == MatchStatus.accepted.value)
         .correlate(Physician),
         select(
-            EngagementDirector.supervisees, EngagementDirector.pa_count, EngagementDirector.np_count
+            EngagementDirector.supervisees,
+            EngagementDirector.pa_count,
+            EngagementDirector.np_count,
+            EngagementDirector.supervisees_fte,
+            EngagementDirector.pa_fte,
+            EngagementDirector.np_fte,
         )
         .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
         .where(
@@ -109,6 +132,9 @@ def capacity_load() -> LateralFromClause:
             func.coalesce(func.sum(held.c.supervisees), 0).label("supervisees"),
             func.coalesce(func.sum(held.c.pa_count), 0).label("pas"),
             func.coalesce(func.sum(held.c.np_count), 0).label("nps"),
+            func.coalesce(func.sum(held.c.supervisees_fte), 0).label("supervisees_fte"),
+            func.coalesce(func.sum(held.c.pa_fte), 0).label("pa_fte"),
+            func.coalesce(func.sum(held.c.np_fte), 0).label("np_fte"),
         )
         .select_from(held)
         .lateral("load")
@@ -126,17 +152,49 @@ def distance_miles(lat: float, lon: float) -> ColumnElement[float]:
     return 2 * EARTH_RADIUS_MILES * func.asin(func.sqrt(func.least(a, 1.0)))
 
 
-def binding_cap(ctx: MatchContext, states: Sequence[str], kind: str) -> tuple[str, Cap] | None:
-    """The strictest cap of `kind` among `states` (state, cap), or None where none applies."""
-    capped = [
-        (state, cap)
-        for state in sorted(states)
-        if (cap := ctx.caps.get(state, {}).get(kind)) is not None and cap.limit is not None
-    ]
-    return min(capped, key=lambda sc: (sc[1].limit, sc[0])) if capped else None
-
-
 Builder = Callable[[LateralFromClause], ColumnElement[bool]]
+
+# What a physician already supervises, per cap kind and basis (columns of `capacity_load`).
+_HELD: dict[tuple[str, str], Callable[[LateralFromClause], ColumnElement[Any]]] = {
+    ("pa", "heads"): lambda load: load.c.pas,
+    ("np", "heads"): lambda load: load.c.nps,
+    ("combined", "heads"): lambda load: load.c.pas + load.c.nps,
+    ("pa", "fte"): lambda load: load.c.pa_fte,
+    ("np", "fte"): lambda load: load.c.np_fte,
+    ("combined", "fte"): lambda load: load.c.pa_fte + load.c.np_fte,
+}
+
+
+def _fte_words(fte: float) -> str:
+    return f"{fte:g} more full-time-equivalent provider" + ("" if fte == 1 else "s")
+
+
+def _ratio(ctx: MatchContext, states: Sequence[str], kind: str) -> tuple[str, str, Builder] | None:
+    """`{kind}_ratio`: in each covered state with a cap of `kind`, what the physician already
+    supervises plus the people of that state stays within the cap, counted by head or by FTE
+    as the state's rule says. The physician's existing load is counted whole (it is not kept
+    per state): the conservative reading."""
+    checks: list[tuple[str, Cap, float]] = []
+    for state in sorted(states):
+        cap = ctx.caps.get(state, {}).get(kind)
+        if cap is None or cap.limit is None:
+            continue
+        adding = ctx.staffing.in_states([state]).count(kind, cap.counts)
+        if adding > 0:
+            checks.append((state, cap, adding - ctx.credit.count(kind, cap.counts)))
+    if not checks:
+        return None
+    described = " and ".join(
+        cap.describe(ctx.state_names.get(state, state)) for state, cap, _ in checks
+    )
+
+    def build(load: LateralFromClause) -> ColumnElement[bool]:
+        return and_(
+            true(),
+            *(_HELD[(kind, cap.counts)](load) + more <= cap.limit for _, cap, more in checks),
+        )
+
+    return (f"{kind}_ratio", f"stays within {described}", build)
 
 
 def _satellite_description(sat: SatelliteRule, state_name: str) -> str:
@@ -263,7 +321,7 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
                     lambda load, loc=loc, sat=sat: _satellite_ok(sat, loc, start),  # type: ignore[misc]
                 )
             )
-    supervisees, pas, nps = ctx.supervisees, ctx.pa_count, ctx.np_count
+    charge, credit = ctx.charge(states), ctx.credit
     out.append(
         (
             "capacity_clinics",
@@ -271,33 +329,26 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
             lambda load: load.c.clinics < Physician.max_clinics,
         )
     )
+    more_fte = round(charge.supervisees_fte - credit.supervisees_fte, 2)
     out.append(
         (
             "capacity_supervisees",
-            f"can supervise {supervisees} more providers",
-            lambda load: load.c.supervisees + supervisees <= Physician.max_supervisees,
+            f"has room to supervise {_fte_words(charge.supervisees_fte)}",
+            lambda load: load.c.supervisees_fte + more_fte <= Physician.max_supervisees,
         )
     )
-    adding = {"pa": pas, "np": nps, "combined": pas + nps}
     for kind in ("pa", "np", "combined"):
-        bound = binding_cap(ctx, states, kind)
-        if bound is None or not adding[kind]:
-            continue
-        state, cap = bound
-        limit, more = cap.limit, adding[kind]
-        assert limit is not None
-        held = {
-            "pa": lambda load: load.c.pas,
-            "np": lambda load: load.c.nps,
-            "combined": lambda load: load.c.pas + load.c.nps,
-        }[kind]
+        ratio = _ratio(ctx, states, kind)
+        if ratio is not None:
+            out.append(ratio)
+    if ctx.payout_cents is not None:
+        payout = ctx.payout_cents
         out.append(
             (
-                f"{kind}_ratio",
-                f"stays within {cap.describe(ctx.state_names.get(state, state))}",
-                lambda load, held=held, more=more, limit=limit: (  # type: ignore[misc]
-                    held(load) + more <= limit
-                ),
+                "min_rate",
+                f"asks no more than the ${payout / 100:,.2f} a month this pays (their stated "
+                "minimum monthly rate)",
+                lambda load: Physician.min_monthly_rate_cents <= payout,
             )
         )
     clinic_id = ctx.clinic_id

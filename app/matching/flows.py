@@ -12,6 +12,7 @@ from app.audit.service import record_audit
 from app.auth.models import User
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.service import withdraw_intake as clinics_withdraw
+from app.clinics.staffing import Charge
 from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.backup import start_backup_search
@@ -85,9 +86,7 @@ async def confirm(
                 m.id,
                 m.covers_states,
                 m.monthly_payout_cents,
-                m.supervisees,
-                m.pa_count,
-                m.np_count,
+                Charge.stored(m),
             )
             for m in accepted
         ],

@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -72,6 +72,10 @@ class Match(UUIDPrimaryKey, Timestamps, Base):
     supervisees: Mapped[int]
     pa_count: Mapped[int]
     np_count: Mapped[int]
+    # The same in full-time equivalents (caps that count FTE, the physician's own limit).
+    supervisees_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+    pa_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
+    np_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
     accepted_at: Mapped[datetime | None]
     confirm_by: Mapped[datetime | None]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +38,7 @@ from app.notifications.service import notify
 from app.physicians.models import Physician
 
 CAPACITY_CONSTRAINTS = frozenset(
-    {"capacity_clinics", "capacity_supervisees", "pa_ratio", "np_ratio"}
+    {"capacity_clinics", "capacity_supervisees", "pa_ratio", "np_ratio", "combined_ratio"}
 )
 
 
@@ -126,6 +127,7 @@ async def accept_offer(
     # physician suspended, no longer accepting, or whose license or cover lapsed since the offer
     # cannot accept it, and capacity cannot be exceeded by two accepts at once.
     ctx = await build_context(session, intake, clinic, settings)
+    ctx = dataclasses.replace(ctx, payout_cents=match.monthly_payout_cents)
     failed = [
         c
         for c in await explain_physician(session, ctx, match.covers_states, physician.id)
@@ -137,8 +139,8 @@ async def accept_offer(
         reasons = [
             f"you already oversee {held} of your {physician.max_clinics} clinics"
             if c["name"] == "capacity_clinics"
-            else f"{match.supervisees} more providers would exceed your limit of "
-            f"{physician.max_supervisees}"
+            else f"{match.supervisees_fte:g} more full-time-equivalent providers would exceed "
+            f"your limit of {physician.max_supervisees}"
             if c["name"] == "capacity_supervisees"
             else f"the clinic's providers would exceed a state cap ({c['description']})"
             for c in capacity

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Annotated, Any
 
@@ -269,6 +270,7 @@ async def intake_diagnostics(
     state of the intake, and with `physician_id`, each constraint for that physician."""
     intake, clinic = await clinics.get_intake(session, ops, intake_id)
     ctx = await service.build_context(session, intake, clinic, settings)
+    ctx = dataclasses.replace(ctx, payout_cents=await service.directors_payout(session, intake))
     states = service.states_of(ctx)
     out: dict[str, Any] = {
         "outcome": intake.matching_outcome,

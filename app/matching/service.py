@@ -8,6 +8,7 @@ one physician across intakes.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from app.catalog.rules import CAP_LABELS
 from app.catalog.services import service_catalog
 from app.clinics.compliance import satellite_rule
 from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
-from app.clinics.service import provider_counts, state_contexts
+from app.clinics.service import staffing_of, state_contexts
 from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.departures import (
@@ -98,7 +99,7 @@ async def build_context(
             assert info is not None
             lat, lon = info.lat, info.lon
         locations.append(mc.LocationNeed(loc.state, lat, lon, onsite))
-    counts = provider_counts(intake)
+    staffing = staffing_of(intake, clinic)
     # Directors who left this intake's engagement are never asked to replace anyone; a search
     # for a standing backup does not ask the engagement's own directors either.
     departed = tuple(
@@ -127,9 +128,7 @@ async def build_context(
         # submitted (or a replacement searched for) after its desired start starts today.
         start=max(intake.desired_start, today()),
         locations=tuple(locations),
-        supervisees=sum(counts.values()),
-        pa_count=counts.get("pa", 0),
-        np_count=counts.get("np", 0),
+        staffing=staffing,
         caps={c: ctx.caps for c, ctx in contexts.items()},
         satellite={
             c: sat
@@ -138,7 +137,7 @@ async def build_context(
                 sat := satellite_rule(
                     st,
                     services=sorted(requested),
-                    providers=counts,
+                    providers=staffing.in_states([c]).heads,
                     oversight_mode=intake.oversight_mode,
                     catalog=catalog,
                 )
@@ -169,16 +168,17 @@ def states_of(ctx: mc.MatchContext) -> list[str]:
 
 
 def needs_multiple_directors(ctx: mc.MatchContext) -> list[dict[str, Any]]:
-    counts = {"pa": ctx.pa_count, "np": ctx.np_count, "combined": ctx.pa_count + ctx.np_count}
     out = []
     for state in states_of(ctx):
+        people = ctx.staffing.in_states([state])
         for kind, cap in ctx.caps.get(state, {}).items():
-            if cap.limit is not None and counts[kind] > cap.limit:
+            count = people.count(kind, cap.counts)
+            if cap.limit is not None and count > cap.limit:
                 out.append(
                     {
                         "state": state,
                         "providers": CAP_LABELS[kind],
-                        "count": counts[kind],
+                        "count": count,
                         "cap_per_physician": cap.limit,
                         "basis": cap.basis,
                         "citation": cap.citation,
@@ -206,6 +206,7 @@ async def ranked_candidates(
     limit: int | None = None,
 ) -> list[RankedCandidate]:
     catalog = service_catalog()
+    ctx = dataclasses.replace(ctx, payout_cents=payout_cents)
     fit_sets = [frozenset(catalog[s].fit_specialties) for s in ctx.services]
     preselect = (fit_sets, payout_cents, settings.match_weights, limit) if limit else None
     rows = (await session.execute(mc.eligible_query(ctx, states, preselect=preselect))).all()
@@ -283,7 +284,7 @@ async def add_candidates(
             settings=settings,
             limit=settings.match_candidates_per_group,
         )
-    passed = mc.describe(ctx, states)
+    passed = mc.describe(dataclasses.replace(ctx, payout_cents=payout_cents), states)
     created = []
     for i, cand in enumerate(found, start=1):
         created.append(
@@ -302,9 +303,7 @@ async def add_candidates(
                     "factors": [f.__dict__ for f in cand.ranked.factors],
                 },
                 monthly_payout_cents=payout_cents,
-                supervisees=ctx.supervisees,
-                pa_count=ctx.pa_count,
-                np_count=ctx.np_count,
+                **ctx.charge(states).columns(),
             )
         )
     session.add_all(created)
@@ -313,6 +312,14 @@ async def add_candidates(
 
 
 # --- starting and advancing -----------------------------------------------------------------
+
+
+async def directors_payout(session: AsyncSession, intake: Intake) -> int | None:
+    """What the intake's directors share a month (its latest quote), or None before a quote."""
+    quote = await session.scalar(
+        select(Quote).where(Quote.intake_id == intake.id).order_by(Quote.created_at.desc()).limit(1)
+    )
+    return directors_payout_cents(quote) if quote is not None else None
 
 
 async def _quote(session: AsyncSession, intake_id: uuid.UUID) -> Quote:
@@ -363,6 +370,7 @@ async def start_matching(
             for s in states
         }
         groups = scoring.plan_coverage(states, per_state)
+    priced = dataclasses.replace(ctx, payout_cents=payout)
     if not whole and (groups is None or len(states) == 1):
         await _mark_unmatched(
             session,
@@ -370,9 +378,9 @@ async def start_matching(
             clinic,
             {
                 "reason": "no_eligible_physicians",
-                "diagnostics": [await diagnose(session, ctx, [s]) for s in states]
+                "diagnostics": [await diagnose(session, priced, [s]) for s in states]
                 if len(states) > 1
-                else [await diagnose(session, ctx, states)],
+                else [await diagnose(session, priced, states)],
             },
         )
         return
@@ -466,19 +474,20 @@ async def advance(
         open_offers += len(chosen)
         if open_offers == 0:
             ctx = ctx or await build_context(session, intake, clinic, settings)
+            priced = dataclasses.replace(ctx, payout_cents=in_group[0].monthly_payout_cents)
             if key in departures:
                 # Nobody left for this leaving director; the other groups go on.
                 await mark_uncovered(
                     session,
                     departures[key],
-                    {"diagnostics": [await diagnose(session, ctx, key.split(","))]},
+                    {"diagnostics": [await diagnose(session, priced, key.split(","))]},
                 )
                 continue
             if backup is not None:
                 await mark_backup_uncovered(
                     session,
                     backup,
-                    {"diagnostics": [await diagnose(session, ctx, key.split(","))]},
+                    {"diagnostics": [await diagnose(session, priced, key.split(","))]},
                 )
                 return
             await _mark_unmatched(
@@ -488,7 +497,7 @@ async def advance(
                 {
                     "reason": "candidates_exhausted",
                     "state_group": key,
-                    "diagnostics": [await diagnose(session, ctx, key.split(","))],
+                    "diagnostics": [await diagnose(session, priced, key.split(","))],
                 },
             )
             return

@@ -237,9 +237,7 @@ async def offer_to(
             else search[1]
             if search
             else 0,
-            supervisees=ctx.supervisees,
-            pa_count=ctx.pa_count,
-            np_count=ctx.np_count,
+            **ctx.charge(key.split(",")).columns(),
         )
         session.add(match)
     await session.flush()

@@ -22,6 +22,8 @@ API_SERVICE_CODES = {
     "rf_microneedling",
     "microneedling",
     "chemical_peels",
+    "chemical_peels_medium",
+    "chemical_peels_deep",
     "prp",
     "iv_therapy",
     "glp1_weight_loss",
@@ -224,3 +226,15 @@ def test_a_stricter_rule_never_lowers_the_tier(facts, field):
 def test_tri_state_rejects_garbage():
     with pytest.raises(ValueError, match="unknown"):
         rules.tri_state("maybe")
+
+
+def test_catalog_review_tiers_and_rationales():
+    catalog = service_catalog()
+    assert all(len(s.rationale) > 40 for s in catalog.values())
+    glp1 = catalog["glp1_weight_loss"]
+    assert (glp1.injectable, glp1.prescription, glp1.delegated_procedure) == (True, True, False)
+    peels = {
+        c: catalog[c] for c in ("chemical_peels", "chemical_peels_medium", "chemical_peels_deep")
+    }
+    assert [p.risk_tier for p in peels.values()] == [1, 2, 3]
+    assert [p.commonly_onsite for p in peels.values()] == [False, False, True]

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.catalog import rules
 from app.catalog.dataset import FIELDS
-from app.catalog.rules import dataset
 from app.catalog.models import StateRule
+from app.catalog.rules import dataset
 from app.catalog.service import load_state_rules
 from app.kit.clock import today
 from tests.factories import ops_headers, user_headers

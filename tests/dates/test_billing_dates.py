@@ -18,6 +18,7 @@ from app.billing.payouts import transfer_due
 from app.billing.service import prorated_difference
 from app.billing.shapes import months_covered, period_end, period_months, period_start
 from app.billing.sync import mirror_invoice, month_share, reaccrue_director
+from app.clinics.staffing import Charge
 from app.engagements.models import Engagement, EngagementDirector
 from app.physicians.models import Physician
 from tests.dates.strategies import (
@@ -423,9 +424,7 @@ def _successor(leaving: EngagementDirector, physician_id: uuid.UUID, starts_on: 
         position=1,
         states=list(leaving.states),
         monthly_payout_cents=leaving.monthly_payout_cents,
-        supervisees=0,
-        pa_count=0,
-        np_count=0,
+        **Charge().columns(),
         created_at=datetime.now(UTC),
         starts_on=starts_on,
     )

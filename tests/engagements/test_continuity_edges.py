@@ -21,6 +21,10 @@ from tests.matching.test_flow import offers_of, submitted_intake
 
 NOTICE = 30
 
+# Standing by pays a small share of the payout: a physician whose stated minimum monthly
+# rate is above it is not offered the standby (the `min_rate` constraint).
+STANDBY_MINIMUM = 10_000
+
 
 async def _pending(client, headers) -> list[dict[str, Any]]:
     return list(await offers_of(client, headers, status="pending"))
@@ -134,7 +138,9 @@ async def test_a_second_departure_keeps_the_first_search_going(client, session, 
 async def test_a_backup_who_resigns_is_not_asked_back_and_scope_changes_still_work(
     client, session, settings, emulator
 ):
-    backup = await make_physician(session, last_name="Okafor")
+    backup = await make_physician(
+        session, last_name="Okafor", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     engaged, _ = await subscribed(client, session, settings, emulator, standing_backup=True)
     backup_h = await physician_headers(client, session, settings, backup)
@@ -170,7 +176,9 @@ async def test_a_backup_who_resigns_is_not_asked_back_and_scope_changes_still_wo
 async def test_dropping_the_backup_keeps_the_days_it_served_paid(
     client, session, settings, emulator
 ):
-    backup = await make_physician(session, last_name="Varga")
+    backup = await make_physician(
+        session, last_name="Varga", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     engaged, _ = await subscribed(client, session, settings, emulator, standing_backup=True)
     backup_h = await physician_headers(client, session, settings, backup)
@@ -259,7 +267,9 @@ async def test_canceling_closes_an_open_replacement_search_for_good(
 
 
 async def test_a_cancel_at_period_end_stops_the_backup_search(client, session, settings, emulator):
-    backup = await make_physician(session, last_name="Ibarra")
+    backup = await make_physician(
+        session, last_name="Ibarra", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     engaged, _ = await subscribed(client, session, settings, emulator, standing_backup=True)
     backup_h = await physician_headers(client, session, settings, backup)

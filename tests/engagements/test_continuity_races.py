@@ -34,6 +34,10 @@ from tests.matching.helpers import make_physician, physician_headers
 pytestmark = pytest.mark.live_sessions
 PROBLEMS = "https://mdmatch.dev/problems/"
 
+# Standing by pays a small share of the payout: a physician whose stated minimum monthly
+# rate is above it is not offered the standby (the `min_rate` constraint).
+STANDBY_MINIMUM = 10_000
+
 
 @pytest.fixture(scope="module")
 async def live_app(pg_server_url, stripe_url) -> AsyncIterator[FastAPI]:
@@ -68,7 +72,12 @@ async def _paid_with_candidates(
     settings = live_app.state.settings
     async with live_app.state.sessionmaker() as session:
         backups = [
-            await make_physician(session, last_name=f"Standby{i}", home_zip="78701")
+            await make_physician(
+                session,
+                last_name=f"Standby{i}",
+                min_monthly_rate_cents=STANDBY_MINIMUM,
+                home_zip="78701",
+            )
             for i in range(candidates)
         ]
         await session.commit()

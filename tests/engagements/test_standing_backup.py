@@ -26,6 +26,10 @@ from tests.pricing.test_quotes import CATALOG, TIERS, TODAY, quote, tx_retainer
 NOTICE = 30
 BACKUP_CENTS = 24_900
 
+# Standing by pays a small share of the payout: a physician whose stated minimum monthly
+# rate is above it is not offered the standby (the `min_rate` constraint).
+STANDBY_MINIMUM = 10_000
+
 
 async def _pending(client, headers) -> list[dict[str, Any]]:
     page = await client.get(
@@ -52,7 +56,9 @@ async def _admin_kinds(client, session, engaged) -> list[str]:
 
 async def _with_backup(client, session, settings, emulator):
     """A paid engagement with a standing backup who has accepted."""
-    backup = await make_physician(session, last_name="Okafor")
+    backup = await make_physician(
+        session, last_name="Okafor", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     engaged, paid = await subscribed(client, session, settings, emulator, standing_backup=True)
     assert paid["status"] == "active", paid
@@ -125,7 +131,9 @@ async def test_a_resigning_director_is_covered_by_the_backup_with_no_search_and_
     client, session, settings, emulator
 ):
     engaged, _, backup, backup_headers, _ = await _with_backup(client, session, settings, emulator)
-    next_backup = await make_physician(session, last_name="Lindqvist")
+    next_backup = await make_physician(
+        session, last_name="Lindqvist", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     next_headers = await physician_headers(client, session, settings, next_backup)
 
@@ -211,7 +219,9 @@ async def test_a_backup_who_resigns_is_replaced_as_backup_and_the_director_is_un
     client, session, settings, emulator
 ):
     engaged, _, backup, backup_headers, _ = await _with_backup(client, session, settings, emulator)
-    successor = await make_physician(session, last_name="Moreau")
+    successor = await make_physician(
+        session, last_name="Moreau", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     leaving_on = today() + timedelta(NOTICE)
     resigned = await client.post(
@@ -237,7 +247,9 @@ async def test_a_backup_who_resigns_is_replaced_as_backup_and_the_director_is_un
 async def test_adding_the_backup_later_reprices_and_dropping_it_ends_the_standby(
     client, session, settings, emulator
 ):
-    backup = await make_physician(session, last_name="Varga")
+    backup = await make_physician(
+        session, last_name="Varga", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     engaged, paid = await subscribed(client, session, settings, emulator)
     backup_headers = await physician_headers(client, session, settings, backup)
@@ -274,7 +286,9 @@ async def test_adding_the_backup_later_reprices_and_dropping_it_ends_the_standby
 
 
 async def test_canceling_withdraws_the_backup_offers(client, session, settings, emulator):
-    backup = await make_physician(session, last_name="Ibarra")
+    backup = await make_physician(
+        session, last_name="Ibarra", min_monthly_rate_cents=STANDBY_MINIMUM
+    )
     await session.commit()
     engaged, _ = await subscribed(client, session, settings, emulator, standing_backup=True)
     backup_headers = await physician_headers(client, session, settings, backup)
@@ -296,7 +310,9 @@ async def test_operations_fill_an_uncovered_backup_search_with_a_named_physician
     engaged, _ = await subscribed(client, session, settings, emulator, standing_backup=True)
     view = await _view(client, engaged)
     assert view["backup_search"] == "uncovered"  # nobody else exists
-    named = await make_physician(session, last_name="Haddad", accepting_new=False)
+    named = await make_physician(
+        session, last_name="Haddad", min_monthly_rate_cents=STANDBY_MINIMUM, accepting_new=False
+    )
     await session.commit()
     ops = await ops_headers(client, session, settings)
     refused = await client.post(
@@ -320,3 +336,26 @@ async def test_operations_fill_an_uncovered_backup_search_with_a_named_physician
     view = await _view(client, engaged)
     assert view["backup"]["physician_id"] == str(named.id)
     assert view["backup_search"] is None
+
+
+async def test_a_physician_whose_minimum_is_above_the_standby_share_is_not_asked(
+    client, session, settings, emulator
+):
+    """The standby pays the backup line's share; a physician asking more is never offered it."""
+    dear = await make_physician(session, last_name="Dearborn", min_monthly_rate_cents=50_000)
+    await session.commit()
+    engaged, paid = await subscribed(client, session, settings, emulator, standing_backup=True)
+    assert paid["status"] == "active", paid
+    dear_headers = await physician_headers(client, session, settings, dear)
+    assert await _pending(client, dear_headers) == []
+    assert (await _view(client, engaged))["backup_search"] == "uncovered"
+    ops = await ops_headers(client, session, settings)
+    audit = (
+        await client.get(
+            "/v1/audit", params={"object_type": "engagement", "object_id": engaged.id}, headers=ops
+        )
+    ).json()["items"]
+    [exhausted] = [e for e in audit if e["action"] == "engagement.backup_search_exhausted"]
+    [diagnostics] = exhausted["after"]["diagnostics"]
+    eliminated = {step["constraint"]: step["eliminated"] for step in diagnostics["funnel"]}
+    assert eliminated["min_rate"] >= 1

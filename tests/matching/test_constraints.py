@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.clinics.models import Intake
+from app.clinics.staffing import Charge, Staffing
 from app.kit.clock import today, utcnow
 from app.matching.models import Match, Offer
 from tests.clinics.helpers import create_clinic, create_intake
@@ -55,9 +56,12 @@ async def hold_capacity(session, physician, *, clinic_id, pa_count=0, supervisee
             status="accepted",
             explanation={},
             monthly_payout_cents=50000,
-            supervisees=supervisees,
-            pa_count=pa_count,
-            np_count=0,
+            **Charge(
+                supervisees=supervisees,
+                pa_count=pa_count,
+                supervisees_fte=supervisees,
+                pa_fte=pa_count,
+            ).columns(),
             accepted_at=utcnow(),
             confirm_by=utcnow() + timedelta(hours=72),
         )
@@ -87,6 +91,7 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
         "capacity_clinics": await make_physician(session, max_clinics=1, **base),
         "capacity_supervisees": await make_physician(session, max_supervisees=4, **base),
         "pa_ratio": await make_physician(session, **base),
+        "min_rate": await make_physician(session, min_monthly_rate_cents=10_000_000, **base),
         "not_declined": await make_physician(session, **base),
     }
     suspended = await make_physician(session, verification_status="suspended", **base)
@@ -110,9 +115,7 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
         status="declined",
         explanation={},
         monthly_payout_cents=1,
-        supervisees=0,
-        pa_count=0,
-        np_count=0,
+        **Charge().columns(),
     )
     session.add(declined_match)
     await session.flush()
@@ -190,9 +193,7 @@ def _context(state: str, *, pas: int, nps: int) -> Any:
         oversight_mode="remote",
         start=today(),
         locations=(LocationNeed(state, 30.0, -97.0, False),),
-        supervisees=pas + nps,
-        pa_count=pas,
-        np_count=nps,
+        staffing=Staffing.from_counts({"pa": pas, "np": nps}, [state]),
         caps={state: rules.supervisee_caps(record["rules"])},
         state_names={state: record["name"]},
     )

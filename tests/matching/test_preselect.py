@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 from app.catalog.services import service_catalog
+from app.clinics.staffing import Staffing
 from app.kit.clock import today
 from app.matching import constraints as mc
 from app.matching.service import ranked_candidates
@@ -34,7 +35,7 @@ async def test_preselection_matches_the_pure_ranking(session, settings, monkeypa
             aesthetic_years=rng.randint(0, 20),
             years_experience=25,
             max_clinics=rng.randint(1, 10),
-            min_monthly_rate_cents=rng.choice([30_000, 60_000, 90_000, 120_000]),
+            min_monthly_rate_cents=rng.choice([30_000, 45_000, 60_000, 70_000]),
             travel_radius_miles=rng.choice([50, 150, 300]),
             home_zip=rng.choice(["78701", "77002", "75201", "78205"]),
             offers_received=10,
@@ -55,9 +56,7 @@ async def test_preselection_matches_the_pure_ranking(session, settings, monkeypa
             oversight_mode="hybrid",
             start=today() + timedelta(days=7),
             locations=(mc.LocationNeed("TX", 30.27, -97.74, mode_onsite),),
-            supervisees=1,
-            pa_count=0,
-            np_count=0,
+            staffing=Staffing.from_counts({"rn": 1}, ["TX"]),
         )
         everyone = await ranked_candidates(
             session, ctx, ["TX"], payout_cents=70_000, settings=settings
