@@ -423,7 +423,9 @@ async def cancel(
 
 # Capacity a director already gives this clinic is not asked for again; only the increase is.
 # `not_departed`: directors already on this engagement are excluded from its searches.
-_NOT_RECHECKED = frozenset({"accepting_new", "capacity_clinics", "not_declined", "not_departed"})
+_NOT_RECHECKED = frozenset(
+    {"accepting_new", "capacity_clinics", "capacity_full_time", "not_declined", "not_departed"}
+)
 
 
 async def change_scope(

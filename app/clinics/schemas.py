@@ -190,6 +190,13 @@ class ProviderRead(ResponseModel):
     updated_at: datetime
 
 
+class StaffingSource(StrEnum):
+    """Where an intake's staffing comes from."""
+
+    roster = "roster"
+    counts = "counts"
+
+
 class StaffingEntry(ResponseModel):
     """One person of the roster as an intake counts them: the states they work in."""
 
@@ -341,7 +348,7 @@ class IntakeRead(ResponseModel):
     status: IntakeStatus
     services: list[ServiceCode]
     providers: list[ProviderCount]
-    staffing_source: Literal["roster", "counts"] = Field(
+    staffing_source: StaffingSource = Field(
         description="roster: the clinic's provider roster (per person, FTE and states) decides "
         "the caps; counts: `providers`, read as full-time people working in every state"
     )

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.selectable import LateralFromClause
 
 from app.catalog.rules import Cap
+from app.catalog.vocabulary import EngagementModel
 from app.clinics.compliance import SatelliteRule
 from app.clinics.models import Intake
 from app.clinics.staffing import Charge, Staffing
@@ -98,7 +99,7 @@ class Constraint:
 def capacity_load() -> LateralFromClause:
     """Per physician (LATERAL, so only candidate rows are aggregated): clinics held and
     supervisees, PAs and NPs supervised, by accepted-not-confirmed matches and by directors of
-    live engagements."""
+    live engagements, and how many of those are full-time engagements."""
     held = union_all(
         select(
             Match.supervisees,
@@ -107,7 +108,9 @@ def capacity_load() -> LateralFromClause:
             Match.supervisees_fte,
             Match.pa_fte,
             Match.np_fte,
+            Intake.engagement_model,
         )
+        .join(Intake, Intake.id == Match.intake_id)
         .where(Match.physician_id == Physician.id, Match.status == MatchStatus.accepted.value)
         .correlate(Physician),
         select(
@@ -117,8 +120,10 @@ def capacity_load() -> LateralFromClause:
             EngagementDirector.supervisees_fte,
             EngagementDirector.pa_fte,
             EngagementDirector.np_fte,
+            Intake.engagement_model,
         )
         .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
+        .join(Intake, Intake.id == Engagement.intake_id)
         .where(
             EngagementDirector.physician_id == Physician.id,
             EngagementDirector.ended_at.is_(None),
@@ -135,6 +140,9 @@ def capacity_load() -> LateralFromClause:
             func.coalesce(func.sum(held.c.supervisees_fte), 0).label("supervisees_fte"),
             func.coalesce(func.sum(held.c.pa_fte), 0).label("pa_fte"),
             func.coalesce(func.sum(held.c.np_fte), 0).label("np_fte"),
+            func.count()
+            .filter(held.c.engagement_model == EngagementModel.full_time.value)
+            .label("full_time"),
         )
         .select_from(held)
         .lateral("load")
@@ -329,6 +337,22 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
             lambda load: load.c.clinics < Physician.max_clinics,
         )
     )
+    if ctx.engagement_model == EngagementModel.full_time.value:
+        out.append(
+            (
+                "capacity_full_time",
+                "directs no other clinic (a full-time engagement takes their whole capacity)",
+                lambda load: load.c.clinics == 0,
+            )
+        )
+    else:
+        out.append(
+            (
+                "capacity_full_time",
+                "is not a full-time director elsewhere",
+                lambda load: load.c.full_time == 0,
+            )
+        )
     more_fte = round(charge.supervisees_fte - credit.supervisees_fte, 2)
     out.append(
         (

@@ -38,7 +38,14 @@ from app.notifications.service import notify
 from app.physicians.models import Physician
 
 CAPACITY_CONSTRAINTS = frozenset(
-    {"capacity_clinics", "capacity_supervisees", "pa_ratio", "np_ratio", "combined_ratio"}
+    {
+        "capacity_clinics",
+        "capacity_full_time",
+        "capacity_supervisees",
+        "pa_ratio",
+        "np_ratio",
+        "combined_ratio",
+    }
 )
 
 
@@ -139,6 +146,8 @@ async def accept_offer(
         reasons = [
             f"you already oversee {held} of your {physician.max_clinics} clinics"
             if c["name"] == "capacity_clinics"
+            else "a full-time engagement takes your whole capacity"
+            if c["name"] == "capacity_full_time"
             else f"{match.supervisees_fte:g} more full-time-equivalent providers would exceed "
             f"your limit of {physician.max_supervisees}"
             if c["name"] == "capacity_supervisees"

@@ -12,6 +12,7 @@ from app.auth.models import Role, User
 from app.clinics import service as clinics
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.schemas import IntakeRead, ProviderCount
+from app.clinics.service import staffing_of
 from app.db import SessionDep
 from app.engagements.departures import round_purpose
 from app.engagements.schemas import EngagementRead
@@ -29,8 +30,11 @@ from app.matching.schemas import (
     MatchList,
     MatchPhysician,
     MatchRead,
+    OfferLocation,
     OfferPhysician,
+    OfferPractice,
     OfferRead,
+    RosterLine,
 )
 from app.physicians.models import Physician
 from app.physicians.service import current_states_of, get_own_profile
@@ -303,9 +307,29 @@ async def offer_read(session: Any, offer: Offer, *, for_ops: bool = False) -> Of
         if intake.status == IntakeStatus.confirmed.value
         else ("placement", None)
     )
+    states = set(match.covers_states)
+    people = staffing_of(intake, clinic).in_states(states)
+    practice = OfferPractice(
+        locations=[
+            OfferLocation(city=loc.city, state=loc.state)
+            for loc in clinic.locations
+            if loc.state in states
+        ],
+        ownership_model=clinic.ownership_model,
+        staffing_source=intake.staffing_source,
+        supervisees=[
+            RosterLine(type=t, count=n, fte=people.fte.get(t, 0.0))
+            for t, n in sorted(people.heads.items())
+        ],
+        compliance_flags=[
+            f for f in intake.compliance_flags if f.get("state") is None or f["state"] in states
+        ],
+        expected_monthly_cases=intake.monthly_patient_volume,
+    )
     return OfferRead(
         id=offer.id,
         purpose=purpose,
+        practice=practice,
         starts_on=starts_on,
         status=OfferStatus(offer.status),
         respond_by=offer.respond_by,

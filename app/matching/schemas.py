@@ -7,8 +7,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.types import ServiceCode, UsState
-from app.catalog.vocabulary import Degree, EngagementModel, OversightMode, Specialty
-from app.clinics.schemas import ProviderCount
+from app.catalog.vocabulary import (
+    Degree,
+    EngagementModel,
+    OversightMode,
+    OwnershipModel,
+    ProviderType,
+    Specialty,
+)
+from app.clinics.schemas import ComplianceFlagRead, ProviderCount, StaffingSource
 from app.kit.openapi import ResponseModel
 from app.kit.validation import FREE_TEXT
 from app.matching.models import MatchStatus, OfferStatus
@@ -80,6 +87,35 @@ class OfferPhysician(ResponseModel):
     email: str
 
 
+class OfferLocation(ResponseModel):
+    city: str
+    state: UsState
+
+
+class RosterLine(ResponseModel):
+    type: ProviderType
+    count: int
+    fte: float = Field(description="Their full-time equivalents together")
+
+
+class OfferPractice(ResponseModel):
+    """What the physician would take liability for, shown before they accept (the clinic's
+    legal name and contacts only after the clinic confirms)."""
+
+    locations: list[OfferLocation] = Field(description="The clinic's locations in your states")
+    ownership_model: OwnershipModel
+    staffing_source: StaffingSource = Field(
+        description="roster: the clinic's named staff; counts: numbers the clinic gave"
+    )
+    supervisees: list[RosterLine] = Field(
+        description="The people you would supervise: those working in your states"
+    )
+    compliance_flags: list[ComplianceFlagRead] = Field(
+        description="The pre-check's findings for your states (and clinic-wide ones)"
+    )
+    expected_monthly_cases: int = Field(description="The clinic's estimate of patients a month")
+
+
 class OfferRead(ResponseModel):
     id: uuid.UUID
     status: OfferStatus
@@ -102,6 +138,9 @@ class OfferRead(ResponseModel):
         default=None, description="For a replacement: the first day of your oversight"
     )
     created_at: datetime
+    practice: OfferPractice | None = Field(
+        default=None, description="The practice you would oversee (before you accept, too)"
+    )
     clinic: ClinicContact | None = Field(
         default=None, description="Only once the clinic has confirmed the engagement"
     )

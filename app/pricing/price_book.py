@@ -7,6 +7,7 @@ Operations publish a new version (`mdmatch pricing publish FILE` or
 from __future__ import annotations
 
 import json
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Self
@@ -30,6 +31,22 @@ class Promotion(BaseModel):
 
     first_invoice_discount_cents: int = Field(gt=0)
     description: str
+    valid_from: date | None = Field(default=None, description="First day it applies (null: open)")
+    valid_until: date | None = Field(default=None, description="Last day it applies (null: open)")
+    once_per_clinic: bool = Field(
+        default=True, description="A clinic uses it on one engagement (its first), not on each"
+    )
+
+    @model_validator(mode="after")
+    def _window(self) -> Self:
+        if self.valid_from and self.valid_until and self.valid_until < self.valid_from:
+            raise ValueError("a promotion's valid_until is not before its valid_from")
+        return self
+
+    def valid_on(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
 
 
 class PriceBook(BaseModel):

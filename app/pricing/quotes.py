@@ -101,6 +101,10 @@ class UnknownPromotion(ValueError):
     pass
 
 
+class PromotionNotValid(ValueError):
+    """The promotion exists but not on the quote's day."""
+
+
 class OptionNotOffered(ValueError):
     """The price book in force does not sell this option."""
 
@@ -262,6 +266,12 @@ def compute_quote(
         promo = book.promotions.get(data.promo_code.upper())
         if promo is None:
             raise UnknownPromotion(data.promo_code)
+        if not promo.valid_on(today):
+            window = (
+                f"from {promo.valid_from.isoformat() if promo.valid_from else 'the start'} "
+                f"to {promo.valid_until.isoformat() if promo.valid_until else 'further notice'}"
+            )
+            raise PromotionNotValid(f"{data.promo_code.upper()} applies {window}")
         add(
             f"promo:{data.promo_code.upper()}",
             "discount",

@@ -19,7 +19,7 @@ from app.clinics.schemas import ComplianceFlagRead, IntakeFields, _not_past
 from app.errors import Problem, optional_member
 from app.kit.geo import zip_in_state
 from app.kit.openapi import ResponseModel
-from app.pricing.price_book import PriceBook
+from app.pricing.price_book import PriceBook, Promotion
 
 
 class QuoteLocationIn(BaseModel):
@@ -78,10 +78,18 @@ class ComplianceProblem(Problem):
     )
 
 
+class PublishedPromotion(Promotion):
+    """A promotion as served: every field present (null for an open end of its window)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 class PublishedPriceBook(PriceBook):
     """A price book as served: the fields of the upload (`PriceBook`), every one present."""
 
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+    promotions: dict[str, PublishedPromotion] = Field(default_factory=dict)  # type: ignore[assignment]
 
 
 class PriceBookRead(ResponseModel):

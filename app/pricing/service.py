@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,10 @@ from app.pricing.schemas import LineItemRead, QuoteRead, QuoteRequest
 
 class BlockingComplianceFlags(Conflict):
     slug, title = "blocking-compliance-flags", "Blocking compliance flags"
+
+
+class PromotionUsed(Conflict):
+    slug, title = "promotion-used", "The clinic has used this promotion"
 
 
 class PriceBookVersionExists(Conflict):
@@ -130,6 +134,10 @@ def _compute(
     except quotes.UnknownPromotion as exc:
         raise ValidationFailed(
             [{"loc": ["body", "promo_code"], "msg": f"unknown or expired promotion code {exc}"}]
+        ) from exc
+    except quotes.PromotionNotValid as exc:
+        raise ValidationFailed(
+            [{"loc": ["body", "promo_code"], "msg": f"not valid today: {exc}"}]
         ) from exc
     except quotes.OptionNotOffered as exc:
         raise ValidationFailed(
@@ -344,6 +352,7 @@ async def submit_intake(
             intake_status=before,
         )
     await refresh_compliance(session, intake, clinic, default_cap=default_cap)
+    await _promotion_unused(session, intake)
     blocking = [f for f in intake.compliance_flags if f["severity"] == "blocking"]
     if blocking:
         raise BlockingComplianceFlags(
@@ -368,6 +377,43 @@ async def submit_intake(
         },
     )
     return quote
+
+
+async def _promotion_unused(session: AsyncSession, intake: Intake) -> None:
+    """A once-per-clinic promotion goes with one of the clinic's intakes at a time: none other
+    being matched, matched or confirmed with it. Submits of one clinic's intakes with a promotion
+    are serialised by a transaction-scoped advisory lock on the clinic (no row lock, so no lock
+    order to keep with intake and roster edits)."""
+    if not intake.promo_code:
+        return
+    promo = (await current_price_book(session)).promotions.get(intake.promo_code.upper())
+    if promo is None or not promo.once_per_clinic:
+        return
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("promo:" + str(intake.clinic_id))))
+    )
+    other = await session.scalar(
+        select(Intake.id)
+        .where(
+            Intake.clinic_id == intake.clinic_id,
+            Intake.id != intake.id,
+            func.upper(Intake.promo_code) == intake.promo_code.upper(),
+            Intake.status.in_(
+                [
+                    IntakeStatus.matching.value,
+                    IntakeStatus.matched.value,
+                    IntakeStatus.confirmed.value,
+                ]
+            ),
+        )
+        .limit(1)
+    )
+    if other is not None:
+        raise PromotionUsed(
+            f"{intake.promo_code.upper()} applies once per clinic, and another of this "
+            "clinic's intakes uses it. Remove the code from this intake, or withdraw the other.",
+            intake_id=str(other),
+        )
 
 
 def backup_payout_cents(quote: Quote) -> int:

@@ -25,7 +25,9 @@ INTAKE = {
 }
 
 
-async def hold_capacity(session, physician, *, clinic_id, pa_count=0, supervisees=1):
+async def hold_capacity(
+    session, physician, *, clinic_id, pa_count=0, supervisees=1, engagement_model="retainer"
+):
     """An accepted (not yet confirmed) match elsewhere, which holds the physician's capacity."""
     other = Intake(
         id=uuid.uuid4(),
@@ -34,7 +36,7 @@ async def hold_capacity(session, physician, *, clinic_id, pa_count=0, supervisee
         services=["neurotoxins"],
         providers=[],
         physician_performs_services=True,
-        engagement_model="retainer",
+        engagement_model=engagement_model,
         oversight_mode="remote",
         billing_interval="month",
         monthly_patient_volume=10,
@@ -92,10 +94,17 @@ async def test_each_constraint_excludes_exactly_its_violator(client, session, se
         "capacity_supervisees": await make_physician(session, max_supervisees=4, **base),
         "pa_ratio": await make_physician(session, **base),
         "min_rate": await make_physician(session, min_monthly_rate_cents=10_000_000, **base),
+        "capacity_full_time": await make_physician(session, **base),
         "not_declined": await make_physician(session, **base),
     }
     suspended = await make_physician(session, verification_status="suspended", **base)
     await hold_capacity(session, violators["capacity_clinics"], clinic_id=other_clinic["id"])
+    await hold_capacity(
+        session,
+        violators["capacity_full_time"],
+        clinic_id=other_clinic["id"],
+        engagement_model="full_time",
+    )
     await hold_capacity(
         session, violators["pa_ratio"], clinic_id=other_clinic["id"], pa_count=6, supervisees=6
     )

@@ -6,12 +6,19 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.catalog.services import service_catalog
-from app.pricing.price_book import default_price_book
-from app.pricing.quotes import QuoteInput, QuoteLocation, apply_bp, compute_quote
+from app.pricing.price_book import Promotion, default_price_book
+from app.pricing.quotes import (
+    PromotionNotValid,
+    QuoteInput,
+    QuoteLocation,
+    apply_bp,
+    compute_quote,
+)
 
 BOOK = default_price_book()
 CATALOG = service_catalog()
@@ -189,3 +196,44 @@ def test_apply_bp_rounds_half_up():
     assert apply_bp(5, 5000) == 3  # 2.5 → 3
     assert apply_bp(3, 5000) == 2  # 1.5 → 2
     assert apply_bp(0, 7000) == 0
+
+
+def _windowed(valid_from: date | None, valid_until: date | None):
+    promo = BOOK.promotions["FIRST200"].model_copy(
+        update={"valid_from": valid_from, "valid_until": valid_until}
+    )
+    return BOOK.model_copy(update={"promotions": {"WINDOW": promo}})
+
+
+@pytest.mark.parametrize(
+    ("valid_from", "valid_until", "day", "applies"),
+    [
+        (date(2027, 1, 1), None, date(2026, 12, 31), False),  # the year before it starts
+        (date(2027, 1, 1), None, date(2027, 1, 1), True),
+        (None, date(2028, 2, 29), date(2028, 2, 29), True),  # a leap day, inclusive
+        (None, date(2028, 2, 29), date(2028, 3, 1), False),
+        (date(2027, 3, 1), date(2027, 3, 31), date(2027, 2, 28), False),  # month ends
+        (date(2027, 3, 1), date(2027, 3, 31), date(2027, 3, 31), True),
+        (date(2027, 3, 1), date(2027, 3, 31), date(2027, 4, 1), False),
+        (None, None, date(2099, 12, 31), True),
+    ],
+)
+def test_a_promotion_applies_only_within_its_window(valid_from, valid_until, day, applies):
+    book = _windowed(valid_from, valid_until)
+    data = tx_retainer(promo_code="WINDOW")
+    if applies:
+        q = compute_quote(data, tiers=TIERS, catalog=CATALOG, book=book, today=day)
+        assert any(li.code == "promo:WINDOW" for li in q.line_items)
+    else:
+        with pytest.raises(PromotionNotValid, match="WINDOW applies from"):
+            compute_quote(data, tiers=TIERS, catalog=CATALOG, book=book, today=day)
+
+
+def test_a_promotion_window_cannot_end_before_it_starts():
+    with pytest.raises(ValueError, match="valid_until"):
+        Promotion(
+            first_invoice_discount_cents=100,
+            description="Spring",
+            valid_from=date(2027, 3, 1),
+            valid_until=date(2027, 2, 28),
+        )
