@@ -220,6 +220,8 @@ SCHEMA_CANNOT_STATE: dict[str, str] = {
     "type; someone on staff (or the physician) to perform the services",
     "PATCH /v1/intakes/{intake_id}": "the same rules as creating an intake",
     "POST /v1/clinics/{clinic_id}/providers": "location ids that are the clinic's own",
+    "POST /v1/clinics/{clinic_id}/invitations": "an e-mail domain that can receive mail (not "
+    "special-use)",
     "PATCH /v1/clinics/{clinic_id}/providers/{provider_id}": "location ids that are the "
     "clinic's own",
     "POST /v1/quotes": "someone to perform the services; a zip in its state",

@@ -38,6 +38,17 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("GET", "/v1/clinics/{clinic_id}/providers/{provider_id}", CLINIC, None),
     ("PATCH", "/v1/clinics/{clinic_id}/providers/{provider_id}", CLINIC, {"fte": 0.2}),
     ("DELETE", "/v1/clinics/{clinic_id}/providers/{provider_id}", CLINIC, None),
+    ("GET", "/v1/clinics/{clinic_id}/team", CLINIC, None),
+    (
+        "POST",
+        "/v1/clinics/{clinic_id}/invitations",
+        CLINIC,
+        {"email": "x@example.com", "role": "admin"},
+    ),
+    ("DELETE", "/v1/clinics/{clinic_id}/invitations/{invitation_id}", CLINIC, None),
+    ("PATCH", "/v1/clinics/{clinic_id}/members/{user_id}", CLINIC, {"role": "viewer"}),
+    ("DELETE", "/v1/clinics/{clinic_id}/members/{user_id}", CLINIC, None),
+    ("POST", "/v1/clinics/{clinic_id}/owner", CLINIC, None),  # body: the owner's id, below
     ("GET", "/v1/clinics/{clinic_id}/intakes", CLINIC, None),
     ("GET", "/v1/intakes/{intake_id}", CLINIC, None),
     ("PATCH", "/v1/intakes/{intake_id}", CLINIC, {"monthly_patient_volume": 10}),
@@ -116,6 +127,13 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     )
     assert added.status_code == 201, added.text
     provider = added.json()
+    owner_id = (await client.get("/v1/me", headers=admin_a)).json()["id"]
+    invitation = await client.post(
+        f"/v1/clinics/{clinic['id']}/invitations",
+        json={"email": "teammate@example.com", "role": "viewer"},
+        headers=admin_a,
+    )
+    assert invitation.status_code == 201, invitation.text
     [note, *_] = (await client.get("/v1/me/notifications", headers=doctor_a)).json()["items"]
 
     # Tenant B: another clinic admin (with a clinic of their own) and another physician.
@@ -135,6 +153,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "engagement_id": engagement["id"],
         "invoice_id": str(uuid.uuid4()),
         "provider_id": provider["id"],
+        "invitation_id": invitation.json()["id"],
+        "user_id": owner_id,
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0
@@ -144,6 +164,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
             continue
         if template == "/v1/clinics/{clinic_id}/providers" and method == "POST":
             body = provider_body
+        if template == "/v1/clinics/{clinic_id}/owner":
+            body = {"user_id": owner_id}
         callers = [admin_b, doctor_b] if owner == OPS_ONLY else [others[owner]]
         expected = 403 if owner == OPS_ONLY else 404
         if (
@@ -185,6 +207,9 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     assert engagement_row.stripe_setup_intent_id is None
     await session.refresh(engagement_row, ["directors"])
     assert [d.ends_on for d in engagement_row.directors] == [None]
+    team = (await client.get(f"/v1/clinics/{clinic['id']}/team", headers=admin_a)).json()
+    assert [(m["user_id"], m["role"]) for m in team["members"]] == [(owner_id, "owner")]
+    assert [i["id"] for i in team["invitations"]] == [invitation.json()["id"]]
     roster = (await client.get(f"/v1/clinics/{clinic['id']}/providers", headers=admin_a)).json()
     assert [(p["id"], p["fte"]) for p in roster["items"]] == [(provider["id"], 0.8)]
     mine = (await client.get(f"/v1/clinics/{clinic['id']}", headers=admin_a)).json()

@@ -40,7 +40,7 @@ from app.billing.sync import (
     notify_parties,
 )
 from app.clinics.models import Clinic, Intake
-from app.clinics.service import refresh_compliance
+from app.clinics.service import BILLING_ROLES, MANAGE_ROLES, refresh_compliance, require_role
 from app.clinics.staffing import Charge
 from app.config import Settings
 from app.engagements.backup import cancel_backup_search, end_backup, start_backup_search
@@ -81,9 +81,16 @@ class SubscribeResult:
 
 
 async def _load_for_admin(
-    session: AsyncSession, user: User, engagement_id: uuid.UUID
+    session: AsyncSession,
+    user: User,
+    engagement_id: uuid.UUID,
+    roles: frozenset[str] = BILLING_ROLES,
 ) -> tuple[Engagement, Clinic]:
+    """The engagement and its clinic, locked, for a clinic member whose role may do this
+    (operations always)."""
     engagement = await get_engagement(session, user, engagement_id, for_update=True)
+    if user.role == Role.clinic_admin.value:
+        await require_role(session, user, engagement.clinic_id, roles)
     clinic = await session.scalar(
         select(Clinic).where(Clinic.id == engagement.clinic_id).with_for_update()
     )
@@ -438,7 +445,7 @@ async def change_scope(
 ) -> tuple[Engagement, int]:
     """Re-price the engagement for a changed scope. Returns the engagement and the prorated
     difference for the rest of the current period (billed on the next invoice)."""
-    engagement, clinic = await _load_for_admin(session, user, engagement_id)
+    engagement, clinic = await _load_for_admin(session, user, engagement_id, MANAGE_ROLES)
     if engagement.status not in ("active", "past_due") or not engagement.stripe_subscription_id:
         raise EngagementNotBillable(
             f"The scope of an engagement that is {engagement.status} cannot change"

@@ -29,8 +29,14 @@ class IntakeStatus(StrEnum):
 
 
 class MemberRole(StrEnum):
+    """A teammate's reach on a clinic: the owner does everything, including managing the team;
+    admins manage the clinic, its intakes and roster and its billing; billing members manage
+    payment and invoices; viewers read."""
+
     owner = "owner"
     admin = "admin"
+    billing = "billing"
+    viewer = "viewer"
 
 
 class Clinic(UUIDPrimaryKey, Timestamps, Base):
@@ -138,6 +144,32 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     def staffing_source(self) -> str:
         """Where the intake's staffing comes from: the clinic's roster, or `providers` counts."""
         return "roster" if self.staffing is not None else "counts"
+
+
+class ClinicInvitation(UUIDPrimaryKey, Base):
+    """An invitation to join a clinic's team with a role: single-use, expiring. Its token is
+    issued when the e-mail is sent (only its hash is kept)."""
+
+    __tablename__ = "clinic_invitations"
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'billing', 'viewer')", name="role"),
+        Index("ix_clinic_invitations_clinic_id", "clinic_id", "created_at"),
+    )
+
+    clinic_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    revoked_at: Mapped[datetime | None]
 
 
 class ClinicProvider(UUIDPrimaryKey, Timestamps, Base):

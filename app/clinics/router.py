@@ -7,8 +7,9 @@ from fastapi import APIRouter, Depends, status
 
 from app.auth.deps import ClinicAdminUser, SettingsDep, require_role
 from app.auth.models import Role, User
-from app.clinics import roster, service
-from app.clinics.models import IntakeStatus
+from app.clinics import roster, service, team
+from app.clinics.jobs import send_invitation
+from app.clinics.models import Clinic, IntakeStatus, MemberRole
 from app.clinics.schemas import (
     ClinicCreate,
     ClinicRead,
@@ -16,13 +17,21 @@ from app.clinics.schemas import (
     IntakeCreate,
     IntakeRead,
     IntakeUpdate,
+    InvitationAccept,
+    InvitationCreate,
+    InvitationRead,
+    MemberRead,
+    OwnershipTransfer,
     ProviderIn,
     ProviderRead,
     ProviderUpdate,
+    RoleChange,
+    TeamRead,
 )
 from app.db import SessionDep
 from app.engagements.service import intake_continuity
 from app.errors import problem_responses
+from app.jobs.queue import defer_in_transaction
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params
 
@@ -272,3 +281,141 @@ async def remove_clinic_provider(
         session, clinic, provider_id, actor_id=user.id, default_cap=settings.default_supervisee_cap
     )
     await session.commit()
+
+
+# --- team -----------------------------------------------------------------------------------
+
+
+def _member_read(clinic_id: uuid.UUID, row: dict[str, object]) -> MemberRead:
+    return MemberRead.model_validate({"clinic_id": clinic_id, **row})
+
+
+async def _team_read(session: SessionDep, clinic: Clinic) -> TeamRead:
+    rows, pending = await team.members(session, clinic)
+    return TeamRead(
+        members=[_member_read(clinic.id, r) for r in rows],
+        invitations=[InvitationRead.model_validate(i) for i in pending],
+    )
+
+
+@router.get(
+    "/clinics/{clinic_id}/team",
+    operation_id="get_clinic_team",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_clinic_team(
+    clinic_id: uuid.UUID, user: ClinicReader, session: SessionDep
+) -> TeamRead:
+    """The clinic's team (every member and operations): members with their roles, and pending
+    invitations."""
+    clinic = await service.get_clinic(session, user, clinic_id)
+    return await _team_read(session, clinic)
+
+
+@router.post(
+    "/clinics/{clinic_id}/invitations",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="invite_clinic_member",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+@idempotent
+async def invite_clinic_member(
+    clinic_id: uuid.UUID, body: InvitationCreate, user: ClinicAdminUser, session: SessionDep
+) -> InvitationRead:
+    """Invite a teammate by e-mail with a role (the owner): a single-use link, valid 7 days, is
+    e-mailed; a pending invitation to the same address is replaced."""
+    clinic = await service.get_clinic(session, user, clinic_id, roles=service.TEAM_ROLES)
+    invitation = await team.invite(
+        session, clinic, email=str(body.email), role=body.role.value, actor=user
+    )
+    await defer_in_transaction(session, send_invitation.name, invitation_id=str(invitation.id))
+    await session.commit()
+    return InvitationRead.model_validate(invitation)
+
+
+@router.delete(
+    "/clinics/{clinic_id}/invitations/{invitation_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="revoke_clinic_invitation",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def revoke_clinic_invitation(
+    clinic_id: uuid.UUID, invitation_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep
+) -> None:
+    """Withdraw a pending invitation (the owner)."""
+    clinic = await service.get_clinic(session, user, clinic_id, roles=service.TEAM_ROLES)
+    await team.revoke(session, clinic, invitation_id, actor=user)
+    await session.commit()
+
+
+@router.post(
+    "/invitations/accept",
+    operation_id="accept_clinic_invitation",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def accept_clinic_invitation(
+    body: InvitationAccept, user: ClinicAdminUser, session: SessionDep
+) -> MemberRead:
+    """Join a clinic's team with the invitation's token (the clinic account the invitation was
+    e-mailed to; once, before it expires)."""
+    member = await team.accept(session, user, body.token)
+    await session.commit()
+    return MemberRead(
+        clinic_id=member.clinic_id,
+        user_id=member.user_id,
+        email=user.email,
+        role=MemberRole(member.role),
+        created_at=member.created_at,
+    )
+
+
+@router.patch(
+    "/clinics/{clinic_id}/members/{user_id}",
+    operation_id="change_clinic_member_role",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def change_clinic_member_role(
+    clinic_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: RoleChange,
+    user: ClinicAdminUser,
+    session: SessionDep,
+) -> TeamRead:
+    """Change a teammate's role (the owner; the owner's own role changes only by a transfer)."""
+    clinic = await service.get_clinic(session, user, clinic_id, roles=service.TEAM_ROLES)
+    await team.change_role(session, clinic, user_id, body.role.value, actor=user)
+    await session.commit()
+    return await _team_read(session, clinic)
+
+
+@router.delete(
+    "/clinics/{clinic_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    operation_id="remove_clinic_member",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def remove_clinic_member(
+    clinic_id: uuid.UUID, user_id: uuid.UUID, user: ClinicAdminUser, session: SessionDep
+) -> None:
+    """Remove a teammate (the owner), or leave the team yourself (anyone but the owner)."""
+    leaving = user_id == user.id
+    clinic = await service.get_clinic(
+        session, user, clinic_id, roles=None if leaving else service.TEAM_ROLES
+    )
+    await team.remove(session, clinic, user_id, actor=user)
+    await session.commit()
+
+
+@router.post(
+    "/clinics/{clinic_id}/owner",
+    operation_id="transfer_clinic_ownership",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def transfer_clinic_ownership(
+    clinic_id: uuid.UUID, body: OwnershipTransfer, user: ClinicAdminUser, session: SessionDep
+) -> TeamRead:
+    """Hand the clinic to a teammate (the owner); the previous owner stays as an admin."""
+    clinic = await service.get_clinic(session, user, clinic_id, roles=service.TEAM_ROLES)
+    await team.transfer_ownership(session, clinic, body.user_id, actor=user)
+    await session.commit()
+    return await _team_read(session, clinic)

@@ -24,7 +24,7 @@ from app.catalog.vocabulary import (
     OwnershipModel,
     ProviderType,
 )
-from app.clinics.models import IntakeStatus
+from app.clinics.models import IntakeStatus, MemberRole
 from app.engagements.models import DepartureReason, EngagementStatus
 from app.kit.clock import today
 from app.kit.geo import zip_in_state
@@ -205,6 +205,62 @@ class StaffingEntry(ResponseModel):
     fte: float
     states: list[UsState]
     services: list[ServiceCode]
+
+
+class InvitableRole(StrEnum):
+    """The roles an owner gives teammates (ownership moves only by a transfer)."""
+
+    admin = "admin"
+    billing = "billing"
+    viewer = "viewer"
+
+
+class InvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    role: InvitableRole
+
+
+class InvitationRead(ResponseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    role: InvitableRole
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationAccept(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{16,128}$")]
+
+
+class MemberRead(ResponseModel):
+    clinic_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    role: MemberRole
+    created_at: datetime
+
+
+class TeamRead(ResponseModel):
+    members: list[MemberRead]
+    invitations: list[InvitationRead] = Field(description="Pending invitations")
+
+
+class RoleChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: InvitableRole
+
+
+class OwnershipTransfer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: uuid.UUID = Field(description="A teammate, who becomes the owner")
 
 
 class ProviderCount(BaseModel):

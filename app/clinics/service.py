@@ -39,7 +39,7 @@ from app.clinics.schemas import (
 )
 from app.clinics.staffing import Staffing
 from app.clinics.status import IntakeNotEditable, IntakeTransitionNotAllowed, transition
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
 from app.kit.pagination import PageParams, paginate
@@ -53,6 +53,39 @@ LIVE_INTAKE_STATUSES = (
 
 class ClinicNotFound(NotFound):
     pass
+
+
+# Who may do what on a clinic (`MemberRole`): managing the clinic, its intakes and roster; its
+# billing; its team. Every member reads.
+MANAGE_ROLES = frozenset({MemberRole.owner.value, MemberRole.admin.value})
+BILLING_ROLES = MANAGE_ROLES | {MemberRole.billing.value}
+TEAM_ROLES = frozenset({MemberRole.owner.value})
+
+
+async def member_role(
+    session: AsyncSession, clinic_id: uuid.UUID, user_id: uuid.UUID
+) -> str | None:
+    return await session.scalar(
+        select(ClinicMember.role).where(
+            ClinicMember.clinic_id == clinic_id, ClinicMember.user_id == user_id
+        )
+    )
+
+
+async def require_role(
+    session: AsyncSession, user: User, clinic_id: uuid.UUID, roles: frozenset[str]
+) -> str:
+    """The caller's role on the clinic when it is one of `roles` (403 for a member with
+    another role, naming what it takes)."""
+    role = await member_role(session, clinic_id, user.id)
+    if role not in roles:
+        raise Forbidden(
+            f"Your role on this clinic ({role}) cannot do this; it takes "
+            + " or ".join(sorted(roles))
+            + ". Ask the clinic's owner.",
+            your_role=role,
+        )
+    return role
 
 
 class IntakeNotFound(NotFound):
@@ -176,16 +209,24 @@ async def clinic_ids_for_user(session: AsyncSession, user_id: uuid.UUID) -> list
 
 
 async def get_clinic(
-    session: AsyncSession, user: User, clinic_id: uuid.UUID, *, manage: bool = False
+    session: AsyncSession,
+    user: User,
+    clinic_id: uuid.UUID,
+    *,
+    manage: bool = False,
+    roles: frozenset[str] | None = None,
 ) -> Clinic:
-    """The clinic if `user` may see it (its admins; operations too unless `manage`), else 404:
-    another tenant's clinic is indistinguishable from one that does not exist."""
+    """The clinic if `user` may see it (its members; operations too unless `manage`), else 404:
+    another tenant's clinic is indistinguishable from one that does not exist. `manage` (or
+    `roles`) also asks for a member's role that may change it: 403 for a member without one."""
     stmt = select(Clinic).where(Clinic.id == clinic_id)
-    if manage or user.role != Role.ops_admin.value:
+    if manage or roles or user.role != Role.ops_admin.value:
         stmt = stmt.where(_is_member(user.id))
     clinic = await session.scalar(stmt)
     if clinic is None:
         raise ClinicNotFound("No such clinic.")
+    if roles or manage:
+        await require_role(session, user, clinic.id, roles or MANAGE_ROLES)
     return clinic
 
 

@@ -26,6 +26,7 @@ from app.config import Settings
 
 JOB_MODULES = [
     "app.auth.jobs",
+    "app.clinics.jobs",
     "app.jobs.maintenance",
     "app.physicians.jobs",
     "app.notifications.jobs",

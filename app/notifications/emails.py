@@ -185,6 +185,32 @@ def render_notification(
     )
 
 
+INVITATION_TEMPLATE = "clinic_invitation"
+
+
+def render_invitation(
+    *, link: str, token: str, clinic_name: str, inviter: str, role: str, expires: str, base_url: str
+) -> RenderedEmail:
+    base = base_url.rstrip("/")
+    return _render(
+        INVITATION_TEMPLATE,
+        {
+            "kind": INVITATION_TEMPLATE,
+            "title": f"Join {clinic_name} on mdmatch",
+            "body": f"{inviter} invited you to the {clinic_name} team as {role}.",
+            "data": {},
+            "role": "",
+            "link": link,
+            "token": token,
+            "clinic_name": clinic_name,
+            "team_role": role,
+            "inviter": inviter,
+            "expires": expires,
+            "notifications_url": base + NOTIFICATIONS_PAGE,
+        },
+    )
+
+
 def render_password_reset(*, link: str, token: str, minutes: int, base_url: str) -> RenderedEmail:
     base = base_url.rstrip("/")
     return _render(

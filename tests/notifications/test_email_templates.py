@@ -15,6 +15,7 @@ from app.notifications.emails import (
     UnknownEmailKind,
     _environments,
     link_for,
+    render_invitation,
     render_notification,
     render_password_reset,
 )
@@ -94,7 +95,25 @@ def test_every_kind_notified_in_app_has_an_email_template():
 
 def test_template_files_and_registered_kinds_match():
     files = {p.name.removesuffix(".j2") for p in TEMPLATES.glob("*.j2")}
-    assert files - {"layout.txt", "layout.html", "password_reset"} == set(EMAIL_KINDS)
+    assert files - {"layout.txt", "layout.html", "password_reset", "clinic_invitation"} == set(
+        EMAIL_KINDS
+    )
+
+
+def test_the_invitation_email_carries_the_token_clinic_and_role():
+    rendered = render_invitation(
+        link=BASE + "/invitations/accept?token=abc123",
+        token="abc123",
+        clinic_name="Glow Aesthetics PLLC",
+        inviter="dana@glowaesthetics.com",
+        role="billing",
+        expires="2026-12-10 08:00 UTC",
+        base_url=BASE,
+    )
+    assert rendered.subject == "Join Glow Aesthetics PLLC on mdmatch"
+    for part in ("abc123", "as billing", "dana@glowaesthetics.com", "2026-12-10 08:00 UTC"):
+        assert part in rendered.text
+    assert BASE + "/invitations/accept?token=abc123" in rendered.html
 
 
 @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
