@@ -217,14 +217,16 @@ SCHEMA_CANNOT_STATE: dict[str, str] = {
     "POST /v1/clinics": "a zip that exists and lies in its location's state",
     "PATCH /v1/clinics/{clinic_id}": "a zip that exists and lies in its location's state",
     "POST /v1/clinics/{clinic_id}/intakes": "a start not in the past; one entry per provider "
-    "type; someone on staff (or the physician) to perform the services",
+    "type; someone on staff (or the physician) to perform the services; on-site hours only "
+    "with hybrid or on-site oversight, at the clinic's locations",
     "PATCH /v1/intakes/{intake_id}": "the same rules as creating an intake",
     "POST /v1/clinics/{clinic_id}/providers": "location ids that are the clinic's own",
     "POST /v1/clinics/{clinic_id}/invitations": "an e-mail domain that can receive mail (not "
     "special-use)",
     "PATCH /v1/clinics/{clinic_id}/providers/{provider_id}": "location ids that are the "
     "clinic's own",
-    "POST /v1/quotes": "someone to perform the services; a zip in its state",
+    "POST /v1/quotes": "someone to perform the services; a zip in its state; on-site hours "
+    "only with hybrid or on-site oversight, at listed locations",
     "POST /v1/physicians": "an NPI's check digit; a zip that exists; aesthetic years within "
     "the career",
     "PATCH /v1/physicians/me": "the same rules as creating a profile",

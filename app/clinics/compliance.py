@@ -133,6 +133,7 @@ def compliance_flags(
     states: Sequence[StateContext],
     catalog: Mapping[str, ServiceDef],
     staffing: Staffing | None = None,
+    onsite_hours: Mapping[str, int] | None = None,
 ) -> list[ComplianceFlag]:
     """The pre-check. Each state's rules apply to the people who work in that state: the
     clinic's roster (`staffing`) when it has one, else `providers` counts read as full-time
@@ -143,6 +144,20 @@ def compliance_flags(
     energy = sorted(c for c in requested if catalog[c].energy_device)
     injectables = sorted(c for c in requested if catalog[c].injectable)
     controlled = sorted(c for c in requested if catalog[c].controlled_substance)
+
+    if oversight_mode in ("hybrid", "onsite") and not onsite_hours:
+        flags.append(
+            ComplianceFlag(
+                "onsite_hours_unstated",
+                "info",
+                None,
+                f"State the physician's on-site hours a month at each location "
+                f"(`onsite_hours`) for {oversight_mode} oversight: the quote prices them and "
+                "matching asks for travel only where they are; until then every location "
+                "counts as on site.",
+                None,
+            )
+        )
 
     for st in states:
         f = st.facts
@@ -247,6 +262,25 @@ def compliance_flags(
                 f"We could not confirm whether {st.name} requires a physician on site "
                 "whenever a non-physician performs a delegated procedure. Confirm with the "
                 "board before treating without one, or choose hybrid oversight.",
+            )
+
+        # Presence the state requires, against the hours the clinic states.
+        delegates_here = any(staff.get(t, 0) for t in ("np", "pa", "rn", "esthetician"))
+        if f.physician_onsite_always and delegated and delegates_here and onsite_hours:
+            hours_here = onsite_hours.get(st.code, 0)
+            flag(
+                "physician_onsite_hours",
+                "warning" if hours_here else "blocking",
+                f"{st.name} requires a physician on site whenever a non-physician performs a "
+                "delegated procedure: "
+                + (
+                    f"the {hours_here} on-site hours a month you state there must cover every "
+                    "such treatment (or another physician must be present)."
+                    if hours_here
+                    else "you state no on-site hours there. Add them, or have no delegated "
+                    "procedures performed there."
+                ),
+                citation=st.citation("physician_onsite_when_delegates_treat"),
             )
 
         # Satellite offices (Florida): who may supervise NPs and PAs at a skin-care office.

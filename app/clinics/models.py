@@ -126,6 +126,10 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     # Ask for a standing backup director (an optional recurring item of the price book).
     standing_backup: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     promo_code: Mapped[str | None] = mapped_column(String(40))
+    # [{location (position), hours_per_month}]: the physician's on-site hours a month.
+    onsite_hours: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb"), default=list
+    )
     compliance_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None] = mapped_column(

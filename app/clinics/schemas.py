@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
@@ -287,6 +288,44 @@ PromoCode = Annotated[
 ]
 
 
+class OnsiteHours(BaseModel):
+    """The physician's on-site hours a month at one location."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    location: int = Field(
+        ge=0,
+        le=49,
+        description="The location's position in the clinic's `locations` (an instant quote's: "
+        "its `locations`), from 0",
+    )
+    hours_per_month: int = Field(ge=1, le=400)
+
+
+def _one_entry_per_location(v: list[OnsiteHours]) -> list[OnsiteHours]:
+    if len({h.location for h in v}) != len(v):
+        raise ValueError("each location may appear once")
+    return v
+
+
+OnsiteHoursList = Annotated[
+    list[OnsiteHours], AfterValidator(_one_entry_per_location), Field(max_length=50)
+]
+
+
+def check_onsite_hours(mode: str, hours: Sequence[Any], locations: int | None) -> None:
+    """On-site hours go with hybrid or on-site oversight, at existing locations."""
+    if hours and mode == OversightMode.remote.value:
+        raise ValueError(
+            "remote oversight has no on-site hours: choose hybrid or on-site oversight, or "
+            "remove onsite_hours"
+        )
+    if locations is not None:
+        beyond = sorted(h.location for h in hours if h.location >= locations)
+        if beyond:
+            raise ValueError(f"no location at position {beyond[0]} (there are {locations})")
+
+
 class IntakeFields(BaseModel):
     """What a clinic asks for: the intake body (and, with locations, an instant quote's)."""
 
@@ -312,6 +351,17 @@ class IntakeFields(BaseModel):
         "state who takes over automatically when a director leaves (a recurring price-book item)",
     )
     promo_code: PromoCode | None = None
+    onsite_hours: OnsiteHoursList = Field(
+        default_factory=list,
+        description="Hybrid or on-site oversight: the physician's hours on site a month per "
+        "location (priced per hour; matching asks for travel only to these locations, and to "
+        "those with on-site services). Without it every location counts as on site",
+    )
+
+    @model_validator(mode="after")
+    def _hours_fit_the_mode(self) -> Self:
+        check_onsite_hours(self.oversight_mode.value, self.onsite_hours, None)
+        return self
 
     @model_validator(mode="after")
     def _someone_performs(self) -> Self:
@@ -349,6 +399,7 @@ class IntakeUpdate(BaseModel):
     rush: bool | None = None
     standing_backup: bool | None = None
     promo_code: PromoCode | None = None
+    onsite_hours: OnsiteHoursList | None = None
 
     # promo_code may be cleared with null; every other field only omitted.
     _no_nulls = field_validator(*(set(IntakeFields.model_fields) - {"promo_code"}))(reject_null)
@@ -421,6 +472,7 @@ class IntakeRead(ResponseModel):
     rush: bool
     standing_backup: bool
     promo_code: str | None
+    onsite_hours: list[OnsiteHours]
     compliance_flags: list[ComplianceFlagRead]
     submitted_at: datetime | None
     withdrawn_at: datetime | None

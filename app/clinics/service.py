@@ -35,7 +35,9 @@ from app.clinics.schemas import (
     IntakeUpdate,
     LocationIn,
     LocationRead,
+    OnsiteHours,
     ProviderCount,
+    check_onsite_hours,
 )
 from app.clinics.staffing import Staffing
 from app.clinics.status import IntakeNotEditable, IntakeTransitionNotAllowed, transition
@@ -318,6 +320,7 @@ async def check_compliance(
     services: Sequence[str],
     providers: dict[str, int],
     staffing: Staffing | None = None,
+    onsite_hours: dict[str, int] | None = None,
     oversight_mode: str,
     ownership_model: str | None,
     physician_performs_services: bool,
@@ -334,6 +337,7 @@ async def check_compliance(
         states=contexts,
         catalog=service_catalog(),
         staffing=staffing,
+        onsite_hours=onsite_hours,
     )
     return [f.as_dict() for f in flags]
 
@@ -397,6 +401,9 @@ async def refresh_compliance(
         services=intake.services,
         providers=provider_counts(intake),
         staffing=staffing_of(intake, clinic),
+        onsite_hours=hours_by_state(
+            [loc.state for loc in clinic.locations], onsite_hours_at(intake)
+        ),
         oversight_mode=intake.oversight_mode,
         ownership_model=clinic.ownership_model,
         physician_performs_services=intake.physician_performs_services,
@@ -426,12 +433,45 @@ def _intake_values(body: IntakeCreate | IntakeUpdate, *, partial: bool) -> dict[
         values["providers"] = [
             {"type": str(p["type"]), "count": p["count"]} for p in values["providers"]
         ]
+    if values.get("onsite_hours") is not None:
+        values["onsite_hours"] = sorted(
+            (
+                {"location": h["location"], "hours_per_month": h["hours_per_month"]}
+                for h in values["onsite_hours"]
+            ),
+            key=lambda h: h["location"],
+        )
     return {k: (str(v) if isinstance(v, StrEnum) else v) for k, v in values.items()}
+
+
+def _check_hours(clinic: Clinic, mode: str, hours: Sequence[OnsiteHours]) -> None:
+    from app.errors import ValidationFailed
+
+    try:
+        check_onsite_hours(mode, hours, len(clinic.locations))
+    except ValueError as exc:
+        raise ValidationFailed([{"loc": ["body", "onsite_hours"], "msg": str(exc)}]) from None
+
+
+def hours_by_state(states: Sequence[str], hours: dict[int, int]) -> dict[str, int] | None:
+    """On-site hours a month per state, from hours per location position (None: none stated)."""
+    if not hours:
+        return None
+    out: dict[str, int] = {}
+    for position, state in enumerate(states):
+        out[state] = out.get(state, 0) + hours.get(position, 0)
+    return out
+
+
+def onsite_hours_at(intake: Intake) -> dict[int, int]:
+    """The on-site hours a month per location position (empty: none stated)."""
+    return {int(h["location"]): int(h["hours_per_month"]) for h in intake.onsite_hours or []}
 
 
 async def create_intake(
     session: AsyncSession, clinic: Clinic, body: IntakeCreate, *, actor: User, default_cap: int
 ) -> Intake:
+    _check_hours(clinic, body.oversight_mode.value, body.onsite_hours)
     intake = Intake(
         id=uuid.uuid4(),
         clinic_id=clinic.id,
@@ -513,6 +553,11 @@ async def update_intake(
                 }
             ]
         )
+    mode = changes.get("oversight_mode", intake.oversight_mode)
+    hours = changes.get("onsite_hours", intake.onsite_hours)
+    if "oversight_mode" in changes and mode == "remote" and "onsite_hours" not in changes:
+        hours = changes["onsite_hours"] = []  # remote oversight drops the on-site hours
+    _check_hours(clinic, mode, [OnsiteHours.model_validate(h) for h in hours])
     for key, value in changes.items():
         setattr(intake, key, value)
     await refresh_compliance(session, intake, clinic, default_cap=default_cap)

@@ -12,7 +12,7 @@ from app.auth.models import Role, User
 from app.clinics import service as clinics
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.schemas import IntakeRead, ProviderCount
-from app.clinics.service import staffing_of
+from app.clinics.service import onsite_hours_at, staffing_of
 from app.db import SessionDep
 from app.engagements.departures import round_purpose
 from app.engagements.schemas import EngagementRead
@@ -31,6 +31,7 @@ from app.matching.schemas import (
     MatchPhysician,
     MatchRead,
     OfferLocation,
+    OfferOnsiteHours,
     OfferPhysician,
     OfferPractice,
     OfferRead,
@@ -309,6 +310,7 @@ async def offer_read(session: Any, offer: Offer, *, for_ops: bool = False) -> Of
     )
     states = set(match.covers_states)
     people = staffing_of(intake, clinic).in_states(states)
+    hours = onsite_hours_at(intake)
     practice = OfferPractice(
         locations=[
             OfferLocation(city=loc.city, state=loc.state)
@@ -325,6 +327,12 @@ async def offer_read(session: Any, offer: Offer, *, for_ops: bool = False) -> Of
             f for f in intake.compliance_flags if f.get("state") is None or f["state"] in states
         ],
         expected_monthly_cases=intake.monthly_patient_volume,
+        oversight_mode=intake.oversight_mode,
+        onsite_hours=[
+            OfferOnsiteHours(city=loc.city, state=loc.state, hours_per_month=hours[i])
+            for i, loc in enumerate(clinic.locations)
+            if loc.state in states and i in hours
+        ],
     )
     return OfferRead(
         id=offer.id,

@@ -92,6 +92,12 @@ class OfferLocation(ResponseModel):
     state: UsState
 
 
+class OfferOnsiteHours(ResponseModel):
+    city: str
+    state: UsState
+    hours_per_month: int
+
+
 class RosterLine(ResponseModel):
     type: ProviderType
     count: int
@@ -114,6 +120,11 @@ class OfferPractice(ResponseModel):
         description="The pre-check's findings for your states (and clinic-wide ones)"
     )
     expected_monthly_cases: int = Field(description="The clinic's estimate of patients a month")
+    oversight_mode: OversightMode
+    onsite_hours: list[OfferOnsiteHours] = Field(
+        description="Your on-site hours a month at each location in your states (empty when "
+        "the clinic has stated none)"
+    )
 
 
 class OfferRead(ResponseModel):

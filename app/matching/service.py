@@ -24,7 +24,7 @@ from app.catalog.rules import CAP_LABELS
 from app.catalog.services import service_catalog
 from app.clinics.compliance import satellite_rule
 from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
-from app.clinics.service import staffing_of, state_contexts
+from app.clinics.service import onsite_hours_at, staffing_of, state_contexts
 from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.departures import (
@@ -89,10 +89,17 @@ async def build_context(
         )
     }
     requested = set(intake.services)
+    hours = onsite_hours_at(intake)
     locations = []
-    for loc in clinic.locations:
+    for position, loc in enumerate(clinic.locations):
         onsite_services = requested & set(contexts[loc.state].onsite_required_services)
-        onsite = intake.oversight_mode in ("onsite", "hybrid") or bool(onsite_services)
+        # On-site mode: every location. Hybrid: the locations with stated hours (all of them
+        # when none are stated, as before hours were asked). Any mode: on-site services.
+        onsite = (
+            intake.oversight_mode == "onsite"
+            or (intake.oversight_mode == "hybrid" and (not hours or position in hours))
+            or bool(onsite_services)
+        )
         lat, lon = loc.lat, loc.lon
         if lat is None or lon is None:  # pragma: no cover - locations always geocode
             info = lookup_zip(loc.zip)

@@ -65,6 +65,9 @@ class PriceBook(BaseModel):
     controlled_substance_cents: int = Field(ge=0)
     provider_cents: dict[ProviderType, int]
     oversight_mode_cents_per_location: dict[OversightMode, int]
+    onsite_hour_cents: int = Field(
+        default=0, ge=0, description="Each hour a month the physician is on site (stated hours)"
+    )
     chart_review_tiers: list[ChartReviewTier] = Field(min_length=1)
     rush_fee_cents: int = Field(ge=0)
     standing_backup_cents: int | None = Field(

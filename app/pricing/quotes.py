@@ -68,6 +68,8 @@ class QuoteInput:
     promo_code: str | None
     locations: tuple[QuoteLocation, ...]
     standing_backup: bool = False
+    # The physician's stated on-site hours a month, all locations together.
+    onsite_hours_per_month: int = 0
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,15 @@ def compute_quote(
             f"{data.oversight_mode.capitalize()} presence at {n} location{'s' * (n > 1)} at "
             f"{_money(presence)}",
             n * presence,
+        )
+    if data.onsite_hours_per_month and book.onsite_hour_cents:
+        hours = data.onsite_hours_per_month
+        add(
+            "onsite_hours",
+            "recurring",
+            f"Physician on site {hours} hour{'s' * (hours > 1)} a month at "
+            f"{_money(book.onsite_hour_cents)} an hour",
+            hours * book.onsite_hour_cents,
         )
     chart, band = chart_review_cents(data.monthly_patient_volume, book)
     if chart:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -15,7 +15,7 @@ from pydantic import (
 
 from app.catalog.types import UsState
 from app.catalog.vocabulary import BillingInterval, OwnershipModel
-from app.clinics.schemas import ComplianceFlagRead, IntakeFields, _not_past
+from app.clinics.schemas import ComplianceFlagRead, IntakeFields, _not_past, check_onsite_hours
 from app.errors import Problem, optional_member
 from app.kit.geo import zip_in_state
 from app.kit.openapi import ResponseModel
@@ -40,6 +40,12 @@ class QuoteRequest(IntakeFields):
 
     locations: list[QuoteLocationIn] = Field(min_length=1, max_length=50)
     ownership_model: OwnershipModel | None = None
+
+    @model_validator(mode="after")
+    def _hours_at_listed_locations(self) -> Self:
+        check_onsite_hours(self.oversight_mode.value, self.onsite_hours, len(self.locations))
+        return self
+
     desired_start: Annotated[date, AfterValidator(_not_past)] | None = None  # type: ignore[assignment]
 
 

@@ -16,7 +16,12 @@ from app.auth.models import User
 from app.catalog.services import ServiceDef, service_catalog
 from app.clinics.compliance import StateContext
 from app.clinics.models import Clinic, Intake, IntakeStatus
-from app.clinics.service import provider_counts, refresh_compliance, state_contexts
+from app.clinics.service import (
+    hours_by_state,
+    provider_counts,
+    refresh_compliance,
+    state_contexts,
+)
 from app.clinics.status import IntakeTransitionNotAllowed, transition
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.kit.clock import today, utcnow
@@ -205,6 +210,7 @@ async def instant_quote(
         standing_backup=body.standing_backup,
         promo_code=body.promo_code,
         locations=locations,
+        onsite_hours_per_month=sum(h.hours_per_month for h in body.onsite_hours),
     )
     tiers = {c.code: _tier(c) for c in contexts}
     result = _compute(data, tiers, book, service_catalog())
@@ -216,6 +222,10 @@ async def instant_quote(
         physician_performs_services=body.physician_performs_services,
         states=contexts,
         catalog=service_catalog(),
+        onsite_hours=hours_by_state(
+            [loc.state for loc in body.locations],
+            {h.location: h.hours_per_month for h in body.onsite_hours},
+        ),
     )
     return to_read(result, [f.as_dict() for f in flags])
 
@@ -238,6 +248,7 @@ def intake_quote_input(intake: Intake, clinic: Clinic) -> quotes.QuoteInput:
         standing_backup=intake.standing_backup,
         promo_code=intake.promo_code,
         locations=tuple(quotes.QuoteLocation(loc.state, loc.zip) for loc in clinic.locations),
+        onsite_hours_per_month=sum(int(h["hours_per_month"]) for h in intake.onsite_hours or []),
     )
 
 
@@ -253,6 +264,7 @@ def _input_json(data: quotes.QuoteInput) -> dict[str, Any]:
         "standing_backup": data.standing_backup,
         "promo_code": data.promo_code,
         "locations": [{"state": loc.state, "zip": loc.zip} for loc in data.locations],
+        "onsite_hours_per_month": data.onsite_hours_per_month,
     }
 
 
@@ -314,6 +326,7 @@ async def reprice(session: AsyncSession, row: Quote) -> quotes.QuoteResult:
         standing_backup=inputs.get("standing_backup", False),
         promo_code=inputs["promo_code"],
         locations=tuple(quotes.QuoteLocation(x["state"], x["zip"]) for x in inputs["locations"]),
+        onsite_hours_per_month=int(inputs.get("onsite_hours_per_month", 0)),
     )
     catalog = {
         code: ServiceDef(**{**s, "fit_specialties": tuple(s["fit_specialties"])})
