@@ -104,6 +104,11 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
         CheckConstraint(enum_check("oversight_mode", OversightMode), name="oversight_mode"),
         CheckConstraint(enum_check("billing_interval", BillingInterval), name="billing_interval"),
         CheckConstraint("monthly_patient_volume >= 0", name="volume"),
+        CheckConstraint(
+            "fractional_share IS NULL OR (fractional_share >= 0.1 AND fractional_share <= 0.9 "
+            "AND engagement_model = 'fractional')",
+            name="fractional_share",
+        ),
         Index("ix_intakes_clinic_id_created_at", "clinic_id", "created_at"),
         Index("ix_intakes_status", "status"),
     )
@@ -126,6 +131,8 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     # Ask for a standing backup director (an optional recurring item of the price book).
     standing_backup: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     promo_code: Mapped[str | None] = mapped_column(String(40))
+    # A fractional engagement's share of the physician's capacity (0.1-0.9; null: one clinic).
+    fractional_share: Mapped[float | None] = mapped_column(Numeric(3, 2, asdecimal=False))
     # [{location (position), hours_per_month}]: the physician's on-site hours a month.
     onsite_hours: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb"), default=list

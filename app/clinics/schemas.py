@@ -326,6 +326,23 @@ def check_onsite_hours(mode: str, hours: Sequence[Any], locations: int | None) -
             raise ValueError(f"no location at position {beyond[0]} (there are {locations})")
 
 
+FractionalShare = Annotated[
+    float,
+    Field(
+        ge=0.1,
+        le=0.9,
+        description="Fractional engagements: the share of the physician's capacity (clinics) "
+        "it takes, e.g. 0.5; without it a fractional engagement takes one clinic place",
+    ),
+    Stated(_two_decimals, (("multipleOf", 0.01),)),
+]
+
+
+def check_share(model: str, share: float | None) -> None:
+    if share is not None and model != EngagementModel.fractional.value:
+        raise ValueError("fractional_share goes with a fractional engagement only")
+
+
 class IntakeFields(BaseModel):
     """What a clinic asks for: the intake body (and, with locations, an instant quote's)."""
 
@@ -351,6 +368,7 @@ class IntakeFields(BaseModel):
         "state who takes over automatically when a director leaves (a recurring price-book item)",
     )
     promo_code: PromoCode | None = None
+    fractional_share: FractionalShare | None = None
     onsite_hours: OnsiteHoursList = Field(
         default_factory=list,
         description="Hybrid or on-site oversight: the physician's hours on site a month per "
@@ -361,6 +379,7 @@ class IntakeFields(BaseModel):
     @model_validator(mode="after")
     def _hours_fit_the_mode(self) -> Self:
         check_onsite_hours(self.oversight_mode.value, self.onsite_hours, None)
+        check_share(self.engagement_model.value, self.fractional_share)
         return self
 
     @model_validator(mode="after")
@@ -400,6 +419,7 @@ class IntakeUpdate(BaseModel):
     standing_backup: bool | None = None
     promo_code: PromoCode | None = None
     onsite_hours: OnsiteHoursList | None = None
+    fractional_share: FractionalShare | None = None
 
     # promo_code may be cleared with null; every other field only omitted.
     _no_nulls = field_validator(*(set(IntakeFields.model_fields) - {"promo_code"}))(reject_null)
@@ -473,6 +493,7 @@ class IntakeRead(ResponseModel):
     standing_backup: bool
     promo_code: str | None
     onsite_hours: list[OnsiteHours]
+    fractional_share: float | None
     compliance_flags: list[ComplianceFlagRead]
     submitted_at: datetime | None
     withdrawn_at: datetime | None

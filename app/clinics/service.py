@@ -38,10 +38,11 @@ from app.clinics.schemas import (
     OnsiteHours,
     ProviderCount,
     check_onsite_hours,
+    check_share,
 )
 from app.clinics.staffing import Staffing
 from app.clinics.status import IntakeNotEditable, IntakeTransitionNotAllowed, transition
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.kit.clock import utcnow
 from app.kit.geo import lookup_zip
 from app.kit.pagination import PageParams, paginate
@@ -445,7 +446,6 @@ def _intake_values(body: IntakeCreate | IntakeUpdate, *, partial: bool) -> dict[
 
 
 def _check_hours(clinic: Clinic, mode: str, hours: Sequence[OnsiteHours]) -> None:
-    from app.errors import ValidationFailed
 
     try:
         check_onsite_hours(mode, hours, len(clinic.locations))
@@ -553,6 +553,17 @@ async def update_intake(
                 }
             ]
         )
+    model = changes.get("engagement_model", intake.engagement_model)
+    if (
+        "engagement_model" in changes
+        and model != "fractional"
+        and "fractional_share" not in changes
+    ):
+        changes["fractional_share"] = None  # the share goes with a fractional engagement
+    try:
+        check_share(model, changes.get("fractional_share", intake.fractional_share))
+    except ValueError as exc:
+        raise ValidationFailed([{"loc": ["body", "fractional_share"], "msg": str(exc)}]) from None
     mode = changes.get("oversight_mode", intake.oversight_mode)
     hours = changes.get("onsite_hours", intake.onsite_hours)
     if "oversight_mode" in changes and mode == "remote" and "onsite_hours" not in changes:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     and_,
+    case,
     exists,
     func,
     literal,
@@ -83,6 +84,8 @@ class MatchContext:
     # The monthly payout of the work being matched (a group's share, a backup's share): a
     # physician whose stated minimum monthly rate is above it is never offered the work.
     payout_cents: int | None = None
+    # A fractional engagement's stated share of the physician's capacity (None: one clinic).
+    fractional_share: float | None = None
 
     def charge(self, states: Sequence[str]) -> Charge:
         """What a director covering `states` takes on: the people working in those states."""
@@ -109,6 +112,7 @@ def capacity_load() -> LateralFromClause:
             Match.pa_fte,
             Match.np_fte,
             Intake.engagement_model,
+            Intake.fractional_share,
         )
         .join(Intake, Intake.id == Match.intake_id)
         .where(Match.physician_id == Physician.id, Match.status == MatchStatus.accepted.value)
@@ -121,6 +125,7 @@ def capacity_load() -> LateralFromClause:
             EngagementDirector.pa_fte,
             EngagementDirector.np_fte,
             Intake.engagement_model,
+            Intake.fractional_share,
         )
         .join(Engagement, Engagement.id == EngagementDirector.engagement_id)
         .join(Intake, Intake.id == Engagement.intake_id)
@@ -143,9 +148,19 @@ def capacity_load() -> LateralFromClause:
             func.count()
             .filter(held.c.engagement_model == EngagementModel.full_time.value)
             .label("full_time"),
+            func.coalesce(func.sum(_slots(held.c.fractional_share)), 0).label("slots"),
         )
         .select_from(held)
         .lateral("load")
+    )
+
+
+def _slots(share: Any) -> ColumnElement[Any]:
+    """The physician's clinic places an engagement takes: one, or for a fractional engagement
+    with a stated share that share of the physician's clinics (rounded up)."""
+    return case(
+        (share.is_(None), literal(1)),
+        else_=func.greatest(1, func.ceil(share * Physician.max_clinics)),
     )
 
 
@@ -333,8 +348,16 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
     out.append(
         (
             "capacity_clinics",
-            "has room for another clinic",
-            lambda load: load.c.clinics < Physician.max_clinics,
+            "has room for another clinic"
+            + (
+                f" ({ctx.fractional_share:.0%} of their clinics, the stated fractional share)"
+                if ctx.fractional_share is not None
+                else ""
+            ),
+            lambda load: (
+                load.c.slots + _slots(literal(ctx.fractional_share, Float()))
+                <= Physician.max_clinics
+            ),
         )
     )
     if ctx.engagement_model == EngagementModel.full_time.value:

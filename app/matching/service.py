@@ -136,6 +136,7 @@ async def build_context(
         start=max(intake.desired_start, today()),
         locations=tuple(locations),
         staffing=staffing,
+        fractional_share=intake.fractional_share,
         caps={c: ctx.caps for c, ctx in contexts.items()},
         satellite={
             c: sat

@@ -26,7 +26,14 @@ INTAKE = {
 
 
 async def hold_capacity(
-    session, physician, *, clinic_id, pa_count=0, supervisees=1, engagement_model="retainer"
+    session,
+    physician,
+    *,
+    clinic_id,
+    pa_count=0,
+    supervisees=1,
+    engagement_model="retainer",
+    fractional_share=None,
 ):
     """An accepted (not yet confirmed) match elsewhere, which holds the physician's capacity."""
     other = Intake(
@@ -37,6 +44,7 @@ async def hold_capacity(
         providers=[],
         physician_performs_services=True,
         engagement_model=engagement_model,
+        fractional_share=fractional_share,
         oversight_mode="remote",
         billing_interval="month",
         monthly_patient_volume=10,
