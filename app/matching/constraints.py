@@ -53,6 +53,9 @@ class LocationNeed:
     lon: float
     # The director must reach this location (on-site or hybrid mode, or an on-site service).
     onsite: bool
+    # The state's site-visit rule for the NPs or PAs working here (its description, with its
+    # citation): the director must be able to visit, even under remote oversight.
+    site_visit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,19 @@ def _definitions(ctx: MatchContext, states: Sequence[str]) -> list[tuple[str, st
                 (
                     f"travel:{loc.state}:{i}",
                     f"lives within their travel radius of the {loc.state} location",
+                    lambda load, loc=loc: (
+                        distance_miles(loc.lat, loc.lon)  # type: ignore[misc]
+                        <= Physician.travel_radius_miles
+                    ),
+                )
+            )
+    for i, loc in enumerate(group):
+        if loc.site_visit and not loc.onsite:
+            out.append(
+                (
+                    f"site_visit:{loc.state}:{i}",
+                    f"lives within their travel radius of the {loc.state} location, to make the "
+                    f"visits {loc.site_visit}",
                     lambda load, loc=loc: (
                         distance_miles(loc.lat, loc.lon)  # type: ignore[misc]
                         <= Physician.travel_radius_miles

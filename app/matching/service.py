@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.models import User
 from app.catalog.rules import CAP_LABELS
 from app.catalog.services import service_catalog
-from app.clinics.compliance import satellite_rule
+from app.clinics.compliance import StateContext, satellite_rule
 from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
 from app.clinics.service import onsite_hours_at, staffing_of, state_contexts
+from app.clinics.staffing import Staffing
 from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.departures import (
@@ -89,6 +90,7 @@ async def build_context(
         )
     }
     requested = set(intake.services)
+    staffing = staffing_of(intake, clinic)
     hours = onsite_hours_at(intake)
     locations = []
     for position, loc in enumerate(clinic.locations):
@@ -105,8 +107,15 @@ async def build_context(
             info = lookup_zip(loc.zip)
             assert info is not None
             lat, lon = info.lat, info.lon
-        locations.append(mc.LocationNeed(loc.state, lat, lon, onsite))
-    staffing = staffing_of(intake, clinic)
+        locations.append(
+            mc.LocationNeed(
+                loc.state,
+                lat,
+                lon,
+                onsite,
+                site_visit=_site_visit_rule(contexts[loc.state], staffing),
+            )
+        )
     # Directors who left this intake's engagement are never asked to replace anyone; a search
     # for a standing backup does not ask the engagement's own directors either.
     departed = tuple(
@@ -156,6 +165,26 @@ async def build_context(
         round=intake.matching_round,
         excluded=departed,
     )
+
+
+def _site_visit_rule(st: StateContext, staffing: Staffing) -> str | None:
+    """The state's site-visit rule where it applies to the NPs or PAs working there, described
+    with its citation (None where the state sets none, or nobody it covers works there)."""
+    fact = st.cited.get("site_visits") or {}
+    rules = fact.get("value")
+    if not isinstance(rules, list):
+        return None
+    heads = staffing.in_states([st.code]).heads
+    visits = [
+        r
+        for r in rules
+        if r.get("kind") == "site_visit" and any(heads.get(t, 0) for t in r["applies_to"])
+    ]
+    if not visits:
+        return None
+    every = min(int(r["every_days"]) for r in visits)
+    cited = f" ({fact['citation']})" if fact.get("citation") else ""
+    return f"{st.name}'s site-visit rule sets{cited}: at least every {every} days"
 
 
 def stalled(settings: Settings) -> ColumnElement[bool]:

@@ -7,7 +7,15 @@ import httpx
 
 from app.kit.clock import today
 
-ZIPS = {"TX": "78701", "CA": "90210", "NY": "10001", "FL": "33131", "AK": "99501", "MD": "21201"}
+ZIPS = {
+    "TX": "78701",
+    "CA": "90210",
+    "NY": "10001",
+    "FL": "33131",
+    "AK": "99501",
+    "MD": "21201",
+    "TN": "37203",
+}
 
 
 def clinic_body(states: tuple[str, ...] = ("TX",), **overrides: Any) -> dict[str, Any]:
