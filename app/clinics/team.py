@@ -46,6 +46,15 @@ class OwnerRoleFixed(Conflict):
     slug, title = "owner-role-fixed", "The owner's role changes only by a transfer"
 
 
+def _pending(invitation: ClinicInvitation) -> bool:
+    """Neither accepted, withdrawn nor expired."""
+    return (
+        invitation.accepted_at is None
+        and invitation.revoked_at is None
+        and invitation.expires_at > utcnow()
+    )
+
+
 def _norm(email: str) -> str:
     return email.strip().lower()
 
@@ -134,12 +143,7 @@ async def issue_invitation_email(
     invitation = await session.scalar(
         select(ClinicInvitation).where(ClinicInvitation.id == invitation_id).with_for_update()
     )
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= utcnow()
-    ):
+    if invitation is None or not _pending(invitation):
         return None
     clinic = await session.get(Clinic, invitation.clinic_id)
     inviter = await session.get(User, invitation.invited_by) if invitation.invited_by else None
@@ -169,13 +173,7 @@ async def accept(session: AsyncSession, user: User, token: str) -> ClinicMember:
         .where(ClinicInvitation.token_hash == hash_token(token))
         .with_for_update()
     )
-    if (
-        invitation is None
-        or invitation.accepted_at is not None
-        or invitation.revoked_at is not None
-        or invitation.expires_at <= utcnow()
-        or _norm(user.email) != invitation.email
-    ):
+    if invitation is None or not _pending(invitation) or _norm(user.email) != invitation.email:
         raise InvitationNotFound(
             "This invitation does not exist, was used or withdrawn, has expired, or was sent "
             "to another e-mail address."
