@@ -102,7 +102,7 @@ def tail(log: Path, lines: int = 40) -> str:
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T | None]], what: str, log: Path, limit: float = 20
+    check: Callable[[], Awaitable[T | None]], what: str, log: Path, limit: float = 45
 ) -> T:
     deadline = time.monotonic() + limit
     while True:
@@ -267,7 +267,7 @@ async def retry_stalled(engine: AsyncEngine, stuck: Any, log: Path) -> int:
     return job_id
 
 
-async def finished(engine: AsyncEngine, job_id: int, log: Path, limit: float = 15) -> Any:
+async def finished(engine: AsyncEngine, job_id: int, log: Path, limit: float = 45) -> Any:
     async def final() -> Any:
         row = await job(engine, job_id)
         return row if row.status not in ("todo", "doing") else None
