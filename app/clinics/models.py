@@ -5,7 +5,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, Uuid, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -109,6 +119,7 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
             "AND engagement_model = 'fractional')",
             name="fractional_share",
         ),
+        CheckConstraint("review_choices BETWEEN 1 AND 3", name="review_choices"),
         Index("ix_intakes_clinic_id_created_at", "clinic_id", "created_at"),
         Index("ix_intakes_status", "status"),
     )
@@ -137,6 +148,9 @@ class Intake(UUIDPrimaryKey, Timestamps, Base):
     onsite_hours: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, server_default=text("'[]'::jsonb"), default=list
     )
+    # How many accepting physicians the clinic reviews before it confirms one (1: the first to
+    # accept is the director, as by default; 2-3: each acceptance is held until its confirm_by).
+    review_choices: Mapped[int] = mapped_column(SmallInteger, server_default="1", default=1)
     compliance_flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     notes: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[uuid.UUID | None] = mapped_column(

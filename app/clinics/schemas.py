@@ -394,8 +394,21 @@ class IntakeFields(BaseModel):
         return {p.type.value: p.count for p in self.providers}
 
 
+ReviewChoices = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=3,
+        description="How many physicians who accept the clinic reviews before it confirms one: "
+        "1 (the default) makes the first to accept the director; 2 or 3 hold each acceptance "
+        "until its `hold_until` and keep the other offers open until that many accepted; the "
+        "clinic then confirms one (`match_id`) and the others are released",
+    ),
+]
+
+
 class IntakeCreate(IntakeFields):
-    pass
+    review_choices: ReviewChoices = 1
 
 
 class IntakeUpdate(BaseModel):
@@ -420,9 +433,12 @@ class IntakeUpdate(BaseModel):
     promo_code: PromoCode | None = None
     onsite_hours: OnsiteHoursList | None = None
     fractional_share: FractionalShare | None = None
+    review_choices: ReviewChoices | None = None
 
     # promo_code may be cleared with null; every other field only omitted.
-    _no_nulls = field_validator(*(set(IntakeFields.model_fields) - {"promo_code"}))(reject_null)
+    _no_nulls = field_validator(
+        *(set(IntakeFields.model_fields) - {"promo_code"}), "review_choices"
+    )(reject_null)
 
 
 class ComplianceFlagRead(ResponseModel):
@@ -494,6 +510,9 @@ class IntakeRead(ResponseModel):
     promo_code: str | None
     onsite_hours: list[OnsiteHours]
     fractional_share: float | None
+    review_choices: int = Field(
+        description="Acceptances the clinic reviews before confirming one (1: first to accept)"
+    )
     compliance_flags: list[ComplianceFlagRead]
     submitted_at: datetime | None
     withdrawn_at: datetime | None

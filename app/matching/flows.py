@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +21,13 @@ from app.engagements.models import Engagement
 from app.engagements.service import create_engagement
 from app.errors import Conflict, ValidationFailed
 from app.kit.clock import utcnow
-from app.matching.models import Match, MatchStatus
-from app.matching.service import current_round, start_matching, withdraw_open_offers
+from app.matching.models import Match, MatchStatus, Offer, OfferStatus
+from app.matching.service import (
+    current_round,
+    release_open_offers,
+    start_matching,
+    withdraw_open_offers,
+)
 from app.notifications.service import notify
 from app.physicians.models import Physician
 from app.pricing.service import latest_quote, submit_intake
@@ -50,30 +56,65 @@ async def confirm(
     intake: Intake,
     clinic: Clinic,
     *,
-    match_id: uuid.UUID | None,
+    match_ids: Sequence[uuid.UUID],
     actor: User,
     settings: Settings,
 ) -> Engagement:
-    # Only the current round's acceptances that have not lapsed (the sweeper may not have run
-    # yet when the window closed).
-    accepted = list(
-        await session.scalars(
-            current_round(intake)
-            .where(Match.status == MatchStatus.accepted.value, Match.confirm_by > utcnow())
-            .order_by(Match.group_key)
-            .with_for_update()
-        )
+    """Confirm one accepted physician per state group (the one chosen in `match_ids` where the
+    clinic reviews several); the others who accepted are released and told so."""
+    now = utcnow()
+    round_matches = list(
+        await session.scalars(current_round(intake).order_by(Match.group_key).with_for_update())
     )
-    if intake.status != IntakeStatus.matched.value or not accepted:
+    # Only acceptances that have not lapsed (the sweeper may not have run yet when the window
+    # closed).
+    accepted = [
+        m
+        for m in round_matches
+        if m.status == MatchStatus.accepted.value and m.confirm_by and m.confirm_by > now
+    ]
+    groups = sorted({m.group_key for m in round_matches})
+    if (
+        intake.status != IntakeStatus.matched.value
+        or not accepted
+        or {m.group_key for m in accepted} != set(groups)
+    ):
         raise NoAcceptedMatch(
             "No director has accepted yet (or the acceptance lapsed); we will notify you as "
             "soon as one does.",
             intake_status=intake.status,
         )
-    if match_id is not None and match_id not in {m.id for m in accepted}:
+    chosen = set(match_ids)
+    unknown = chosen - {m.id for m in accepted}
+    if unknown:
         raise ValidationFailed(
-            [{"loc": ["body", "match_id"], "msg": "not one of this intake's accepted matches"}]
+            [
+                {
+                    "loc": ["body", "match_id"],
+                    "msg": "not one of this intake's accepted matches: "
+                    + ", ".join(sorted(map(str, unknown))),
+                }
+            ]
         )
+    picked: list[Match] = []
+    problems = []
+    for key in groups:
+        in_group = [m for m in accepted if m.group_key == key]
+        mine = [m for m in in_group if m.id in chosen]
+        if len(mine) > 1:
+            problems.append(f"{key}: choose one of the physicians who accepted, not {len(mine)}")
+        elif mine:
+            picked.append(mine[0])
+        elif len(in_group) == 1:
+            picked.append(in_group[0])
+        else:
+            problems.append(
+                f"{key}: {len(in_group)} physicians accepted; choose one with match_id "
+                f"({', '.join(str(m.id) for m in in_group)})"
+            )
+    if problems:
+        raise ValidationFailed([{"loc": ["body", "match_id"], "msg": p} for p in problems])
+    released = [m for m in accepted if m not in picked]
     quote = await latest_quote(session, intake.id)
     engagement = await create_engagement(
         session,
@@ -88,15 +129,18 @@ async def confirm(
                 m.monthly_payout_cents,
                 Charge.stored(m),
             )
-            for m in accepted
+            for m in picked
         ],
         payment_window=timedelta(hours=settings.payment_window_hours),
     )
-    for m in accepted:
+    for m in picked:
         m.status = MatchStatus.confirmed.value
+    await _release_not_chosen(session, released, now)
+    # Offers still open (a clinic that reviews confirms before everyone answered) close too.
+    await release_open_offers(session, intake.id)
     transition(intake, IntakeStatus.confirmed)
     await session.flush()
-    for m in accepted:
+    for m in picked:
         user_id = await session.scalar(
             select(Physician.user_id).where(Physician.id == m.physician_id)
         )
@@ -122,10 +166,52 @@ async def confirm(
         object_id=intake.id,
         after={
             "engagement_id": str(engagement.id),
-            "confirmed_at": utcnow().isoformat(),
-            "directors": [str(m.physician_id) for m in accepted],
+            "confirmed_at": now.isoformat(),
+            "directors": [str(m.physician_id) for m in picked],
+            "released": [str(m.physician_id) for m in released],
         },
     )
     # A clinic that bought a standing backup gets its search started at once.
     await start_backup_search(session, engagement, intake, clinic, settings, actor_id=actor.id)
     return engagement
+
+
+async def _release_not_chosen(
+    session: AsyncSession, released: Sequence[Match], now: datetime
+) -> None:
+    """The physicians who accepted but were not chosen: their acceptance (and the capacity it
+    held) ends, and each is told."""
+    if not released:
+        return
+    offers = {
+        o.match_id: o
+        for o in await session.scalars(
+            select(Offer)
+            .where(
+                Offer.match_id.in_([m.id for m in released]),
+                Offer.status == OfferStatus.accepted.value,
+            )
+            .with_for_update()
+        )
+    }
+    for m in released:
+        m.status = MatchStatus.withdrawn.value
+        offer = offers.get(m.id)
+        if offer is not None:
+            offer.status = OfferStatus.withdrawn.value
+        user_id = await session.scalar(
+            select(Physician.user_id).where(Physician.id == m.physician_id)
+        )
+        assert user_id is not None
+        await notify(
+            session,
+            user_id=user_id,
+            kind="offer.not_chosen",
+            email=True,
+            title="The clinic chose another physician",
+            body="Thank you for accepting. The clinic reviewed the physicians who accepted and "
+            "confirmed another; your acceptance is released and its capacity is yours again.",
+            data={"offer_id": str(offer.id) if offer else None, "match_id": str(m.id)},
+            flush=False,
+        )
+    await session.flush()

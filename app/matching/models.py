@@ -5,7 +5,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,14 +52,28 @@ class Match(UUIDPrimaryKey, Timestamps, Base):
         Index(
             "uq_matches_intake_round_physician", "intake_id", "round", "physician_id", unique=True
         ),
-        # At most one accepted (or confirmed) director per state group of an intake's round.
+        # A state group of an intake's round holds its acceptances in numbered slots (one, or
+        # up to the intake's `review_choices` when the clinic reviews), and one confirmed
+        # director. Accepts are serialised by the intake's lock; these make it a fact.
+        CheckConstraint(
+            "hold_slot IS NOT NULL OR status NOT IN ('accepted', 'confirmed')", name="hold_slot"
+        ),
         Index(
-            "uq_matches_one_accepted_per_group",
+            "uq_matches_hold_slot_per_group",
+            "intake_id",
+            "round",
+            "group_key",
+            "hold_slot",
+            unique=True,
+            postgresql_where=text("status IN ('accepted', 'confirmed')"),
+        ),
+        Index(
+            "uq_matches_one_confirmed_per_group",
             "intake_id",
             "round",
             "group_key",
             unique=True,
-            postgresql_where=text("status IN ('accepted', 'confirmed')"),
+            postgresql_where=text("status = 'confirmed'"),
         ),
         Index(
             "ix_matches_accepted_physician",
@@ -78,6 +101,7 @@ class Match(UUIDPrimaryKey, Timestamps, Base):
     np_fte: Mapped[float] = mapped_column(Numeric(6, 2, asdecimal=False))
     accepted_at: Mapped[datetime | None]
     confirm_by: Mapped[datetime | None]
+    hold_slot: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class Offer(UUIDPrimaryKey, Base):

@@ -31,6 +31,7 @@ from app.matching.service import (
     build_context,
     clinic_admin_ids,
     current_round,
+    held_in_group,
     lock_intake,
     own_offer,
 )
@@ -72,6 +73,11 @@ def confirm_deadline(accepted_at: datetime, settings: Settings) -> datetime:
     """An acceptance's `confirm_by`: the clinic's confirm window of elapsed time after it (the
     acceptance lapses from that instant on)."""
     return accepted_at.astimezone(UTC) + timedelta(hours=settings.confirm_window_hours)
+
+
+def _holds(match: Match, now: datetime) -> bool:
+    """An accepted match whose acceptance has not lapsed (the sweeper may not have run yet)."""
+    return match.confirm_by is not None and match.confirm_by > now
 
 
 def _refuse_unless_open(offer: Offer) -> None:
@@ -166,13 +172,28 @@ async def accept_offer(
             + ".",
             offer_status=offer.status,
         )
+    # The clinic reviews up to `review_choices` acceptances of a placement (replacement and
+    # backup rounds take the first); each holds a numbered slot of the group (a unique index).
+    review = intake.review_choices if intake.status != IntakeStatus.confirmed.value else 1
+    holding = await held_in_group(session, intake, offer.group_key)
+    live = [m for m in holding if m.status == MatchStatus.confirmed.value or _holds(m, now)]
+    if len(live) >= review:
+        # Offers are released when the group is full; this is the guard behind that.
+        raise OfferNotOpen(
+            "This offer is no longer open: the clinic already has the physicians it asked to "
+            "choose from.",
+            offer_status=offer.status,
+        )
+    taken = {m.hold_slot for m in holding}
     offer.status = OfferStatus.accepted.value
     offer.responded_at = now
     match.status = MatchStatus.accepted.value
     match.accepted_at = now
     match.confirm_by = confirm_deadline(now, settings)
+    match.hold_slot = next(n for n in range(1, len(taken) + 2) if n not in taken)
     await session.flush()
-    await _release_open(session, intake.id, include_accepted=False, group=offer.group_key)
+    if len(live) + 1 >= review:
+        await _release_open(session, intake.id, include_accepted=False, group=offer.group_key)
     await record_audit(
         session,
         actor_id=user.id,
@@ -205,9 +226,32 @@ async def accept_offer(
             search = await open_backup_search(session, intake, lock=True)
             assert search is not None, "a confirmed intake's offers replace or back up"
             await join_backup(session, intake, clinic, search, match, actor_id=user.id)
+    elif intake.status == IntakeStatus.matched.value:
+        # A clinic that reviews acceptances: one more to choose from.
+        choices = len(live) + 1
+        for admin in await clinic_admin_ids(session, clinic.id):
+            await notify(
+                session,
+                user_id=admin,
+                kind="intake.accepted_again",
+                email=True,
+                title="Another physician accepted",
+                body=f"{choices} physicians accepted for {offer.group_key.replace(',', ', ')}. "
+                f"Review them and confirm one; this acceptance holds until "
+                f"{match.confirm_by:%Y-%m-%d %H:%M} UTC.",
+                data={"intake_id": str(intake.id), "choices": choices},
+            )
     elif groups <= accepted:
         transition(intake, IntakeStatus.matched)
         intake.matched_at = now
+        body = (
+            "Review your director and confirm within "
+            f"{settings.confirm_window_hours:g} hours to start the engagement."
+            if intake.review_choices == 1
+            else "A physician accepted. Others may still accept (you asked to review up to "
+            f"{intake.review_choices}); confirm the one you choose within "
+            f"{settings.confirm_window_hours:g} hours of their acceptance."
+        )
         for admin in await clinic_admin_ids(session, clinic.id):
             await notify(
                 session,
@@ -215,8 +259,7 @@ async def accept_offer(
                 kind="intake.matched",
                 email=True,
                 title="Your medical director accepted",
-                body="Review your director and confirm within "
-                f"{settings.confirm_window_hours:g} hours to start the engagement.",
+                body=body,
                 data={"intake_id": str(intake.id)},
             )
     await session.flush()

@@ -110,6 +110,7 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
                 Match.status,
                 Match.covers_states,
                 Match.explanation,
+                Match.confirm_by,
                 latest_offer.label("offer_id"),
                 Physician.id.label("physician_id"),
                 Physician.first_name,
@@ -158,6 +159,7 @@ async def list_matches(intake_id: uuid.UUID, user: ClinicReader, session: Sessio
                 covers_states=r.covers_states,
                 physician=physician,
                 explanation=r.explanation if is_ops else clinic_explanation(r.explanation),
+                hold_until=r.confirm_by if r.status == MatchStatus.accepted.value else None,
             )
         )
     return MatchList(items=items)
@@ -227,7 +229,7 @@ async def confirm_intake(
         session,
         intake,
         clinic,
-        match_id=body.match_id if body else None,
+        match_ids=([body.match_id] if body.match_id else []) + body.match_ids if body else [],
         actor=user,
         settings=settings,
     )
@@ -348,6 +350,8 @@ async def offer_read(session: Any, offer: Offer, *, for_ops: bool = False) -> Of
         engagement_model=intake.engagement_model,
         monthly_payout_cents=offer.monthly_payout_cents,
         desired_start=intake.desired_start,
+        clinic_reviews=intake.review_choices,
+        hold_until=match.confirm_by if offer.status == OfferStatus.accepted.value else None,
         created_at=offer.created_at,
         clinic=contact,
         physician=await _offer_physician(session, match.physician_id) if for_ops else None,

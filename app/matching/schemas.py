@@ -65,6 +65,11 @@ class MatchRead(ResponseModel):
     covers_states: list[UsState]
     physician: MatchPhysician
     explanation: dict[str, Any]
+    hold_until: datetime | None = Field(
+        default=None,
+        description="An accepted match: the physician's acceptance holds until then (confirm "
+        "before it lapses)",
+    )
 
 
 class MatchList(ResponseModel):
@@ -148,6 +153,16 @@ class OfferRead(ResponseModel):
     starts_on: date | None = Field(
         default=None, description="For a replacement: the first day of your oversight"
     )
+    clinic_reviews: int = Field(
+        default=1,
+        description="1: the first physician to accept is the director; 2-3: the clinic reviews "
+        "up to that many physicians who accepted and confirms one (the others are released)",
+    )
+    hold_until: datetime | None = Field(
+        default=None,
+        description="Once you accepted: your acceptance (and the capacity it takes) holds "
+        "until then, unless the clinic confirms or releases you sooner",
+    )
     created_at: datetime
     practice: OfferPractice | None = Field(
         default=None, description="The practice you would oversee (before you accept, too)"
@@ -169,4 +184,14 @@ class DeclineBody(BaseModel):
 class ConfirmBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    match_id: uuid.UUID | None = None
+    match_id: uuid.UUID | None = Field(
+        default=None,
+        description="The accepted match to confirm, where more than one physician accepted "
+        "(an intake with `review_choices` above 1)",
+    )
+    match_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=51,
+        description="The same for an intake with several state groups: one accepted match per "
+        "group that has more than one",
+    )

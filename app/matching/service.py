@@ -713,6 +713,21 @@ async def lock_intake(session: AsyncSession, intake_id: uuid.UUID) -> tuple[Inta
     return intake, clinic
 
 
+async def held_in_group(session: AsyncSession, intake: Intake, group: str) -> list[Match]:
+    """The current round's accepted and confirmed matches of a state group (intake locked),
+    lapsed acceptances the sweeper has not expired yet included: they still hold their slot."""
+    return list(
+        await session.scalars(
+            current_round(intake)
+            .where(
+                Match.group_key == group,
+                Match.status.in_([MatchStatus.accepted.value, MatchStatus.confirmed.value]),
+            )
+            .with_for_update()
+        )
+    )
+
+
 async def own_offer(session: AsyncSession, user: User, offer_id: uuid.UUID) -> Offer:
     """The offer if it is the caller's, else 404 (another physician's offer does not exist)."""
     offer = await session.scalar(
@@ -727,3 +742,8 @@ async def own_offer(session: AsyncSession, user: User, offer_id: uuid.UUID) -> O
 
 async def withdraw_open_offers(session: AsyncSession, intake_id: uuid.UUID) -> int:
     return len(await _release_open(session, intake_id, include_accepted=True))
+
+
+async def release_open_offers(session: AsyncSession, intake_id: uuid.UUID) -> int:
+    """Withdraw the intake's pending offers and remaining candidates (not its acceptances)."""
+    return len(await _release_open(session, intake_id, include_accepted=False))

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 import structlog
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clinics.models import IntakeStatus
@@ -14,7 +14,7 @@ from app.clinics.status import transition
 from app.config import Settings
 from app.kit.clock import utcnow
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
-from app.matching.service import advance, lock_intake
+from app.matching.service import advance, current_round, lock_intake
 from app.physicians.models import Physician
 
 
@@ -64,6 +64,25 @@ async def expire_overdue(
         totals["offers_expired"] += expired
         totals["acceptances_lapsed"] += lapsed
     return totals
+
+
+async def _still_held(
+    session: AsyncSession, intake_id: uuid.UUID, round_: int, key: str, now: datetime
+) -> bool:
+    """Whether a state group of a round still has an acceptance that has not lapsed."""
+    return bool(
+        await session.scalar(
+            select(func.count())
+            .select_from(Match)
+            .where(
+                Match.intake_id == intake_id,
+                Match.round == round_,
+                Match.group_key == key,
+                Match.status == MatchStatus.accepted.value,
+                Match.confirm_by > now,
+            )
+        )
+    )
 
 
 async def _sweep_intake(
@@ -124,20 +143,34 @@ async def _sweep_intake(
         )
         if accepted_offer is not None:
             accepted_offer.status = OfferStatus.expired.value
-        # The candidates this acceptance withdrew may be asked again.
+    await session.flush()
+    for round_, key in sorted({(m.round, m.group_key) for m in stale}):
+        if await _still_held(session, intake_id, round_, key, now):
+            # A clinic reviewing several acceptances still has another one in this group.
+            continue
+        # The candidates the acceptance withdrew may be asked again.
         await session.execute(
             update(Match)
             .where(
                 Match.intake_id == intake_id,
-                Match.round == match.round,
-                Match.group_key == match.group_key,
+                Match.round == round_,
+                Match.group_key == key,
                 Match.status == MatchStatus.withdrawn.value,
             )
             .values(status=MatchStatus.candidate.value)
         )
     if stale and intake.status == IntakeStatus.matched.value:
-        transition(intake, IntakeStatus.matching)
-        intake.matched_at = None
+        groups = set(
+            await session.scalars(current_round(intake).with_only_columns(Match.group_key))
+        )
+        held = {
+            key
+            for key in groups
+            if await _still_held(session, intake_id, intake.matching_round, key, now)
+        }
+        if held != groups:
+            transition(intake, IntakeStatus.matching)
+            intake.matched_at = None
     await session.flush()
     await advance(session, intake, clinic, settings)
     return len(offers), len(stale)

@@ -35,7 +35,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "offer.new": ("offer_id", "intake_id"),
     "offer.withdrawn": ("offer_id",),
+    "offer.not_chosen": ("offer_id",),
     "intake.matched": ("intake_id",),
+    "intake.accepted_again": ("intake_id",),
     "intake.unmatched": ("intake_id",),
     "engagement.confirmed": ("engagement_id",),
     "engagement.active": ("engagement_id",),

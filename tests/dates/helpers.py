@@ -57,6 +57,6 @@ async def confirm(session: AsyncSession, settings: Settings, draft: Draft) -> uu
     admin = await session.get(User, draft.admin_id)
     assert admin is not None
     engagement = await flows.confirm(
-        session, intake, clinic, match_id=None, actor=admin, settings=settings
+        session, intake, clinic, match_ids=[], actor=admin, settings=settings
     )
     return engagement.id

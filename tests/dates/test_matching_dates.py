@@ -121,7 +121,7 @@ async def test_an_acceptance_can_be_confirmed_until_its_confirm_by_and_lapses_at
         assert admin is not None
         with at(match.confirm_by), pytest.raises(flows.NoAcceptedMatch):
             await flows.confirm(
-                session, intake, clinic, match_id=None, actor=admin, settings=settings
+                session, intake, clinic, match_ids=[], actor=admin, settings=settings
             )
         with at(match.confirm_by - SECOND):
             assert (await expire_overdue(sessionmaker, settings))["acceptances_lapsed"] == 0

@@ -74,6 +74,7 @@ async def hold_capacity(
             ).columns(),
             accepted_at=utcnow(),
             confirm_by=utcnow() + timedelta(hours=72),
+            hold_slot=1,
         )
     )
     await session.commit()

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
-from app.matching.models import Offer
+from app.matching.models import Match, Offer
 from app.physicians.models import Physician
 from tests.clinics.helpers import create_clinic, create_intake
 from tests.factories import user_headers
@@ -141,3 +141,43 @@ async def test_withdraw_racing_accepts_leaves_no_live_offer(live_app, live, roun
     assert statuses == {"withdrawn"}
     final = (await live.get(f"/v1/intakes/{intake['id']}", headers=admin)).json()
     assert final["status"] == "withdrawn"
+
+
+@pytest.mark.parametrize("round_", range(3))
+async def test_a_reviewing_clinic_gets_exactly_its_number_of_acceptances(live_app, live, round_):
+    """Review of two: one accepted, two more race for the last place; one wins, and the
+    group's two acceptances hold distinct slots."""
+    settings = live_app.state.settings
+    async with live_app.state.sessionmaker() as session:
+        doctors = [await make_physician(session, last_name=f"Review{i}") for i in range(3)]
+        heads = [await physician_headers(live, session, settings, d) for d in doctors]
+    admin = await user_headers(live, "clinic_admin")
+    clinic = await create_clinic(live, admin, ("TX",), ownership_model="mso")
+    created = await create_intake(live, admin, clinic["id"], review_choices=2)
+    intake = (await live.post(f"/v1/intakes/{created['id']}/submit", headers=admin)).json()
+    offers = []
+    for h in heads:
+        mine = (
+            await live.get("/v1/physicians/me/offers", params={"status": "pending"}, headers=h)
+        ).json()["items"]
+        offers += [(h, o) for o in mine]
+    assert len(offers) == 3
+    (h0, o0), *racers = offers
+    assert (await live.post(f"/v1/offers/{o0['id']}/accept", headers=h0)).status_code == 200
+    results = await asyncio.gather(
+        *[live.post(f"/v1/offers/{o['id']}/accept", headers=h) for h, o in racers]
+    )
+    assert sorted(r.status_code for r in results) == [200, 409]
+    async with live_app.state.sessionmaker() as session:
+        slots = sorted(
+            await session.scalars(
+                select(Match.hold_slot).where(
+                    Match.intake_id == intake["id"], Match.status == "accepted"
+                )
+            )
+        )
+        statuses = sorted(
+            await session.scalars(select(Offer.status).where(Offer.intake_id == intake["id"]))
+        )
+    assert slots == [1, 2]
+    assert statuses == ["accepted", "accepted", "withdrawn"]
