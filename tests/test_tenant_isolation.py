@@ -68,6 +68,13 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/engagements/{engagement_id}/cancel", CLINIC, {"at_period_end": False}),
     ("POST", "/v1/engagements/{engagement_id}/change-scope", CLINIC, {"monthly_patient_volume": 9}),
     ("GET", "/v1/clinics/{clinic_id}/invoices", CLINIC, None),
+    (
+        "POST",
+        "/v1/engagements/{engagement_id}/case-reports",
+        CLINIC,
+        {"month": f"{date.today():%Y-%m}", "cases": 3},
+    ),
+    ("GET", "/v1/engagements/{engagement_id}/case-reports", CLINIC, None),
     ("POST", "/v1/intakes/{intake_id}/rematch", OPS_ONLY, {"reason": "stalled"}),
     (
         "POST",

@@ -94,14 +94,21 @@ class PayoutStatus(StrEnum):
     transferred = "transferred"
 
 
+class PayoutKind(StrEnum):
+    oversight = "oversight"  # the subscription's months
+    cases = "cases"  # a per-case engagement's reported cases, once their invoice is paid
+
+
 class PayoutEntry(UUIDPrimaryKey, Base):
     """What we owe one director for one month a paid invoice covers (a yearly invoice accrues
-    twelve rows), at their share when it was paid."""
+    twelve rows), at their share when it was paid; and, for a per-case engagement, their share
+    of a month's reported cases once the invoice that billed them is paid (kind `cases`)."""
 
     __tablename__ = "payout_ledger"
     __table_args__ = (
-        UniqueConstraint("engagement_director_id", "month"),
+        UniqueConstraint("engagement_director_id", "month", "kind"),
         CheckConstraint(enum_check("status", PayoutStatus), name="status"),
+        CheckConstraint(enum_check("kind", PayoutKind), name="kind"),
         CheckConstraint("amount_cents >= 0", name="amount"),
         Index("ix_payout_ledger_physician_id_month", "physician_id", "month"),
     )
@@ -115,7 +122,38 @@ class PayoutEntry(UUIDPrimaryKey, Base):
     stripe_invoice_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16))
     stripe_transfer_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(
+        String(16), server_default=PayoutKind.oversight.value, default=PayoutKind.oversight.value
+    )
     created_at: Mapped[datetime]
+
+
+class CaseReport(UUIDPrimaryKey, Base):
+    """The cases a per-case engagement's clinic (or its director) reports for one month, and
+    how they were billed: a Stripe invoice item on the next invoice, then that invoice paid."""
+
+    __tablename__ = "case_reports"
+    __table_args__ = (
+        UniqueConstraint("engagement_id", "month"),
+        CheckConstraint("cases >= 0 AND cases <= 10000", name="cases"),
+        CheckConstraint("EXTRACT(DAY FROM month) = 1", name="month_start"),
+        CheckConstraint("amount_cents = cases * fee_cents", name="amount"),
+    )
+
+    engagement_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("engagements.id"))
+    month: Mapped[date] = mapped_column(Date)
+    cases: Mapped[int]
+    fee_cents: Mapped[int]
+    amount_cents: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    note: Mapped[str | None] = mapped_column(Text)
+    reported_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    reported_at: Mapped[datetime]
+    stripe_invoice_item_id: Mapped[str | None] = mapped_column(String(64))
+    stripe_invoice_id: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None]
 
 
 class BillingOperation(Base):

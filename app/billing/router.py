@@ -4,7 +4,7 @@ webhook."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Request
@@ -12,10 +12,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.auth.deps import ClinicAdminUser, SettingsDep, require_role
 from app.auth.models import Role, User
-from app.billing import jobs, service
-from app.billing.models import StripeEvent
+from app.billing import cases, jobs, service
+from app.billing.models import CaseReport, StripeEvent
 from app.billing.schemas import (
     CancelRequest,
+    CaseReportCreate,
+    CaseReportList,
+    CaseReportRead,
     EngagementBillingRead,
     InvoiceRead,
     ScopeChange,
@@ -52,6 +55,9 @@ async def stripe_gateway(request: Request) -> StripeGateway:
 
 GatewayDep = Annotated[StripeGateway, Depends(stripe_gateway)]
 ClinicOrOps = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
+CaseReporter = Annotated[
+    User, Depends(require_role(Role.clinic_admin, Role.physician, Role.ops_admin))
+]
 
 
 async def _read(
@@ -167,6 +173,72 @@ async def change_scope(
     read = await _read(session, engagement, proration_cents=proration)
     await session.commit()
     return read
+
+
+def _case_read(r: CaseReport) -> CaseReportRead:
+    return CaseReportRead(
+        id=r.id,
+        engagement_id=r.engagement_id,
+        month=f"{r.month:%Y-%m}",
+        cases=r.cases,
+        fee_cents=r.fee_cents,
+        amount_cents=r.amount_cents,
+        currency=r.currency,
+        note=r.note,
+        reported_at=r.reported_at,
+        billing="paid"
+        if r.paid_at is not None
+        else "next_invoice"
+        if r.stripe_invoice_item_id
+        else "not_billed",
+        stripe_invoice_id=r.stripe_invoice_id,
+        paid_at=r.paid_at,
+    )
+
+
+@router.post(
+    "/engagements/{engagement_id}/case-reports",
+    status_code=201,
+    operation_id="report_engagement_cases",
+    responses=problem_responses(401, 403, 404, 409, 422, 502, 503),
+)
+@idempotent
+async def report_cases(
+    engagement_id: uuid.UUID,
+    body: CaseReportCreate,
+    user: CaseReporter,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> CaseReportRead:
+    """A per-case engagement's cases for one month (clinic members who manage billing, the
+    engagement's directors, operations): billed on the engagement's next invoice; the
+    directors accrue their share when it is paid. One report per month (409
+    `case-report-exists`); 409 `not-per-case` for other engagements."""
+    year, month = (int(x) for x in body.month.split("-"))
+    report = await cases.report_cases(
+        session,
+        gateway,
+        user,
+        engagement_id,
+        month=date(year, month, 1),
+        cases=body.cases,
+        note=body.note,
+    )
+    await session.commit()
+    return _case_read(report)
+
+
+@router.get(
+    "/engagements/{engagement_id}/case-reports",
+    operation_id="list_engagement_case_reports",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def list_case_reports(
+    engagement_id: uuid.UUID, user: CaseReporter, session: SessionDep
+) -> CaseReportList:
+    """The engagement's case reports, newest month first, and how each was billed."""
+    rows = await cases.list_reports(session, user, engagement_id)
+    return CaseReportList(items=[_case_read(r) for r in rows])
 
 
 @router.get(

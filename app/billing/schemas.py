@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -134,3 +134,39 @@ class InvoiceRead(ResponseModel):
 class WebhookAck(ResponseModel):
     received: bool
     duplicate: bool
+
+
+class CaseReportCreate(BaseModel):
+    """One month's cases of a per-case engagement."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])] = Field(
+        description="The month the cases were treated in (YYYY-MM): from the month the "
+        "engagement was confirmed to the current one"
+    )
+    cases: int = Field(ge=0, le=10_000, description="Cases treated under the director's oversight")
+    note: Annotated[str, FREE_TEXT] | None = Field(default=None, max_length=1000)
+
+
+class CaseReportRead(ResponseModel):
+    id: uuid.UUID
+    engagement_id: uuid.UUID
+    month: str = Field(description="YYYY-MM")
+    cases: int
+    fee_cents: int = Field(description="One case's fee under the engagement's price book")
+    amount_cents: int
+    currency: str
+    note: str | None
+    reported_at: datetime
+    billing: Literal["not_billed", "next_invoice", "paid"] = Field(
+        description="not_billed: no cases (nothing to bill); next_invoice: an invoice item on "
+        "the engagement's next invoice; paid: that invoice is paid (`stripe_invoice_id`)"
+    )
+    stripe_invoice_id: str | None
+    paid_at: datetime | None
+
+
+class CaseReportList(ResponseModel):
+    items: list[CaseReportRead]
+    next_cursor: None = None

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.billing import shapes
-from app.billing.models import Invoice, PayoutEntry, PayoutStatus
+from app.billing.models import CaseReport, Invoice, PayoutEntry, PayoutKind, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway, StripeNotFound
 from app.clinics.models import Clinic, ClinicMember
 from app.engagements.models import (
@@ -28,6 +28,7 @@ from app.engagements.models import (
     BackupSearchStatus,
     DepartureStatus,
     DirectorDeparture,
+    DirectorRole,
     Engagement,
     EngagementDirector,
     EngagementStatus,
@@ -35,6 +36,8 @@ from app.engagements.models import (
 from app.kit.clock import utcnow
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
+from app.pricing.models import PriceBookVersion, Quote
+from app.pricing.quotes import apply_bp
 
 log = structlog.get_logger(__name__)
 
@@ -285,6 +288,7 @@ async def mirror_invoice(
     assert row is not None
     if engagement is not None and row.status == "paid":
         await accrue_payouts(session, engagement, invoice)
+        await accrue_case_payouts(session, engagement, invoice, paid_at or now)
     return row
 
 
@@ -320,6 +324,7 @@ async def accrue_payouts(
             "currency": invoice.get("currency") or "usd",
             "stripe_invoice_id": invoice["id"],
             "status": PayoutStatus.accrued.value,
+            "kind": PayoutKind.oversight.value,
             "created_at": now,
         }
         for d in engagement.directors
@@ -334,7 +339,104 @@ async def accrue_payouts(
     result = await session.execute(
         insert(PayoutEntry)
         .values(rows)
-        .on_conflict_do_nothing(index_elements=["engagement_director_id", "month"])
+        .on_conflict_do_nothing(index_elements=["engagement_director_id", "month", "kind"])
+        .returning(PayoutEntry.id)
+    )
+    return len(result.all())
+
+
+def invoice_item_ids(invoice: dict[str, Any]) -> set[str]:
+    """The invoice items an invoice's lines bill (the emulator's and older API versions'
+    `invoice_item`; basil and later: `parent.invoice_item_details.invoice_item`)."""
+    ids = set()
+    for line in (invoice.get("lines") or {}).get("data") or []:
+        details = (line.get("parent") or {}).get("invoice_item_details") or {}
+        item = line.get("invoice_item") or details.get("invoice_item")
+        if isinstance(item, dict):
+            item = item.get("id")
+        if item:
+            ids.add(str(item))
+    return ids
+
+
+def split_cents(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` split in proportion to `weights`, the remainder to the first (adds up exactly)."""
+    whole = sum(weights)
+    if whole <= 0:
+        return [total] + [0] * (len(weights) - 1)
+    shares = [total * w // whole for w in weights]
+    shares[0] += total - sum(shares)
+    return shares
+
+
+async def accrue_case_payouts(
+    session: AsyncSession, engagement: Engagement, invoice: dict[str, Any], paid_at: datetime
+) -> int:
+    """A paid invoice that billed reported cases (a per-case engagement): the reports are marked
+    paid, and the directors who oversaw each month accrue their payout share of its cases (by
+    their monthly payout, prorated by the days they oversaw it). Re-running adds none."""
+    items = invoice_item_ids(invoice)
+    if not items:
+        return 0
+    reports = list(
+        await session.scalars(
+            select(CaseReport)
+            .where(
+                CaseReport.engagement_id == engagement.id,
+                CaseReport.stripe_invoice_item_id.in_(items),
+                CaseReport.paid_at.is_(None),
+            )
+            .with_for_update()
+        )
+    )
+    if not reports:
+        return 0
+    quote = await session.get(Quote, engagement.quote_id)
+    assert quote is not None
+    payout_bp = await session.scalar(
+        select(PriceBookVersion.data["physician_payout_bp"].as_integer()).where(
+            PriceBookVersion.version == quote.pricing_version
+        )
+    )
+    now = utcnow()
+    rows = []
+    for report in reports:
+        report.stripe_invoice_id = invoice["id"]
+        report.paid_at = paid_at
+        payout = apply_bp(report.amount_cents, int(payout_bp or 0))
+        directors = [
+            (d, share)
+            for d in engagement.directors
+            if d.role == DirectorRole.primary.value
+            and (d.ended_at is None or d.ends_on is not None)
+            and (share := month_share(d, report.month)) > 0
+        ]
+        if not directors or payout <= 0:
+            continue
+        amounts = split_cents(payout, [share for _, share in directors])
+        rows += [
+            {
+                "id": uuid.uuid4(),
+                "engagement_id": engagement.id,
+                "engagement_director_id": d.id,
+                "physician_id": d.physician_id,
+                "month": report.month,
+                "amount_cents": amount,
+                "currency": report.currency,
+                "stripe_invoice_id": invoice["id"],
+                "status": PayoutStatus.accrued.value,
+                "kind": PayoutKind.cases.value,
+                "created_at": now,
+            }
+            for (d, _), amount in zip(directors, amounts, strict=True)
+            if amount > 0
+        ]
+    if not rows:
+        return 0
+    result = await session.execute(
+        insert(PayoutEntry)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=["engagement_director_id", "month", "kind"])
         .returning(PayoutEntry.id)
     )
     return len(result.all())
@@ -358,7 +460,10 @@ async def reaccrue_director(session: AsyncSession, director: EngagementDirector)
     ledgered = (
         await session.execute(
             select(PayoutEntry.month, PayoutEntry.stripe_invoice_id, PayoutEntry.currency)
-            .where(PayoutEntry.engagement_id == director.engagement_id)
+            .where(
+                PayoutEntry.engagement_id == director.engagement_id,
+                PayoutEntry.kind == PayoutKind.oversight.value,
+            )
             .distinct()
             .order_by(PayoutEntry.month)
         )
@@ -372,7 +477,10 @@ async def reaccrue_director(session: AsyncSession, director: EngagementDirector)
         e.month: e
         for e in await session.scalars(
             select(PayoutEntry)
-            .where(PayoutEntry.engagement_director_id == director.id)
+            .where(
+                PayoutEntry.engagement_director_id == director.id,
+                PayoutEntry.kind == PayoutKind.oversight.value,
+            )
             .with_for_update()
         )
     }
@@ -406,7 +514,7 @@ async def reaccrue_director(session: AsyncSession, director: EngagementDirector)
                     status=PayoutStatus.accrued.value,
                     created_at=now,
                 )
-                .on_conflict_do_nothing(index_elements=["engagement_director_id", "month"])
+                .on_conflict_do_nothing(index_elements=["engagement_director_id", "month", "kind"])
             )
 
 

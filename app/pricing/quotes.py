@@ -33,7 +33,9 @@ from typing import Literal
 from app.catalog.services import ServiceDef
 from app.pricing.price_book import BP, PriceBook
 
-LineKind = Literal["recurring", "one_time", "discount"]
+# "estimate": shown, never billed (a per-case engagement's expected cases; the cases the clinic
+# reports are billed month by month).
+LineKind = Literal["recurring", "one_time", "discount", "estimate"]
 PROVIDER_LABELS = {
     "np": "nurse practitioner",
     "pa": "physician assistant",
@@ -151,15 +153,14 @@ def compute_quote(
         )
         cases = estimated_cases(data.monthly_patient_volume, book)
         if cases:
-            amount = cases * book.per_case_fee_cents
             add(
                 "per_case:estimated_cases",
-                "recurring",
-                f"{cases} estimated cases a month at {_money(book.per_case_fee_cents)} "
-                f"({book.per_case_cases_per_100_patients} per 100 patients)",
-                amount,
+                "estimate",
+                f"Estimate, not billed in advance: {cases} cases a month at "
+                f"{_money(book.per_case_fee_cents)} ({book.per_case_cases_per_100_patients} per "
+                "100 patients); the cases reported each month are billed on the next invoice",
+                cases * book.per_case_fee_cents,
             )
-            base += amount
     else:
         add(f"base:{model}", "recurring", f"Medical director, {label} engagement", base)
 

@@ -51,7 +51,11 @@ class QuoteRequest(IntakeFields):
 
 class LineItemRead(ResponseModel):
     code: str
-    kind: Literal["recurring", "one_time", "discount"]
+    kind: Literal["recurring", "one_time", "discount", "estimate"] = Field(
+        description="recurring: billed every period (they add up to `monthly_total_cents`); "
+        "one_time / discount: the first invoice only; estimate: shown, never billed (a "
+        "per-case engagement's expected cases: reported cases are billed monthly)"
+    )
     description: str
     amount_cents: int
 
@@ -64,6 +68,10 @@ class QuoteRead(ResponseModel):
     billing_interval: BillingInterval
     line_items: list[LineItemRead]
     monthly_total_cents: int
+    estimated_monthly_cents: int = Field(
+        description="The monthly total plus the estimate lines (per-case engagements: the "
+        "expected cases); equal to `monthly_total_cents` otherwise"
+    )
     first_invoice_cents: int
     physician_payout_cents: int
     platform_fee_cents: int

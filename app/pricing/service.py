@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -157,6 +157,8 @@ def to_read(result: quotes.QuoteResult, flags: list[dict[str, Any]], **extra: An
         billing_interval=result.billing_interval,
         line_items=[LineItemRead(**asdict(li)) for li in result.line_items],
         monthly_total_cents=result.monthly_total_cents,
+        estimated_monthly_cents=result.monthly_total_cents
+        + sum(li.amount_cents for li in result.line_items if li.kind == "estimate"),
         first_invoice_cents=result.first_invoice_cents,
         physician_payout_cents=result.physician_payout_cents,
         platform_fee_cents=result.platform_fee_cents,
@@ -165,6 +167,11 @@ def to_read(result: quotes.QuoteResult, flags: list[dict[str, Any]], **extra: An
         compliance_flags=flags,
         **extra,
     )
+
+
+def estimated_monthly(total_cents: int, lines: Sequence[Mapping[str, Any]]) -> int:
+    """The monthly total with the estimate lines (expected per-case fees) added."""
+    return total_cents + sum(int(li["amount_cents"]) for li in lines if li["kind"] == "estimate")
 
 
 def quote_read(row: Quote) -> QuoteRead:
@@ -176,6 +183,7 @@ def quote_read(row: Quote) -> QuoteRead:
         billing_interval=row.billing_interval,
         line_items=row.line_items,
         monthly_total_cents=row.monthly_total_cents,
+        estimated_monthly_cents=estimated_monthly(row.monthly_total_cents, row.line_items),
         first_invoice_cents=row.first_invoice_cents,
         physician_payout_cents=row.physician_payout_cents,
         platform_fee_cents=row.platform_fee_cents,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -179,6 +179,18 @@ REACH: list[tuple[str, str, Any, dict[str, int]]] = [
         "/v1/engagements/{engagement}/payment-method",
         None,
         {"admin": 200, "billing": 200, "viewer": 403},
+    ),
+    (
+        "GET",
+        "/v1/engagements/{engagement}/case-reports",
+        None,
+        {"admin": 200, "billing": 200, "viewer": 200},
+    ),
+    (  # a retainer engagement: the role is checked first (403), then the model (409)
+        "POST",
+        "/v1/engagements/{engagement}/case-reports",
+        {"month": f"{date.today():%Y-%m}", "cases": 1},
+        {"admin": 409, "billing": 409, "viewer": 403},
     ),
     (
         "POST",

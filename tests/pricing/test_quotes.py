@@ -111,9 +111,23 @@ def test_per_case_minimum_plus_estimated_cases():
             locations=(QuoteLocation("NY"),),
         )
     )
-    items = {li.code: li.amount_cents for li in q.line_items}
-    assert items["base:per_case"] == 29900
-    assert items["per_case:estimated_cases"] == 7 * 9500  # ceil(130 x 5 / 100)
+    items = {li.code: li for li in q.line_items}
+    assert items["base:per_case"].amount_cents == 29900
+    estimate = items["per_case:estimated_cases"]
+    assert estimate.amount_cents == 7 * 9500  # ceil(130 x 5 / 100)
+    # An estimate, not billed: the monthly total (the subscription) is the minimum and what
+    # scales it; reported cases are billed month by month (tests/billing/test_case_reports.py).
+    assert estimate.kind == "estimate"
+    assert q.monthly_total_cents == sum(
+        li.amount_cents for li in q.line_items if li.kind == "recurring"
+    )
+    assert estimate.amount_cents not in (q.monthly_total_cents, 0)
+    flat = quote(
+        tx_retainer(
+            engagement_model="per_case", monthly_patient_volume=0, locations=(QuoteLocation("NY"),)
+        )
+    )
+    assert flat.monthly_total_cents == q.monthly_total_cents  # volume changes only the estimate
 
 
 services_st = st.lists(st.sampled_from(sorted(CATALOG)), min_size=1, max_size=6, unique=True)

@@ -1,0 +1,176 @@
+"""Per-case engagements bill the cases actually reported (issue 18, part 3).
+
+The quote shows the expected cases as an estimate; the subscription bills the monthly minimum.
+Each month the clinic (a member who may manage billing) or its director reports the cases of
+that month; the report becomes a Stripe invoice item (created at most once, under a key) that
+lands on the engagement's next invoice. When that invoice is paid the directors accrue their
+payout share of the cases (`app/billing/sync.py: accrue_case_payouts`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit.service import record_audit
+from app.auth.models import User
+from app.billing.models import CaseReport
+from app.billing.service import EngagementNotBillable, _load_for_admin, _operation, ensure_customer
+from app.billing.stripe_gateway import StripeGateway
+from app.engagements.models import Engagement, EngagementStatus
+from app.engagements.service import get_engagement
+from app.errors import Conflict, ValidationFailed
+from app.kit.clock import today, utcnow
+from app.pricing.models import PriceBookVersion, Quote
+
+# An engagement bills reported cases while Stripe bills it (not before its first payment, not
+# after it ended).
+BILLABLE = (
+    EngagementStatus.active.value,
+    EngagementStatus.past_due.value,
+    EngagementStatus.ending.value,
+)
+
+
+class NotPerCase(Conflict):
+    slug, title = "not-per-case", "The engagement is not billed per case"
+
+
+class CaseReportExists(Conflict):
+    slug, title = "case-report-exists", "Cases for this month are already reported"
+
+
+def first_of_month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_label(month: date) -> str:
+    return f"{month:%B %Y}"
+
+
+async def _per_case_fee(session: AsyncSession, engagement: Engagement) -> tuple[int, str]:
+    """The fee of one case under the engagement's quote (its price book), and the currency;
+    NotPerCase unless the engagement is billed per case."""
+    quote = await session.get(Quote, engagement.quote_id)
+    assert quote is not None
+    if quote.inputs.get("engagement_model") != "per_case":
+        raise NotPerCase(
+            "Only per-case engagements report cases; this one is billed "
+            f"{quote.inputs.get('engagement_model', 'monthly').replace('_', ' ')}.",
+            engagement_model=quote.inputs.get("engagement_model"),
+        )
+    fee = await session.scalar(
+        select(PriceBookVersion.data["per_case_fee_cents"].as_integer()).where(
+            PriceBookVersion.version == quote.pricing_version
+        )
+    )
+    assert fee is not None, "a per-case quote's price book sets a case fee"
+    return int(fee), quote.currency
+
+
+def _check_month(engagement: Engagement, month: date) -> None:
+    """A month the engagement ran in: from the month it was confirmed to the current one."""
+    started = first_of_month(engagement.confirmed_at.date())
+    current = first_of_month(today())
+    if month > current:
+        msg = f"{month_label(month)} has not started; report a month once its cases are known"
+    elif month < started:
+        msg = f"the engagement started in {month_label(started)}"
+    else:
+        return
+    raise ValidationFailed([{"loc": ["body", "month"], "msg": msg}])
+
+
+async def report_cases(
+    session: AsyncSession,
+    gateway: StripeGateway,
+    user: User,
+    engagement_id: uuid.UUID,
+    *,
+    month: date,
+    cases: int,
+    note: str | None,
+) -> CaseReport:
+    """Record one month's cases and bill them on the engagement's next invoice. The engagement
+    row is locked, so two reports of one month cannot both be billed."""
+    # Clinic members who may manage billing, the engagement's directors, operations.
+    engagement, clinic = await _load_for_admin(session, user, engagement_id)
+    fee, currency = await _per_case_fee(session, engagement)
+    if engagement.status not in BILLABLE:
+        raise EngagementNotBillable(
+            f"The engagement is {engagement.status}: cases are reported while it is billed "
+            "(after its first payment, until it ends).",
+            engagement_status=engagement.status,
+        )
+    _check_month(engagement, month)
+    existing = await session.scalar(
+        select(CaseReport).where(
+            CaseReport.engagement_id == engagement.id, CaseReport.month == month
+        )
+    )
+    if existing is not None:
+        raise CaseReportExists(
+            f"{existing.cases} cases were reported for {month_label(month)} on "
+            f"{existing.reported_at:%Y-%m-%d}; they are billed. Ask operations to correct them.",
+            case_report_id=str(existing.id),
+        )
+    report = CaseReport(
+        id=uuid.uuid4(),
+        engagement_id=engagement.id,
+        month=month,
+        cases=cases,
+        fee_cents=fee,
+        amount_cents=cases * fee,
+        currency=currency,
+        note=note,
+        reported_by=user.id,
+        reported_at=utcnow(),
+    )
+    session.add(report)
+    await session.flush()
+    if report.amount_cents > 0:
+        customer = await ensure_customer(session, gateway, clinic)
+        report.stripe_invoice_item_id = await _operation(
+            session,
+            gateway,
+            engagement,
+            key=f"case-report:{engagement.id}:{month:%Y-%m}",
+            kind="cases",
+            amount_cents=report.amount_cents,
+            description=f"{cases} cases in {month_label(month)} at ${fee / 100:,.2f} "
+            "(per-case oversight)",
+            customer=customer,
+        )
+    await record_audit(
+        session,
+        actor_id=user.id,
+        action="engagement.cases_reported",
+        object_type="engagement",
+        object_id=engagement.id,
+        after={
+            "month": month.isoformat(),
+            "cases": cases,
+            "amount_cents": report.amount_cents,
+            "stripe_invoice_item_id": report.stripe_invoice_item_id,
+        },
+    )
+    await session.flush()
+    return report
+
+
+async def list_reports(
+    session: AsyncSession, user: User, engagement_id: uuid.UUID
+) -> Sequence[CaseReport]:
+    """The engagement's case reports, newest month first (anyone who may see it)."""
+    engagement = await get_engagement(session, user, engagement_id)
+    return list(
+        await session.scalars(
+            select(CaseReport)
+            .where(CaseReport.engagement_id == engagement.id)
+            .order_by(CaseReport.month.desc())
+        )
+    )
