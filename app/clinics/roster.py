@@ -20,6 +20,7 @@ from app.clinics.models import Clinic, ClinicProvider, Intake, IntakeStatus
 from app.clinics.schemas import ProviderIn, ProviderRead, ProviderUpdate
 from app.clinics.service import refresh_compliance
 from app.errors import Conflict, NotFound, ValidationFailed
+from app.jobs.queue import defer_in_transaction
 from app.kit.pagination import PageParams, paginate
 
 MAX_ROSTER = 500
@@ -62,6 +63,16 @@ def _check_locations(clinic: Clinic, ids: Sequence[uuid.UUID]) -> None:
 
 async def _lock(session: AsyncSession, clinic: Clinic) -> None:
     await session.execute(select(Clinic.id).where(Clinic.id == clinic.id).with_for_update())
+
+
+# Queued by name (engagements depend on clinics, never the reverse): live engagements charge
+# their directors with the roster as it is now.
+RECHARGE_JOB = "engagements.recharge_directors"
+
+
+async def _roster_changed(session: AsyncSession, clinic: Clinic, *, default_cap: int) -> None:
+    await _refresh_drafts(session, clinic, default_cap=default_cap)
+    await defer_in_transaction(session, RECHARGE_JOB, clinic_id=str(clinic.id))
 
 
 async def _refresh_drafts(session: AsyncSession, clinic: Clinic, *, default_cap: int) -> None:
@@ -116,7 +127,7 @@ async def add_provider(
     provider = ClinicProvider(id=uuid.uuid4(), clinic_id=clinic.id, **_values(body, partial=False))
     session.add(provider)
     await session.flush()
-    await _refresh_drafts(session, clinic, default_cap=default_cap)
+    await _roster_changed(session, clinic, default_cap=default_cap)
     await record_audit(
         session,
         actor_id=actor_id,
@@ -146,7 +157,7 @@ async def update_provider(
     for key, value in changes.items():
         setattr(provider, key, value)
     await session.flush()
-    await _refresh_drafts(session, clinic, default_cap=default_cap)
+    await _roster_changed(session, clinic, default_cap=default_cap)
     after = _snapshot(provider)
     await record_audit(
         session,
@@ -173,7 +184,7 @@ async def remove_provider(
     before = _snapshot(provider)
     await session.delete(provider)
     await session.flush()
-    await _refresh_drafts(session, clinic, default_cap=default_cap)
+    await _roster_changed(session, clinic, default_cap=default_cap)
     await record_audit(
         session,
         actor_id=actor_id,
