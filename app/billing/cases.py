@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
@@ -21,10 +21,14 @@ from app.auth.models import User
 from app.billing.models import CaseReport
 from app.billing.service import EngagementNotBillable, _load_for_admin, _operation, ensure_customer
 from app.billing.stripe_gateway import StripeGateway
-from app.engagements.models import Engagement, EngagementStatus
+from app.clinics.models import ClinicMember
+from app.engagements.models import DirectorRole, Engagement, EngagementDirector, EngagementStatus
 from app.engagements.service import get_engagement
 from app.errors import Conflict, ValidationFailed
 from app.kit.clock import today, utcnow
+from app.notifications.models import Notification
+from app.notifications.service import notify
+from app.physicians.models import Physician
 from app.pricing.models import PriceBookVersion, Quote
 
 # An engagement bills reported cases while Stripe bills it (not before its first payment, not
@@ -50,6 +54,12 @@ def first_of_month(day: date) -> date:
 
 def month_label(month: date) -> str:
     return f"{month:%B %Y}"
+
+
+def previous_month(day: date) -> date:
+    """The first day of the month before `day`'s (January gives the previous December)."""
+    first = first_of_month(day)
+    return (first - timedelta(days=1)).replace(day=1)
 
 
 async def _per_case_fee(session: AsyncSession, engagement: Engagement) -> tuple[int, str]:
@@ -174,3 +184,62 @@ async def list_reports(
             .order_by(CaseReport.month.desc())
         )
     )
+
+
+async def remind_missing_reports(session: AsyncSession, *, on: date) -> int:
+    """Per-case engagements billed in the month before `on` with no case report for it: the
+    clinic's members and the directors are reminded (in the app), once per month. Returns how
+    many engagements were reminded."""
+    month = previous_month(on)
+    kind = "engagement.cases_report_due"
+    rows = (
+        await session.execute(
+            select(Engagement.id, Engagement.clinic_id)
+            .join(Quote, Quote.id == Engagement.quote_id)
+            .where(
+                Engagement.status.in_(BILLABLE),
+                Quote.inputs["engagement_model"].astext == "per_case",
+                # Confirmed before the month ended: it ran during the month.
+                func.date(func.timezone("UTC", Engagement.confirmed_at)) < first_of_month(on),
+                ~exists().where(
+                    CaseReport.engagement_id == Engagement.id, CaseReport.month == month
+                ),
+                ~exists().where(
+                    Notification.kind == kind,
+                    Notification.data["engagement_id"].astext == cast(Engagement.id, String),
+                    Notification.data["month"].astext == f"{month:%Y-%m}",
+                ),
+            )
+        )
+    ).all()
+    for engagement_id, clinic_id in rows:
+        members = list(
+            await session.scalars(
+                select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic_id)
+            )
+        )
+        directors = list(
+            await session.scalars(
+                select(Physician.user_id)
+                .join(EngagementDirector, EngagementDirector.physician_id == Physician.id)
+                .where(
+                    EngagementDirector.engagement_id == engagement_id,
+                    EngagementDirector.ended_at.is_(None),
+                    EngagementDirector.role == DirectorRole.primary.value,
+                )
+            )
+        )
+        for user_id in members + directors:
+            await notify(
+                session,
+                user_id=user_id,
+                kind=kind,
+                title=f"Report {month_label(month)}'s cases",
+                body=f"No cases are reported yet for {month_label(month)}. Report them "
+                "(POST /v1/engagements/{id}/case-reports) so they are billed on the next "
+                "invoice; report 0 if there were none.",
+                data={"engagement_id": str(engagement_id), "month": f"{month:%Y-%m}"},
+                flush=False,
+            )
+    await session.flush()
+    return len(rows)

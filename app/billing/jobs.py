@@ -9,13 +9,13 @@ import structlog
 from procrastinate import RetryStrategy
 from sqlalchemy import select
 
-from app.billing import payouts, service
+from app.billing import cases, payouts, service
 from app.billing.models import StripeEvent
 from app.billing.stripe_gateway import StripeGateway
 from app.errors import UpstreamUnavailable
 from app.jobs.queue import queue
 from app.jobs.runtime import get_runtime
-from app.kit.clock import utcnow
+from app.kit.clock import today, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -172,3 +172,13 @@ async def transfer_payouts_now() -> int:
 async def transfer_payouts(timestamp: int) -> int:
     """Daily: Connect transfers of the accrued payout ledger (real Stripe, when enabled)."""
     return await transfer_payouts_now()
+
+
+@queue.periodic(cron="0 14 2 * *", periodic_id="case-report-reminders")
+@queue.task(name="billing.remind_case_reports", queueing_lock="case-report-reminders")
+async def remind_case_reports(timestamp: int) -> int:
+    """The 2nd of each month: remind per-case engagements to report last month's cases."""
+    async with get_runtime().sessionmaker() as session:
+        count = await cases.remind_missing_reports(session, on=today())
+        await session.commit()
+    return count

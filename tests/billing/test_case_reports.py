@@ -223,3 +223,48 @@ def test_split_cents_adds_up():
     assert split_cents(100, [3, 1]) == [75, 25]
     assert split_cents(7, [0, 0]) == [7, 0]
     assert sum(split_cents(99_999, [17, 29, 31])) == 99_999
+
+
+def test_previous_month_across_year_ends_and_leap_years():
+    from app.billing.cases import previous_month
+
+    assert previous_month(date(2027, 1, 2)) == date(2026, 12, 1)
+    assert previous_month(date(2028, 3, 1)) == date(2028, 2, 1)  # leap February
+    assert previous_month(date(2024, 3, 31)) == date(2024, 2, 1)
+    assert previous_month(date(2026, 12, 31)) == date(2026, 11, 1)
+    assert previous_month(date(2027, 3, 1)) == date(2027, 2, 1)
+
+
+async def test_a_month_without_a_report_is_reminded_once(client, session, settings, emulator):
+    from datetime import timedelta
+
+    from app.billing.cases import previous_month, remind_missing_reports
+    from app.kit.clock import travel
+    from app.notifications.models import Notification
+
+    engaged, _ = await per_case(client, session, settings, emulator)
+
+    async def reminders() -> list[Notification]:
+        return list(
+            await session.scalars(
+                select(Notification).where(
+                    Notification.kind == "engagement.cases_report_due",
+                    Notification.data["engagement_id"].astext == engaged.id,
+                )
+            )
+        )
+
+    # This month has not ended: nothing is due yet.
+    await remind_missing_reports(session, on=today())
+    assert await reminders() == []
+    with travel(timedelta(days=40)):
+        due = previous_month(today())
+        await remind_missing_reports(session, on=today())
+        await session.commit()
+        first = await reminders()
+        users = {n.user_id for n in first}
+        assert engaged.physician.user_id in users  # the director
+        assert len(users) == 2  # and the clinic's owner
+        assert {n.data["month"] for n in first} == {f"{due:%Y-%m}"}
+        await remind_missing_reports(session, on=today())  # once per month
+        assert len(await reminders()) == len(first)
