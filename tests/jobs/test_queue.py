@@ -19,6 +19,9 @@ def test_every_job_module_imports_and_registers_its_tasks():
 def test_periodic_upkeep_is_scheduled():
     periodic = {t.periodic_id for t in queue.periodic_registry.periodic_tasks.values()}
     assert {"purge-idempotency-keys", "retry-stalled-jobs", "remove-old-jobs"} <= periodic
+    assert "case-report-reminders" in periodic
+    # Jobs queued by name from another domain (clinics queue engagements' job) exist.
+    assert "engagements.recharge_directors" in queue.tasks
 
 
 async def test_stalled_jobs_are_retried(bound_app):
