@@ -141,7 +141,7 @@ class CaseReportCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])] = Field(
+    month: Annotated[str, Field(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")] = Field(
         description="The month the cases were treated in (YYYY-MM): from the month the "
         "engagement was confirmed to the current one"
     )

@@ -148,6 +148,7 @@ async def test_bad_reports_are_refused_and_write_nothing(client, session, settin
         ({"month": f"{next_month:%Y-%m}", "cases": 1}, "month"),
         ({"month": f"{last_year:%Y-%m}", "cases": 1}, "month"),
         ({"month": "2026-13", "cases": 1}, "month"),
+        ({"month": "0000-01", "cases": 1}, "month"),
         ({"month": this_month(), "cases": -1}, "cases"),
         ({"month": this_month(), "cases": 10_001}, "cases"),
         ({"month": this_month(), "cases": 1, "extra": True}, "extra"),
