@@ -191,7 +191,6 @@ async def remind_missing_reports(session: AsyncSession, *, on: date) -> int:
     clinic's members and the directors are reminded (in the app), once per month. Returns how
     many engagements were reminded."""
     month = previous_month(on)
-    kind = "engagement.cases_report_due"
     rows = (
         await session.execute(
             select(Engagement.id, Engagement.clinic_id)
@@ -205,7 +204,7 @@ async def remind_missing_reports(session: AsyncSession, *, on: date) -> int:
                     CaseReport.engagement_id == Engagement.id, CaseReport.month == month
                 ),
                 ~exists().where(
-                    Notification.kind == kind,
+                    Notification.kind == "engagement.cases_report_due",
                     Notification.data["engagement_id"].astext == cast(Engagement.id, String),
                     Notification.data["month"].astext == f"{month:%Y-%m}",
                 ),
@@ -233,7 +232,8 @@ async def remind_missing_reports(session: AsyncSession, *, on: date) -> int:
             await notify(
                 session,
                 user_id=user_id,
-                kind=kind,
+                kind="engagement.cases_report_due",
+                email=True,
                 title=f"Report {month_label(month)}'s cases",
                 body=f"No cases are reported yet for {month_label(month)}. Report them "
                 "(POST /v1/engagements/{id}/case-reports) so they are billed on the next "

@@ -146,6 +146,7 @@ async def _report(
             session,
             user_id=admin,
             kind="engagement.roster_over_cap",
+            email=True,
             title="Your roster is over a supervision limit",
             body=body,
             data={"engagement_id": str(engagement.id)},
@@ -155,5 +156,6 @@ async def _report(
         kind="engagement.roster_over_cap",
         title=f"Roster over a cap: {clinic.legal_name}",
         body=body,
+        email=True,
         data={"engagement_id": str(engagement.id), "physician_id": str(director.physician_id)},
     )

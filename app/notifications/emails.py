@@ -54,6 +54,8 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "engagement.backup_joined": ("engagement_id",),
     "engagement.backup_takeover": ("engagement_id",),
     "engagement.backup_ended": ("engagement_id",),
+    "engagement.cases_report_due": ("engagement_id",),
+    "engagement.roster_over_cap": ("engagement_id",),
     "payment.failed": ("engagement_id",),
     "invoice.refunded": ("invoice_id",),
     "verification.result": (),
