@@ -141,13 +141,9 @@ async def confirm(
     transition(intake, IntakeStatus.confirmed)
     await session.flush()
     for m in picked:
-        user_id = await session.scalar(
-            select(Physician.user_id).where(Physician.id == m.physician_id)
-        )
-        assert user_id is not None
         await notify(
             session,
-            user_id=user_id,
+            user_id=await _account_of(session, m.physician_id),
             kind="engagement.confirmed",
             email=True,
             title=f"Confirmed: {clinic.legal_name}",
@@ -199,13 +195,9 @@ async def _release_not_chosen(
         offer = offers.get(m.id)
         if offer is not None:
             offer.status = OfferStatus.withdrawn.value
-        user_id = await session.scalar(
-            select(Physician.user_id).where(Physician.id == m.physician_id)
-        )
-        assert user_id is not None
         await notify(
             session,
-            user_id=user_id,
+            user_id=await _account_of(session, m.physician_id),
             kind="offer.not_chosen",
             email=True,
             title="The clinic chose another physician",
@@ -215,3 +207,10 @@ async def _release_not_chosen(
             flush=False,
         )
     await session.flush()
+
+
+async def _account_of(session: AsyncSession, physician_id: uuid.UUID) -> uuid.UUID:
+    """The physician's user account (who their notifications go to)."""
+    user_id = await session.scalar(select(Physician.user_id).where(Physician.id == physician_id))
+    assert user_id is not None
+    return user_id
