@@ -15,7 +15,7 @@ uvicorn worker, the job worker in-process, the Stripe emulator), pins them to CP
 * scale-out: 2 uvicorn workers and 2 task workers, the floor, quotes and matches again.
 
 It prints a table (req/s, p50, p95, p99, and throughput as a ratio of the floors) with CPU
-used per process group, checks the targets of issue [6/8], and writes both to
+used per process group, checks the throughput targets, and writes both to
 bench/results/<date>-<host>.md and .json.
 """
 

@@ -1,6 +1,6 @@
 """Fault: PostgreSQL restarts under load.
 
-The acceptance point of "[7/8] Hardening": while the database is down, requests fail fast with
+The hardening requirement: while the database is down, requests fail fast with
 503 problem+json and Retry-After (never a 500, never a hang until the client's timeout); once it
 is back, the same server process answers 2xx again by itself within seconds; no intake that was
 acknowledged with a 2xx is lost.

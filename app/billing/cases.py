@@ -1,4 +1,4 @@
-"""Per-case engagements bill the cases actually reported (issue 18, part 3).
+"""Per-case engagements bill the cases actually reported.
 
 The quote shows the expected cases as an estimate; the subscription bills the monthly minimum.
 Each month the clinic (a member who may manage billing) or its director reports the cases of

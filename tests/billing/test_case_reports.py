@@ -1,4 +1,4 @@
-"""Per-case engagements bill the cases reported, not an estimate (issue 18, part 3): the quote
+"""Per-case engagements bill the cases reported, not an estimate: the quote
 shows the estimate, the subscription bills the minimum, each month's report becomes an invoice
 item on the next invoice (on the Stripe emulator), and the paid invoice accrues the director's
 share of the cases."""

@@ -1,4 +1,4 @@
-"""A roster change during a live engagement charges its director again (issue 18, part 1):
+"""A roster change during a live engagement charges its director again:
 queued by the roster edit, run as a job, audited; a cap the new roster exceeds is reported to
 the clinic and operations, with the rule it comes from."""
 

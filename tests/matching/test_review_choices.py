@@ -1,4 +1,4 @@
-"""A clinic that reviews up to three physicians who accepted, then confirms one (issue 18, 4):
+"""A clinic that reviews up to three physicians who accepted, then confirms one:
 acceptances are held, the group closes when full, the others are released and told."""
 
 from __future__ import annotations
