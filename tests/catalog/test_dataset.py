@@ -213,7 +213,7 @@ def test_unknown_is_never_projected_as_allowed():
 
 # The coverage reached so far (docs/state-rules.md shows it against the targets): a new data file
 # may raise it, never lower it.
-FLOOR = {"medium_or_better": 29, "high_facts": 213, "known_facts": 701}
+FLOOR = {"medium_or_better": 29, "high_facts": 217, "known_facts": 701}
 
 
 def test_coverage_never_falls_below_what_was_reached():
