@@ -16,7 +16,7 @@ from app.clinics.service import withdraw_intake as clinics_withdraw
 from app.clinics.staffing import Charge
 from app.clinics.status import transition
 from app.config import Settings
-from app.engagements.backup import start_backup_search
+from app.engagements.backup import physician_user_id, start_backup_search
 from app.engagements.models import Engagement
 from app.engagements.service import create_engagement
 from app.errors import Conflict, ValidationFailed
@@ -29,7 +29,6 @@ from app.matching.service import (
     withdraw_open_offers,
 )
 from app.notifications.service import notify
-from app.physicians.models import Physician
 from app.pricing.service import latest_quote, submit_intake
 
 
@@ -143,7 +142,7 @@ async def confirm(
     for m in picked:
         await notify(
             session,
-            user_id=await _account_of(session, m.physician_id),
+            user_id=await physician_user_id(session, m.physician_id),
             kind="engagement.confirmed",
             email=True,
             title=f"Confirmed: {clinic.legal_name}",
@@ -197,7 +196,7 @@ async def _release_not_chosen(
             offer.status = OfferStatus.withdrawn.value
         await notify(
             session,
-            user_id=await _account_of(session, m.physician_id),
+            user_id=await physician_user_id(session, m.physician_id),
             kind="offer.not_chosen",
             email=True,
             title="The clinic chose another physician",
@@ -207,10 +206,3 @@ async def _release_not_chosen(
             flush=False,
         )
     await session.flush()
-
-
-async def _account_of(session: AsyncSession, physician_id: uuid.UUID) -> uuid.UUID:
-    """The physician's user account (who their notifications go to)."""
-    user_id = await session.scalar(select(Physician.user_id).where(Physician.id == physician_id))
-    assert user_id is not None
-    return user_id
