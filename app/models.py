@@ -7,6 +7,7 @@ from app.billing import models as billing_models
 from app.catalog import models as catalog_models
 from app.clinics import models as clinic_models
 from app.db import Base
+from app.engagements import events as engagement_events
 from app.engagements import models as engagement_models
 from app.kit import idempotency as idempotency_models
 from app.matching import models as matching_models
@@ -21,6 +22,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "clinic_models",
+    "engagement_events",
     "engagement_models",
     "idempotency_models",
     "matching_models",
