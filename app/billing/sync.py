@@ -5,14 +5,12 @@ the same engagement."""
 
 from __future__ import annotations
 
-import calendar
 import uuid
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,132 +18,33 @@ from app.audit.service import record_audit
 from app.billing import shapes
 from app.billing.models import CaseReport, Invoice, PayoutEntry, PayoutKind, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway, StripeNotFound
-from app.clinics.models import Clinic, ClinicMember
+from app.clinics.models import Clinic
+from app.engagements import lifecycle
 from app.engagements.models import (
-    OPEN_BACKUP_SEARCH,
-    OPEN_DEPARTURE,
-    BackupSearch,
-    BackupSearchStatus,
-    DepartureStatus,
-    DirectorDeparture,
     DirectorRole,
     Engagement,
-    EngagementDirector,
     EngagementStatus,
 )
 from app.kit.clock import utcnow
-from app.notifications.service import notify, notify_ops
-from app.physicians.models import Physician
+from app.ledger.payouts import accrue_payouts, month_share, split_cents
+from app.ledger.payouts import reaccrue_director as reaccrue_director  # its older home
+from app.notifications.recipients import clinic_admin_ids as clinic_admin_ids
+from app.notifications.recipients import director_user_ids as director_user_ids
+from app.notifications.recipients import notify_parties
 from app.pricing.models import PriceBookVersion, Quote
 from app.pricing.quotes import apply_bp
 
 log = structlog.get_logger(__name__)
 
 
-async def clinic_admin_ids(session: AsyncSession, clinic_id: uuid.UUID) -> Sequence[uuid.UUID]:
-    return list(
-        await session.scalars(
-            select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic_id)
-        )
-    )
-
-
-async def director_user_ids(session: AsyncSession, engagement: Engagement) -> Sequence[uuid.UUID]:
-    ids = [d.physician_id for d in engagement.directors if d.ended_at is None]
-    if not ids:
-        return []
-    return list(await session.scalars(select(Physician.user_id).where(Physician.id.in_(ids))))
-
-
-async def notify_parties(
-    session: AsyncSession,
-    engagement: Engagement,
-    *,
-    kind: str,
-    clinic: tuple[str, str] | None = None,
-    physicians: tuple[str, str] | None = None,
-    ops: tuple[str, str] | None = None,
-    ops_email: bool = False,
-) -> None:
-    data = {"engagement_id": str(engagement.id)}
-    if clinic:
-        for user_id in await clinic_admin_ids(session, engagement.clinic_id):
-            await notify(
-                session,
-                user_id=user_id,
-                kind=kind,
-                title=clinic[0],
-                body=clinic[1],
-                data=data,
-                email=True,
-            )
-    if physicians:
-        for user_id in await director_user_ids(session, engagement):
-            await notify(
-                session,
-                user_id=user_id,
-                kind=kind,
-                title=physicians[0],
-                body=physicians[1],
-                data=data,
-                email=True,
-            )
-    if ops:
-        await notify_ops(session, kind=kind, title=ops[0], body=ops[1], data=data, email=ops_email)
-
-
-async def _close_searches(session: AsyncSession, engagement: Engagement) -> None:
-    """A canceled engagement needs no replacement or backup: withdraw those rounds' offers
-    (freeing the physicians; the intake locked after the engagement, the house order) and
-    close the searches."""
-    from app.matching.service import lock_intake, withdraw_open_offers
-
-    searching = await session.scalar(
-        select(
-            exists().where(
-                BackupSearch.engagement_id == engagement.id,
-                BackupSearch.status.in_(OPEN_BACKUP_SEARCH),
-            )
-            | exists().where(
-                DirectorDeparture.engagement_id == engagement.id,
-                DirectorDeparture.status.in_(OPEN_DEPARTURE),
-            )
-        )
-    )
-    if not searching:
-        return
-    await lock_intake(session, engagement.intake_id)
-    await withdraw_open_offers(session, engagement.intake_id)
-    now = utcnow()
-    await session.execute(
-        update(BackupSearch)
-        .where(
-            BackupSearch.engagement_id == engagement.id, BackupSearch.status.in_(OPEN_BACKUP_SEARCH)
-        )
-        .values(status=BackupSearchStatus.canceled.value, resolved_at=now)
-    )
-    await session.execute(
-        update(DirectorDeparture)
-        .where(
-            DirectorDeparture.engagement_id == engagement.id,
-            DirectorDeparture.status.in_(OPEN_DEPARTURE),
-        )
-        .values(status=DepartureStatus.canceled.value, resolved_at=now)
-    )
-
-
 async def mark_canceled(
     session: AsyncSession, engagement: Engagement, *, reason: str, actor_id: uuid.UUID | None
 ) -> None:
-    """Canceled is terminal: the directors' capacity is freed (capacity counts only live
-    engagements and directors without an end)."""
+    """Canceled is terminal: the lifecycle ends the directors (their capacity is freed) and
+    closes the engagement's searches."""
     if engagement.status == EngagementStatus.canceled.value:
         return
     before = engagement.status
-    now = utcnow()
-    engagement.status = EngagementStatus.canceled.value
-    engagement.canceled_at = now
-    engagement.ends_on = now.date()
     # Notified while the directors are still current (notify_parties reaches those only).
     await notify_parties(
         session,
@@ -160,11 +59,9 @@ async def mark_canceled(
             f"An engagement you direct was canceled ({reason}); its capacity is free again.",
         ),
     )
-    for director in engagement.directors:
-        if director.ended_at is None:
-            director.ended_at = now
-    await session.flush()
-    await _close_searches(session, engagement)
+    await lifecycle.move(
+        session, engagement, EngagementStatus.canceled, reason=reason, actor_id=actor_id
+    )
     await record_audit(
         session,
         actor_id=actor_id,
@@ -194,9 +91,17 @@ async def _transition(
     if target == EngagementStatus.canceled.value:
         await mark_canceled(session, engagement, reason=reason, actor_id=None)
         return
-    engagement.status = target
-    if target == EngagementStatus.active.value and engagement.activated_at is None:
-        engagement.activated_at = utcnow()
+    if not lifecycle.can_move(before, EngagementStatus(target)):
+        log.warning(
+            "stripe_status_not_applicable",
+            engagement_id=str(engagement.id),
+            status=before,
+            stripe_status=engagement.stripe_status,
+        )
+        return
+    moved = await lifecycle.move(session, engagement, EngagementStatus(target), reason=reason)
+    assert moved is not None
+    if moved.first_activation:
         await notify_parties(
             session,
             engagement,
@@ -210,7 +115,7 @@ async def _transition(
                 "The clinic's subscription is paid: your engagement is active.",
             ),
         )
-    elif target == EngagementStatus.past_due.value:
+    elif moved.after == EngagementStatus.past_due.value:
         await notify_parties(
             session,
             engagement,
@@ -287,62 +192,15 @@ async def mirror_invoice(
     )
     assert row is not None
     if engagement is not None and row.status == "paid":
-        await accrue_payouts(session, engagement, invoice)
+        await accrue_payouts(
+            session,
+            engagement,
+            months=shapes.months_covered(invoice),
+            stripe_invoice_id=invoice["id"],
+            currency=invoice.get("currency") or "usd",
+        )
         await accrue_case_payouts(session, engagement, invoice, paid_at or now)
     return row
-
-
-def month_share(director: EngagementDirector, month: date) -> int:
-    """The director's payout for `month` (its first day): the monthly amount prorated by the
-    days of the month they oversee, so a replacement taking over mid-month splits it."""
-    days = calendar.monthrange(month.year, month.month)[1]
-    end_of_month = month + timedelta(days=days)
-    first = max(month, director.starts_on or month)
-    last = min(end_of_month, director.ends_on or end_of_month)
-    served = max(0, (last - first).days)
-    if served == days:
-        return director.monthly_payout_cents
-    return director.monthly_payout_cents * served // days
-
-
-async def accrue_payouts(
-    session: AsyncSession, engagement: Engagement, invoice: dict[str, Any]
-) -> int:
-    """One ledger row per director per month the paid invoice covers; re-running adds none."""
-    months = shapes.months_covered(invoice)
-    if not months:
-        return 0
-    now = utcnow()
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "engagement_id": engagement.id,
-            "engagement_director_id": d.id,
-            "physician_id": d.physician_id,
-            "month": month,
-            "amount_cents": amount,
-            "currency": invoice.get("currency") or "usd",
-            "stripe_invoice_id": invoice["id"],
-            "status": PayoutStatus.accrued.value,
-            "kind": PayoutKind.oversight.value,
-            "created_at": now,
-        }
-        for d in engagement.directors
-        # Directors ended by a cancellation are paid no more; a departing director is paid
-        # up to their last day and their replacement from their first.
-        if d.ended_at is None or d.ends_on is not None
-        for month in months
-        if (amount := month_share(d, month)) > 0
-    ]
-    if not rows:
-        return 0
-    result = await session.execute(
-        insert(PayoutEntry)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["engagement_director_id", "month", "kind"])
-        .returning(PayoutEntry.id)
-    )
-    return len(result.all())
 
 
 def invoice_item_ids(invoice: dict[str, Any]) -> set[str]:
@@ -357,16 +215,6 @@ def invoice_item_ids(invoice: dict[str, Any]) -> set[str]:
         if item:
             ids.add(str(item))
     return ids
-
-
-def split_cents(total: int, weights: Sequence[int]) -> list[int]:
-    """`total` split in proportion to `weights`, the remainder to the first (adds up exactly)."""
-    whole = sum(weights)
-    if whole <= 0:
-        return [total] + [0] * (len(weights) - 1)
-    shares = [total * w // whole for w in weights]
-    shares[0] += total - sum(shares)
-    return shares
 
 
 async def accrue_case_payouts(
@@ -440,82 +288,6 @@ async def accrue_case_payouts(
         .returning(PayoutEntry.id)
     )
     return len(result.all())
-
-
-async def reaccrue_director(session: AsyncSession, director: EngagementDirector) -> None:
-    """After a director's oversight dates change (a departure, a replacement joining), bring
-    the not-yet-transferred ledger in line: every month the engagement's paid invoices cover
-    pays this director `month_share` (rows added, resized or removed). The months come from
-    the invoices themselves, not from the ledger: a month nobody was paid for (every director
-    had left when it was invoiced, or a departure removed its only row) still pays whoever
-    oversees it."""
-    invoiced = (
-        await session.execute(
-            select(Invoice.covered_months, Invoice.stripe_invoice_id, Invoice.currency)
-            .where(Invoice.engagement_id == director.engagement_id, Invoice.status == "paid")
-            .order_by(Invoice.created_at, Invoice.stripe_invoice_id)
-        )
-    ).all()
-    # Invoices mirrored before their months were kept are known by their ledger rows.
-    ledgered = (
-        await session.execute(
-            select(PayoutEntry.month, PayoutEntry.stripe_invoice_id, PayoutEntry.currency)
-            .where(
-                PayoutEntry.engagement_id == director.engagement_id,
-                PayoutEntry.kind == PayoutKind.oversight.value,
-            )
-            .distinct()
-            .order_by(PayoutEntry.month)
-        )
-    ).all()
-    covered: list[tuple[date, str, str]] = [
-        (month, invoice_id, currency)
-        for months, invoice_id, currency in invoiced
-        for month in months or ()
-    ] + [(row.month, row.stripe_invoice_id, row.currency) for row in ledgered]
-    mine = {
-        e.month: e
-        for e in await session.scalars(
-            select(PayoutEntry)
-            .where(
-                PayoutEntry.engagement_director_id == director.id,
-                PayoutEntry.kind == PayoutKind.oversight.value,
-            )
-            .with_for_update()
-        )
-    }
-    now = utcnow()
-    done: set[date] = set()
-    for month, invoice_id, currency in covered:
-        if month in done:
-            continue  # a month two invoices cover (a plan change) pays once
-        done.add(month)
-        amount = month_share(director, month)
-        entry = mine.get(month)
-        if entry is not None:
-            if entry.status != PayoutStatus.accrued.value:
-                continue  # already transferred: settled outside the ledger
-            if amount == 0:
-                await session.execute(delete(PayoutEntry).where(PayoutEntry.id == entry.id))
-            else:
-                entry.amount_cents = amount
-        elif amount > 0:
-            await session.execute(
-                insert(PayoutEntry)
-                .values(
-                    id=uuid.uuid4(),
-                    engagement_id=director.engagement_id,
-                    engagement_director_id=director.id,
-                    physician_id=director.physician_id,
-                    month=month,
-                    amount_cents=amount,
-                    currency=currency,
-                    stripe_invoice_id=invoice_id,
-                    status=PayoutStatus.accrued.value,
-                    created_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["engagement_director_id", "month", "kind"])
-            )
 
 
 async def apply_subscription(

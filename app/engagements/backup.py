@@ -22,10 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
-from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
 from app.clinics.models import Clinic, Intake
 from app.clinics.staffing import Charge
 from app.config import Settings
+from app.engagements import lifecycle
 from app.engagements.departures import mark_backup_uncovered
 from app.engagements.departures import states_text as _states
 from app.engagements.models import (
@@ -42,11 +42,13 @@ from app.engagements.models import (
     EngagementStatus,
 )
 from app.kit.clock import today, utcnow
+from app.ledger.payouts import reaccrue_director
 from app.matching import service as matching
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
+from app.notifications.recipients import clinic_admin_ids, notify_parties
+from app.notifications.recipients import physician_user_id as physician_user_id
 from app.notifications.service import notify, notify_ops
-from app.physicians.models import Physician
 from app.pricing.models import Quote
 from app.pricing.service import backup_payout_cents
 
@@ -96,12 +98,6 @@ def seat_from_match(
         starts_on=starts_on,
         role=role.value,
     )
-
-
-async def physician_user_id(session: AsyncSession, physician_id: uuid.UUID) -> uuid.UUID:
-    user_id = await session.scalar(select(Physician.user_id).where(Physician.id == physician_id))
-    assert user_id is not None
-    return user_id
 
 
 async def start_backup_search(
@@ -233,8 +229,7 @@ async def join_backup(
     director = seat_from_match(
         engagement, match, starts_on=starts_on, role=DirectorRole.backup, now=now
     )
-    session.add(director)
-    await session.flush()
+    await lifecycle.seat(session, engagement, director, reason="backup", actor_id=actor_id)
     match.status = MatchStatus.confirmed.value
     search.status = BackupSearchStatus.filled.value
     search.backup_director_id = director.id
@@ -313,10 +308,17 @@ async def take_over(
         starts_on=starts_on,
         role=DirectorRole.primary.value,
     )
-    session.add(director)
+    await lifecycle.seat(session, engagement, director, reason="backup_takeover", actor_id=actor_id)
     # The standby is paid until the takeover; its capacity is the new directorship's from now.
-    backup.ends_on = starts_on
-    backup.ended_at = now
+    await lifecycle.end_oversight(
+        session,
+        engagement,
+        backup,
+        reason="took_over",
+        at=now,
+        ends_on=starts_on,
+        actor_id=actor_id,
+    )
     await session.flush()
     departure.status = DepartureStatus.replaced.value
     departure.replacement_director_id = director.id
@@ -382,9 +384,15 @@ async def end_backup(
     """The standing backup stops being one on `ends_on` (resigned, suspended, a credential
     lapsed, or the clinic dropped the option)."""
     before = backup.ends_on
-    backup.ends_on = ends_on if before is None else min(before, ends_on)
-    if backup.ends_on <= today():
-        backup.ended_at = utcnow()
+    last_day = ends_on if before is None else min(before, ends_on)
+    if last_day <= today():
+        await lifecycle.end_oversight(
+            session, engagement, backup, reason=reason, ends_on=last_day, actor_id=actor_id
+        )
+    else:
+        await lifecycle.set_last_day(
+            session, engagement, backup, last_day, reason=reason, actor_id=actor_id
+        )
     await session.flush()
     await reaccrue_director(session, backup)
     await record_audit(
@@ -396,7 +404,7 @@ async def end_backup(
         before={"backup": str(backup.physician_id), "ends_on": str(before)},
         after={
             "backup": str(backup.physician_id),
-            "ends_on": backup.ends_on.isoformat(),
+            "ends_on": last_day.isoformat(),
             "reason": reason,
         },
     )
@@ -406,13 +414,13 @@ async def end_backup(
         kind="engagement.backup_ended",
         clinic=(
             "Your standing backup director is stepping down",
-            f"Your standing backup stops on {backup.ends_on:%Y-%m-%d} ({reason}). Your director "
+            f"Your standing backup stops on {last_day:%Y-%m-%d} ({reason}). Your director "
             "is not affected.",
         ),
         ops=(
             "Standing backup ending",
             f"The standing backup of engagement {engagement.id} stops on "
-            f"{backup.ends_on:%Y-%m-%d} ({reason}).",
+            f"{last_day:%Y-%m-%d} ({reason}).",
         ),
     )
     await notify(
@@ -421,7 +429,7 @@ async def end_backup(
         kind="engagement.backup_ended",
         email=True,
         title="Your standby ends",
-        body=f"You are this clinic's standing backup until {backup.ends_on:%Y-%m-%d} ({reason}).",
+        body=f"You are this clinic's standing backup until {last_day:%Y-%m-%d} ({reason}).",
         data={"engagement_id": str(engagement.id)},
     )
 

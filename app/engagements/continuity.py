@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.auth.models import User
-from app.billing.sync import clinic_admin_ids, notify_parties, reaccrue_director
 from app.clinics.models import Clinic, Intake
 from app.config import Settings
+from app.engagements import lifecycle
 from app.engagements.backup import (
     cancel_backup_search,
     end_backup,
@@ -49,9 +49,11 @@ from app.engagements.models import (
 from app.engagements.service import get_engagement
 from app.errors import Conflict, ValidationFailed
 from app.kit.clock import today, utcnow
+from app.ledger.payouts import reaccrue_director
 from app.matching import service as matching
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
+from app.notifications.recipients import clinic_admin_ids, notify_parties
 from app.notifications.service import notify, notify_ops
 from app.physicians.service import get_own_profile
 
@@ -195,7 +197,9 @@ async def _bring_forward(
         select(DirectorDeparture).where(DirectorDeparture.director_id == director.id)
     )
     before = director.ends_on
-    director.ends_on = ends_on
+    await lifecycle.set_last_day(
+        session, engagement, director, ends_on, reason=reason.value, actor_id=actor_id
+    )
     if departure is not None:
         departure.oversight_ends_on = ends_on
         if departure.replacement_director_id is not None:
@@ -281,8 +285,9 @@ async def depart(
         )
         await start_backup_search(session, engagement, intake, clinic, settings)
         return None
-    director.ends_on = ends_on
-    await session.flush()
+    await lifecycle.set_last_day(
+        session, engagement, director, ends_on, reason=reason.value, actor_id=actor_id
+    )
     await reaccrue_director(session, director)
     backup = standing_backup(engagement)
     if engagement.ends_on is not None and ends_on >= engagement.ends_on:
@@ -446,8 +451,8 @@ async def join_replacement(
     director = seat_from_match(
         engagement, match, starts_on=starts_on, role=DirectorRole.primary, now=now
     )
-    session.add(director)
-    await session.flush()  # the row exists before the departure points at it
+    # The row exists before the departure points at it.
+    await lifecycle.seat(session, engagement, director, reason="replacement", actor_id=actor_id)
     match.status = MatchStatus.confirmed.value
     departure.status = DepartureStatus.replaced.value
     departure.replacement_director_id = director.id
@@ -522,7 +527,11 @@ async def end_due_oversight(session: AsyncSession, *, on: date) -> EndedOversigh
     )
     now = utcnow()
     for director in due:
-        director.ended_at = now
+        engagement = await session.get(Engagement, director.engagement_id)
+        assert engagement is not None
+        await lifecycle.end_oversight(
+            session, engagement, director, reason="last_day_passed", at=now
+        )
         result.directors_ended += 1
         departure = await session.scalar(
             select(DirectorDeparture).where(DirectorDeparture.director_id == director.id)
@@ -538,8 +547,6 @@ async def end_due_oversight(session: AsyncSession, *, on: date) -> EndedOversigh
         if departure is None or departure.status == DepartureStatus.replaced.value:
             continue
         result.gaps_opened += 1
-        engagement = await session.get(Engagement, director.engagement_id)
-        assert engagement is not None
         await notify_parties(
             session,
             engagement,

@@ -14,6 +14,7 @@ from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
 from app.clinics.schemas import DirectorGap, IntakeContinuity
 from app.clinics.staffing import Charge
+from app.engagements import lifecycle
 from app.engagements.models import (
     OPEN_BACKUP_SEARCH,
     OPEN_DEPARTURE,
@@ -65,7 +66,7 @@ async def create_engagement(
         intake_id=intake_id,
         clinic_id=clinic_id,
         quote_id=quote_id,
-        status=EngagementStatus.pending_payment.value,
+        status=lifecycle.INITIAL.value,
         confirmed_at=now,
         payment_due_by=payment_deadline(now, payment_window),
         directors=[],
@@ -86,6 +87,7 @@ async def create_engagement(
             )
         )
     await session.flush()
+    await lifecycle.confirmed(session, engagement)
     return engagement
 
 
