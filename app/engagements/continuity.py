@@ -15,6 +15,7 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,6 +49,7 @@ from app.engagements.models import (
 )
 from app.engagements.service import get_engagement
 from app.errors import Conflict, ValidationFailed
+from app.kit import handlers
 from app.kit.clock import today, utcnow
 from app.ledger.payouts import reaccrue_director
 from app.matching import service as matching
@@ -55,6 +57,7 @@ from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
 from app.notifications.recipients import clinic_admin_ids, notify_parties
 from app.notifications.service import notify, notify_ops
+from app.physicians.handoff import CANNOT_OVERSEE
 from app.physicians.service import get_own_profile
 
 
@@ -177,6 +180,16 @@ async def depart_physician(
         )
         count += 1
     return count
+
+
+async def _physician_cannot_oversee(
+    session: AsyncSession, physician_id: uuid.UUID, *, reason: str, **kwargs: Any
+) -> int:
+    """The physicians domain's hand-off (`app.physicians.handoff.cannot_oversee`)."""
+    return await depart_physician(session, physician_id, reason=DepartureReason(reason), **kwargs)
+
+
+handlers.register(CANNOT_OVERSEE, _physician_cannot_oversee)
 
 
 async def _bring_forward(

@@ -15,15 +15,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
-from app.clinics.models import Clinic, ClinicMember, Intake
+from app.clinics.models import Clinic, Intake
 from app.clinics.service import roster_snapshot, staffing_of, state_contexts
 from app.clinics.staffing import Charge, Staffing
+from app.engagements import lifecycle
+from app.engagements.events import EventKind
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
     Engagement,
     EngagementDirector,
 )
-from app.notifications.service import notify, notify_ops
+from app.notifications.recipients import notify_clinic
+from app.notifications.service import notify_ops
 from app.physicians.models import Physician
 
 
@@ -69,6 +72,7 @@ async def recharge_directors(
             intake = await session.get(Intake, engagement.intake_id)
             assert intake is not None
             staffing = staffing_of(intake, clinic)
+        recharged: list[dict[str, object]] = []
         for director in engagement.directors:
             if director.ended_at is not None:
                 continue
@@ -87,6 +91,10 @@ async def recharge_directors(
                     setattr(director, key, value)
                 await session.flush()
                 result.directors_recharged += 1
+                recharged.append(
+                    {"director_id": str(director.id), "physician_id": str(director.physician_id)}
+                    | after.columns()
+                )
                 await record_audit(
                     session,
                     actor_id=None,
@@ -102,6 +110,10 @@ async def recharge_directors(
             if problems and after != before:
                 await _report(session, clinic, engagement, director, problems)
                 result.over_caps += problems
+        if recharged:
+            await lifecycle.changed(
+                session, engagement, EventKind.roster_changed, {"directors": recharged}
+            )
     return result
 
 
@@ -138,19 +150,14 @@ async def _report(
         f"supervise more than allowed: {'; '.join(problems)}. Change the roster back, or "
         "change the engagement's scope to add a director for the extra providers."
     )
-    admins = await session.scalars(
-        select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic.id)
+    await notify_clinic(
+        session,
+        clinic.id,
+        kind="engagement.roster_over_cap",
+        title="Your roster is over a supervision limit",
+        body=body,
+        data={"engagement_id": str(engagement.id)},
     )
-    for admin in admins:
-        await notify(
-            session,
-            user_id=admin,
-            kind="engagement.roster_over_cap",
-            email=True,
-            title="Your roster is over a supervision limit",
-            body=body,
-            data={"engagement_id": str(engagement.id)},
-        )
     await notify_ops(
         session,
         kind="engagement.roster_over_cap",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.catalog.vocabulary import CredentialStatus
 from app.config import Settings
 from app.notifications.service import notify, notify_ops
+from app.physicians.handoff import Reason, cannot_oversee
 from app.physicians.models import DeaRegistration, License, MalpracticePolicy, Physician
 
 LIVE = (CredentialStatus.pending.value, CredentialStatus.verified.value)
@@ -60,13 +61,12 @@ def _describe(credential: Credential, label: str) -> str:
 async def _end_directorships(
     session: AsyncSession, physician: Physician, credential: Credential, settings: Settings
 ) -> None:
-    from app.engagements.continuity import depart_physician
-    from app.engagements.models import DepartureReason
-
+    reason: Reason
+    states: set[str] | None
     if isinstance(credential, License):
-        reason, states = DepartureReason.license_lapsed, {credential.state}
+        reason, states = "license_lapsed", {credential.state}
     elif isinstance(credential, MalpracticePolicy):
-        reason, states = DepartureReason.malpractice_lapsed, None
+        reason, states = "malpractice_lapsed", None
     else:
         return  # a DEA registration: matching requires it only for controlled substances
     # Another current credential of the same kind (a renewal already on file) keeps them on.
@@ -86,11 +86,11 @@ async def _end_directorships(
         ]
     if any(c.status in LIVE for c in others):
         return
-    await depart_physician(
+    await cannot_oversee(
         session,
         physician.id,
         reason=reason,
-        note=f"{_describe(credential, reason.value.replace('_', ' '))} on "
+        note=f"{_describe(credential, reason.replace('_', ' '))} on "
         f"{credential.expires_on.isoformat()}",
         ends_on=credential.expires_on,
         settings=settings,

@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.catalog.vocabulary import CredentialStatus
 from app.config import Settings
-from app.engagements.models import DepartureReason
 from app.errors import Conflict, UpstreamUnavailable
 from app.kit.clock import today, utcnow
 from app.notifications.service import notify, notify_ops
 from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
+from app.physicians.handoff import Reason, cannot_oversee
 from app.physicians.models import (
     BoardCertification,
     DeaRegistration,
@@ -163,9 +163,7 @@ async def verify_physician(
         data={"verification_status": physician.verification_status, "reasons": reasons},
     )
     if reasons:
-        await _end_directorships(
-            session, physician, DepartureReason.rejected, " ".join(reasons), settings
-        )
+        await _end_directorships(session, physician, "rejected", " ".join(reasons), settings)
     return physician
 
 
@@ -203,14 +201,14 @@ async def suspend_physician(
         title="Your account is suspended",
         body=f"Operations suspended your profile: {reason}. You will receive no new offers.",
     )
-    await _end_directorships(session, physician, DepartureReason.suspended, reason, settings)
+    await _end_directorships(session, physician, "suspended", reason, settings)
     return physician
 
 
 async def _end_directorships(
     session: AsyncSession,
     physician: Physician,
-    reason: DepartureReason,
+    reason: Reason,
     note: str | None,
     settings: Settings,
     *,
@@ -218,9 +216,7 @@ async def _end_directorships(
 ) -> None:
     """A physician who may no longer oversee stops today on every engagement they direct, each
     of which starts a replacement search (see app.engagements.continuity)."""
-    from app.engagements.continuity import depart_physician
-
-    await depart_physician(
+    await cannot_oversee(
         session,
         physician.id,
         reason=reason,
