@@ -23,6 +23,7 @@ from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
+from app.engagements.router import confirm_router
 from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
 from app.jobs.queue import build_connector, queue, run_worker_until_cancelled, worker_options
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         clinics_router,
         pricing_router,
         matching_router,
+        confirm_router,
         engagements_router,
         billing_router,
         operations_router,

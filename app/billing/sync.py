@@ -30,7 +30,7 @@ from app.ledger.payouts import accrue_payouts, month_share, split_cents
 from app.ledger.payouts import reaccrue_director as reaccrue_director  # its older home
 from app.notifications.recipients import clinic_admin_ids as clinic_admin_ids
 from app.notifications.recipients import director_user_ids as director_user_ids
-from app.notifications.recipients import notify_parties
+from app.notifications.recipients import notify_parties as notify_parties
 from app.pricing.models import PriceBookVersion, Quote
 from app.pricing.quotes import apply_bp
 

@@ -25,9 +25,9 @@ from app.audit.service import record_audit
 from app.clinics.models import Clinic, Intake
 from app.clinics.staffing import Charge
 from app.config import Settings
+from app.directorships.departures import mark_backup_uncovered
+from app.directorships.departures import states_text as _states
 from app.engagements import lifecycle
-from app.engagements.departures import mark_backup_uncovered
-from app.engagements.departures import states_text as _states
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
     OPEN_BACKUP_SEARCH,

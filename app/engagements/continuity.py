@@ -15,7 +15,6 @@ import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +23,8 @@ from app.audit.service import record_audit
 from app.auth.models import User
 from app.clinics.models import Clinic, Intake
 from app.config import Settings
+from app.directorships.departures import mark_uncovered
+from app.directorships.departures import states_text as _states
 from app.engagements import lifecycle
 from app.engagements.backup import (
     cancel_backup_search,
@@ -35,8 +36,6 @@ from app.engagements.backup import (
     start_backup_search,
     take_over,
 )
-from app.engagements.departures import mark_uncovered
-from app.engagements.departures import states_text as _states
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
     OPEN_DEPARTURE,
@@ -49,7 +48,6 @@ from app.engagements.models import (
 )
 from app.engagements.service import get_engagement
 from app.errors import Conflict, ValidationFailed
-from app.kit import handlers
 from app.kit.clock import today, utcnow
 from app.ledger.payouts import reaccrue_director
 from app.matching import service as matching
@@ -57,7 +55,6 @@ from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
 from app.notifications.recipients import clinic_admin_ids, notify_parties
 from app.notifications.service import notify, notify_ops
-from app.physicians.handoff import CANNOT_OVERSEE
 from app.physicians.service import get_own_profile
 
 
@@ -180,16 +177,6 @@ async def depart_physician(
         )
         count += 1
     return count
-
-
-async def _physician_cannot_oversee(
-    session: AsyncSession, physician_id: uuid.UUID, *, reason: str, **kwargs: Any
-) -> int:
-    """The physicians domain's hand-off (`app.physicians.handoff.cannot_oversee`)."""
-    return await depart_physician(session, physician_id, reason=DepartureReason(reason), **kwargs)
-
-
-handlers.register(CANNOT_OVERSEE, _physician_cannot_oversee)
 
 
 async def _bring_forward(

@@ -4,6 +4,7 @@ import uuid
 
 import structlog
 
+from app.engagements import handoffs as handoffs  # registers what lower domains hand over
 from app.engagements.continuity import end_due_oversight
 from app.engagements.recharge import recharge_directors
 from app.jobs.queue import queue

@@ -3,22 +3,60 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, status
 
-from app.auth.deps import CurrentUser, PhysicianUser, SettingsDep, require_role
+from app.auth.deps import ClinicAdminUser, CurrentUser, PhysicianUser, SettingsDep, require_role
 from app.auth.models import Role, User
+from app.clinics import service as clinics
 from app.clinics.service import get_clinic
 from app.db import SessionDep
 from app.engagements import continuity, service
+from app.engagements import handoffs as handoffs  # registers what lower domains hand over
 from app.engagements.schemas import EngagementRead, ResignRequest
 from app.errors import problem_responses
-from app.kit.idempotency import AppRoute
+from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params
+from app.matching import flows
+from app.matching.schemas import ConfirmBody
 from app.physicians.service import get_own_profile
 
 router = APIRouter(prefix="/v1", tags=["engagements"], route_class=AppRoute)
 PageDep = Annotated[PageParams, Depends(page_params)]
 ClinicReader = Annotated[User, Depends(require_role(Role.clinic_admin, Role.ops_admin))]
+
+# Confirming an intake opens its engagement: the route is the intake's (tagged `matching`, where
+# the frontends find it, next to accepting and declining), the answer is the engagement.
+confirm_router = APIRouter(prefix="/v1", tags=["matching"], route_class=AppRoute)
+
+
+@confirm_router.post(
+    "/intakes/{intake_id}/confirm",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="confirm_intake",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+@idempotent
+async def confirm_intake(
+    intake_id: uuid.UUID,
+    user: ClinicAdminUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: ConfirmBody | None = None,
+) -> EngagementRead:
+    """Confirm the accepted director(s): the engagement starts in `pending_payment`."""
+    intake, clinic = await clinics.get_intake(
+        session, user, intake_id, manage=True, for_update=True
+    )
+    engagement = await flows.confirm(
+        session,
+        intake,
+        clinic,
+        match_ids=([body.match_id] if body.match_id else []) + body.match_ids if body else [],
+        actor=user,
+        settings=settings,
+    )
+    await session.commit()
+    return await service.to_read(session, engagement)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from app.auth.models import Role, User
 from app.clinics.models import ClinicMember
 from app.clinics.schemas import DirectorGap, IntakeContinuity
 from app.clinics.staffing import Charge
+from app.directorships.locks import lock_intake_engagement as lock_intake_engagement
 from app.engagements import lifecycle
 from app.engagements.models import (
     OPEN_BACKUP_SEARCH,
@@ -58,6 +59,7 @@ async def create_engagement(
     quote_id: uuid.UUID,
     directors: Sequence[tuple[uuid.UUID, uuid.UUID, list[str], int, Charge]],
     payment_window: timedelta = DEFAULT_PAYMENT_WINDOW,
+    actor_id: uuid.UUID | None = None,
 ) -> Engagement:
     """`directors`: (physician_id, match_id, states, payout_cents, what each takes on)."""
     now = utcnow()
@@ -87,7 +89,7 @@ async def create_engagement(
             )
         )
     await session.flush()
-    await lifecycle.confirmed(session, engagement)
+    await lifecycle.confirmed(session, engagement, actor_id=actor_id)
     return engagement
 
 
@@ -257,17 +259,4 @@ async def intake_continuity(session: AsyncSession, intake_id: uuid.UUID) -> Inta
         ],
         uncovered_states=read.uncovered_states,
         backup_search=read.backup_search,
-    )
-
-
-async def lock_intake_engagement(session: AsyncSession, intake_id: uuid.UUID) -> Engagement | None:
-    """Lock the intake's engagement (if it has one that is not canceled) before the intake:
-    the house lock order is engagement, intake, offer, physician."""
-    return await session.scalar(
-        select(Engagement)
-        .where(
-            Engagement.intake_id == intake_id,
-            Engagement.status != EngagementStatus.canceled.value,
-        )
-        .with_for_update()
     )

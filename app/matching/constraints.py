@@ -34,7 +34,7 @@ from app.catalog.vocabulary import EngagementModel
 from app.clinics.compliance import SatelliteRule
 from app.clinics.models import Intake
 from app.clinics.staffing import Charge, Staffing
-from app.engagements.models import LIVE_ENGAGEMENT_STATUSES, Engagement, EngagementDirector
+from app.directorships.models import LIVE_ENGAGEMENT_STATUSES, Engagement, EngagementDirector
 from app.kit.geo import EARTH_RADIUS_MILES
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.physicians.eligibility import (

@@ -16,11 +16,10 @@ from app.clinics.service import withdraw_intake as clinics_withdraw
 from app.clinics.staffing import Charge
 from app.clinics.status import transition
 from app.config import Settings
-from app.engagements.backup import physician_user_id, start_backup_search
-from app.engagements.models import Engagement
-from app.engagements.service import create_engagement
+from app.directorships.models import Engagement
 from app.errors import Conflict, ValidationFailed
 from app.kit.clock import utcnow
+from app.matching.handoff import engagement_opened, open_engagement
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.service import (
     current_round,
@@ -28,6 +27,7 @@ from app.matching.service import (
     start_matching,
     withdraw_open_offers,
 )
+from app.notifications.recipients import physician_user_id
 from app.notifications.service import notify
 from app.pricing.service import latest_quote, submit_intake
 
@@ -115,10 +115,11 @@ async def confirm(
         raise ValidationFailed([{"loc": ["body", "match_id"], "msg": p} for p in problems])
     released = [m for m in accepted if m not in picked]
     quote = await latest_quote(session, intake.id)
-    engagement = await create_engagement(
+    engagement = await open_engagement(
         session,
-        intake_id=intake.id,
-        clinic_id=clinic.id,
+        intake=intake,
+        clinic=clinic,
+        actor_id=actor.id,
         quote_id=quote.id,
         directors=[
             (
@@ -167,7 +168,14 @@ async def confirm(
         },
     )
     # A clinic that bought a standing backup gets its search started at once.
-    await start_backup_search(session, engagement, intake, clinic, settings, actor_id=actor.id)
+    await engagement_opened(
+        session,
+        engagement=engagement,
+        intake=intake,
+        clinic=clinic,
+        settings=settings,
+        actor_id=actor.id,
+    )
     return engagement
 
 

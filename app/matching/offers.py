@@ -15,13 +15,11 @@ from app.auth.models import User
 from app.clinics.models import Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
-from app.engagements.backup import join_backup, resume_backup_search
-from app.engagements.continuity import join_replacement
-from app.engagements.departures import open_backup_search, open_departure
-from app.engagements.service import lock_intake_engagement
+from app.directorships.locks import lock_intake_engagement
 from app.kit.clock import utcnow
 from app.matching import constraints as mc
 from app.matching.diagnostics import explain_physician
+from app.matching.handoff import join_running_engagement
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.service import (
     CapacityExhausted,
@@ -218,14 +216,15 @@ async def accept_offer(
     if intake.status == IntakeStatus.confirmed.value:
         # A replacement round: the new director joins the running engagement at once; or a
         # standing-backup round: the physician goes on standby.
-        departure = await open_departure(session, intake, group_key=offer.group_key, lock=True)
-        if departure is not None:
-            await join_replacement(session, intake, clinic, departure, match, actor_id=user.id)
-            await resume_backup_search(session, intake, clinic, departure.engagement_id, settings)
-        else:
-            search = await open_backup_search(session, intake, lock=True)
-            assert search is not None, "a confirmed intake's offers replace or back up"
-            await join_backup(session, intake, clinic, search, match, actor_id=user.id)
+        await join_running_engagement(
+            session,
+            intake=intake,
+            clinic=clinic,
+            match=match,
+            group_key=offer.group_key,
+            settings=settings,
+            actor_id=user.id,
+        )
     elif intake.status == IntakeStatus.matched.value:
         # A clinic that reviews acceptances: one more to choose from.
         choices = len(live) + 1

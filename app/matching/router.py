@@ -4,7 +4,7 @@ import dataclasses
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
 from app.auth.deps import ClinicAdminUser, OpsUser, PhysicianUser, SettingsDep, require_role
@@ -14,9 +14,7 @@ from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.schemas import IntakeRead, ProviderCount
 from app.clinics.service import onsite_hours_at, staffing_of
 from app.db import SessionDep
-from app.engagements.departures import round_purpose
-from app.engagements.schemas import EngagementRead
-from app.engagements.service import to_read as engagement_read
+from app.directorships.departures import round_purpose
 from app.errors import problem_responses
 from app.kit.clock import today
 from app.kit.idempotency import AppRoute, idempotent
@@ -25,7 +23,6 @@ from app.matching import anonymity, diagnostics, flows, offers, service
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
 from app.matching.schemas import (
     ClinicContact,
-    ConfirmBody,
     DeclineBody,
     MatchList,
     MatchPhysician,
@@ -205,36 +202,6 @@ def _coarse_factor(factor: Any) -> Any:
         k: round(v, 1) if k in ("value", "contribution") and isinstance(v, float) else v
         for k, v in factor.items()
     }
-
-
-@router.post(
-    "/intakes/{intake_id}/confirm",
-    status_code=status.HTTP_201_CREATED,
-    operation_id="confirm_intake",
-    responses=problem_responses(401, 403, 404, 409, 422),
-)
-@idempotent
-async def confirm_intake(
-    intake_id: uuid.UUID,
-    user: ClinicAdminUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    body: ConfirmBody | None = None,
-) -> EngagementRead:
-    """Confirm the accepted director(s): the engagement starts in `pending_payment`."""
-    intake, clinic = await clinics.get_intake(
-        session, user, intake_id, manage=True, for_update=True
-    )
-    engagement = await flows.confirm(
-        session,
-        intake,
-        clinic,
-        match_ids=([body.match_id] if body.match_id else []) + body.match_ids if body else [],
-        actor=user,
-        settings=settings,
-    )
-    await session.commit()
-    return await engagement_read(session, engagement)
 
 
 @router.get("/intakes", operation_id="list_intakes", responses=problem_responses(401, 403, 422))

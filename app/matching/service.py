@@ -28,14 +28,14 @@ from app.clinics.service import onsite_hours_at, staffing_of, state_contexts
 from app.clinics.staffing import Staffing
 from app.clinics.status import transition
 from app.config import Settings
-from app.engagements.departures import (
+from app.directorships.departures import (
     mark_backup_uncovered,
     mark_uncovered,
     open_backup_search,
     open_departures,
     round_purpose,
 )
-from app.engagements.models import DirectorDeparture, Engagement, EngagementDirector
+from app.directorships.models import DirectorDeparture, Engagement, EngagementDirector
 from app.errors import Conflict, NotFound
 from app.kit.clock import today, utcnow
 from app.kit.geo import lookup_zip

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.clinics.models import Intake
-from app.engagements.models import (
+from app.directorships.models import (
     OPEN_BACKUP_SEARCH,
     OPEN_DEPARTURE,
     BackupSearch,
