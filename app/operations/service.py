@@ -20,7 +20,7 @@ from app.clinics.status import transition
 from app.config import Settings
 from app.engagements.backup import start_backup_search
 from app.engagements.continuity import restart_searches
-from app.engagements.departures import open_backup_search, open_departure
+from app.directorships.departures import open_backup_search, open_departure
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
     Engagement,
