@@ -21,12 +21,12 @@ from app.auth.models import User
 from app.billing.models import CaseReport
 from app.billing.service import EngagementNotBillable, _load_for_admin, _operation, ensure_customer
 from app.billing.stripe_gateway import StripeGateway
-from app.clinics.models import ClinicMember
 from app.engagements.models import DirectorRole, Engagement, EngagementDirector, EngagementStatus
 from app.engagements.service import get_engagement
 from app.errors import Conflict, ValidationFailed
 from app.kit.clock import today, utcnow
 from app.notifications.models import Notification
+from app.notifications.recipients import clinic_admin_ids
 from app.notifications.service import notify
 from app.physicians.models import Physician
 from app.pricing.models import PriceBookVersion, Quote
@@ -212,11 +212,7 @@ async def remind_missing_reports(session: AsyncSession, *, on: date) -> int:
         )
     ).all()
     for engagement_id, clinic_id in rows:
-        members = list(
-            await session.scalars(
-                select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic_id)
-            )
-        )
+        members = await clinic_admin_ids(session, clinic_id)
         directors = list(
             await session.scalars(
                 select(Physician.user_id)

@@ -23,7 +23,7 @@ from app.auth.models import User
 from app.catalog.rules import CAP_LABELS
 from app.catalog.services import service_catalog
 from app.clinics.compliance import StateContext, satellite_rule
-from app.clinics.models import Clinic, ClinicMember, Intake, IntakeStatus
+from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.service import onsite_hours_at, staffing_of, state_contexts
 from app.clinics.staffing import Staffing
 from app.clinics.status import transition
@@ -43,6 +43,7 @@ from app.matching import constraints as mc
 from app.matching import scoring
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
+from app.notifications.recipients import clinic_admin_ids as clinic_admin_ids
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
 from app.pricing.models import Quote
@@ -599,14 +600,6 @@ async def send_offers(
         intake.first_offer_at = now
     await session.flush()
     return offers
-
-
-async def clinic_admin_ids(session: AsyncSession, clinic_id: uuid.UUID) -> list[uuid.UUID]:
-    return list(
-        await session.scalars(
-            select(ClinicMember.user_id).where(ClinicMember.clinic_id == clinic_id)
-        )
-    )
 
 
 async def _mark_unmatched(
