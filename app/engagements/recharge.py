@@ -25,7 +25,7 @@ from app.engagements.models import (
     Engagement,
     EngagementDirector,
 )
-from app.notifications.recipients import notify_clinic
+from app.notifications.recipients import notify_parties
 from app.notifications.service import notify_ops
 from app.physicians.models import Physician
 
@@ -150,13 +150,11 @@ async def _report(
         f"supervise more than allowed: {'; '.join(problems)}. Change the roster back, or "
         "change the engagement's scope to add a director for the extra providers."
     )
-    await notify_clinic(
+    await notify_parties(
         session,
-        clinic.id,
+        engagement,
         kind="engagement.roster_over_cap",
-        title="Your roster is over a supervision limit",
-        body=body,
-        data={"engagement_id": str(engagement.id)},
+        clinic=("Your roster is over a supervision limit", body),
     )
     await notify_ops(
         session,
