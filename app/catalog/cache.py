@@ -1,64 +1,64 @@
-"""A short-lived, per-process cache of the reference data an instant quote reads (state rules
-as `StateContext`s, the current price book), so the busiest anonymous endpoint does not load
-and validate the same rows on every request.
+"""A short-lived, per-process cache of reference data, so the busiest anonymous endpoint (instant
+quotes: state rules as `StateContext`s, the current price book) does not load and validate the
+same rows on every request.
 
-Entries live `REFERENCE_CACHE_SECONDS` (10 s by default; 0 turns the cache off). An edit of a
-state rule or a price-book publication clears this process's cache at once; other processes
-see it within the TTL. Only instant quotes use the cache: a submitted intake's persisted quote
-and its compliance check always read the database.
+The store knows nothing of what it holds: the reader names each entry by a key and says how to
+load what is missing (`app.pricing.service` does, for instant quotes), so the catalog imports no
+domain above it. Entries live `REFERENCE_CACHE_SECONDS` (10 s by default; 0 turns the cache off).
+An edit of a state rule (here) or a price-book publication (`app.pricing.service`) clears this
+process's cache at once; other processes see it within the TTL. Only instant quotes use the
+cache: a submitted intake's persisted quote and its compliance check always read the database.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.clinics.compliance import StateContext
-from app.pricing.price_book import PriceBook
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 class ReferenceCache:
     def __init__(self) -> None:
-        self._states: dict[tuple[str, int], tuple[StateContext, float]] = {}
-        self._book: tuple[PriceBook, float] | None = None
+        self._entries: dict[Hashable, tuple[Any, float]] = {}
 
     def clear(self) -> None:
-        self._states.clear()
-        self._book = None
+        self._entries.clear()
 
-    async def state_contexts(
-        self, session: AsyncSession, codes: Sequence[str], *, default_cap: int, ttl: float
-    ) -> list[StateContext]:
-        from app.clinics.service import state_contexts
-
-        wanted = sorted(set(codes))
-        if ttl <= 0:
-            return await state_contexts(session, wanted, default_cap=default_cap)
+    async def one(self, key: Hashable, load: Callable[[], Awaitable[V]], *, ttl: float) -> V:
+        """The entry under `key`, loaded when missing or older than `ttl` seconds (with `ttl`
+        0, always loaded and not kept)."""
         now = time.monotonic()
-        stale = [
-            c
-            for c in wanted
-            if (hit := self._states.get((c, default_cap))) is None or now - hit[1] > ttl
-        ]
-        if stale:
-            for ctx in await state_contexts(session, stale, default_cap=default_cap):
-                self._states[(ctx.code, default_cap)] = (ctx, now)
-        return [
-            self._states[(c, default_cap)][0] for c in wanted if (c, default_cap) in self._states
-        ]
-
-    async def price_book(self, session: AsyncSession, *, ttl: float) -> PriceBook:
-        from app.pricing.service import current_price_book
-
-        now = time.monotonic()
-        if ttl > 0 and self._book is not None and now - self._book[1] <= ttl:
-            return self._book[0]
-        book = await current_price_book(session)
+        hit = self._entries.get(key)
+        if ttl > 0 and hit is not None and now - hit[1] <= ttl:
+            value: V = hit[0]
+            return value
+        value = await load()
         if ttl > 0:
-            self._book = (book, now)
-        return book
+            self._entries[key] = (value, now)
+        return value
+
+    async def many(
+        self,
+        keys: Sequence[K],
+        load: Callable[[list[K]], Awaitable[Mapping[K, V]]],
+        *,
+        ttl: float,
+    ) -> list[V]:
+        """The entries under `keys`, in their order; `load` gets the keys missing or older than
+        `ttl` seconds in one call and answers the ones it found (a key it does not answer is
+        left out). With `ttl` 0 everything is loaded and nothing kept."""
+        if ttl <= 0:
+            loaded = await load(list(keys))
+            return [loaded[k] for k in keys if k in loaded]
+        now = time.monotonic()
+        stale = [k for k in keys if (hit := self._entries.get(k)) is None or now - hit[1] > ttl]
+        if stale:
+            for key, value in (await load(stale)).items():
+                self._entries[key] = (value, now)
+        return [self._entries[k][0] for k in keys if k in self._entries]
 
 
 reference_cache = ReferenceCache()

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.catalog import rules, ruleset
+from app.catalog.cache import reference_cache
 from app.catalog.dataset import Dataset, validate_fact
 from app.catalog.models import Service, StateRule
 from app.catalog.schemas import FactUpdate, StateRuleRead, StateRuleUpdate
@@ -196,8 +197,6 @@ async def _audited_change(
         after={k: v for k, v in after_view.items() if before_view.get(k) != after_view[k]}
         | ({"rules": {k: rule.rules[k] for k in changed_rules}} if changed_rules else {}),
     )
-    from app.catalog.cache import reference_cache
-
     reference_cache.clear()
 
 

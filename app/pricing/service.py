@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.auth.models import User
+from app.catalog.cache import reference_cache
 from app.catalog.services import ServiceDef, service_catalog
 from app.clinics.compliance import StateContext
 from app.clinics.models import Clinic, Intake, IntakeStatus
@@ -111,8 +112,6 @@ async def publish_price_book(
         object_id=book.version,
         after={"version": book.version, "notes": book.notes},
     )
-    from app.catalog.cache import reference_cache
-
     reference_cache.clear()
     return row
 
@@ -194,19 +193,39 @@ def quote_read(row: Quote) -> QuoteRead:
     )
 
 
+_StateKey = tuple[str, str, int]  # ("state", code, cap): a key of the reference cache
+
+
+async def _cached_state_contexts(
+    session: AsyncSession, codes: Sequence[str], *, default_cap: int, ttl: float
+) -> list[StateContext]:
+    """`state_contexts` through the reference cache (a context depends on the cap it was
+    made with, so the cap is part of its key)."""
+
+    async def load(keys: list[_StateKey]) -> dict[_StateKey, StateContext]:
+        found = await state_contexts(
+            session, [code for _, code, _ in keys], default_cap=default_cap
+        )
+        return {("state", ctx.code, default_cap): ctx for ctx in found}
+
+    keys = [("state", code, default_cap) for code in sorted(set(codes))]
+    return await reference_cache.many(keys, load, ttl=ttl)
+
+
 async def instant_quote(
     session: AsyncSession, body: QuoteRequest, *, default_cap: int, cache_ttl: float = 0
 ) -> QuoteRead:
     """Price an intake-shaped body now (nothing stored). Reference data may come from the
     per-process cache (`cache_ttl` seconds; see app/catalog/cache.py)."""
-    from app.catalog.cache import reference_cache
     from app.clinics.compliance import compliance_flags
 
     locations = tuple(quotes.QuoteLocation(loc.state, loc.zip) for loc in body.locations)
-    contexts = await reference_cache.state_contexts(
+    contexts = await _cached_state_contexts(
         session, [loc.state for loc in locations], default_cap=default_cap, ttl=cache_ttl
     )
-    book = await reference_cache.price_book(session, ttl=cache_ttl)
+    book = await reference_cache.one(
+        "price_book", lambda: current_price_book(session), ttl=cache_ttl
+    )
     data = quotes.QuoteInput(
         services=tuple(body.services),
         providers=body.provider_counts(),
