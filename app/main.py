@@ -16,6 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app import health
 from app.account.router import router as account_router
 from app.audit.router import router as audit_router
+from app.auth.deps import token_caller
 from app.auth.router import router as auth_router
 from app.billing.router import router as billing_router
 from app.billing.stripe_gateway import StripeGateway
@@ -70,7 +71,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sessionmaker = create_sessionmaker(engine)
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
-    app.state.idempotency_store = IdempotencyStore(sessionmaker, settings.idempotency_ttl_seconds)
+    app.state.idempotency_store = IdempotencyStore(
+        sessionmaker, settings.idempotency_ttl_seconds, token_caller=token_caller
+    )
     app.state.rate_limiter = RateLimiter.from_settings(settings)
     app.state.email_sender = options.email_sender or build_email_sender(settings)
     app.state.nppes = NppesClient(

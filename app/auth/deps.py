@@ -7,6 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.models import Role, User
 from app.auth.tokens import InvalidToken, decode_access_token
@@ -67,3 +69,24 @@ def require_role(*roles: Role) -> Callable[..., Awaitable[User]]:
 OpsUser = Annotated[User, Depends(require_role(Role.ops_admin))]
 PhysicianUser = Annotated[User, Depends(require_role(Role.physician))]
 ClinicAdminUser = Annotated[User, Depends(require_role(Role.clinic_admin))]
+
+
+async def token_caller(
+    request: Request, token: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> str | None:
+    """Who a bearer token speaks for, for `Idempotency-Key` scopes (the `TokenCaller` of
+    app.kit.idempotency): the user's id while the token is valid and its account active at the
+    same token version, else None (the route then answers 401 itself)."""
+    try:
+        claims = decode_access_token(request.app.state.settings, token)
+    except InvalidToken:
+        return None
+    async with sessionmaker() as session:
+        row = (
+            await session.execute(
+                select(User.token_version, User.is_active).where(User.id == claims.user_id)
+            )
+        ).one_or_none()
+    if row is None or not row.is_active or row.token_version != claims.token_version:
+        return None
+    return str(claims.user_id)

@@ -15,6 +15,9 @@ anonymous calls) and kept for `IDEMPOTENCY_TTL_SECONDS` (24 h); a periodic job d
 rows. A claim still "in progress" after `ABANDONED_AFTER` belonged to a process that died or lost
 its database mid-request, and may be claimed again. The stored request fingerprint is an HMAC
 keyed with the server secret, since a body may hold a password.
+
+The kit knows no accounts: who a bearer token speaks for is the `TokenCaller` the app gives the
+store (`app.auth.deps.token_caller`, wired in `app.main`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -106,10 +109,22 @@ def _request_hash(request: Request, body: bytes, secret: bytes) -> str:
 _REPLAYED_HEADERS = ("content-type", "location")
 
 
+# Who a bearer token speaks for: the caller's id while the token is valid and not revoked, else
+# None. Given the request, the token and the store's session factory.
+TokenCaller = Callable[[Request, str, async_sessionmaker[AsyncSession]], Awaitable[str | None]]
+
+
 class IdempotencyStore:
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        ttl_seconds: int,
+        *,
+        token_caller: TokenCaller,
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.token_caller = token_caller
 
     async def claim(self, scope: str, key: str, request_hash: str) -> IdempotencyRecord | None:
         """Claim the key; None when claimed now, else the existing (live) record."""
@@ -199,28 +214,13 @@ async def _caller_scope(request: Request, store: IdempotencyStore) -> str | None
     one, None when the token is invalid, or was revoked (a password reset, a logout of every
     login, a deactivated account): the handler then answers 401 and no stored response is
     replayed to it."""
-    from app.auth.models import User
-    from app.auth.tokens import InvalidToken, decode_access_token
-
     auth = request.headers.get("authorization", "")
     scheme, _, token = auth.partition(" ")
     if not auth:
         return "anon:" + (request.client.host if request.client else "unknown")
     if scheme.lower() != "bearer" or not token:
         return None
-    try:
-        claims = decode_access_token(request.app.state.settings, token)
-    except InvalidToken:
-        return None
-    async with store.sessionmaker() as session:
-        row = (
-            await session.execute(
-                select(User.token_version, User.is_active).where(User.id == claims.user_id)
-            )
-        ).one_or_none()
-    if row is None or not row.is_active or row.token_version != claims.token_version:
-        return None
-    return str(claims.user_id)
+    return await store.token_caller(request, token, store.sessionmaker)
 
 
 def _with_in_progress(responses: dict[int | str, Any]) -> dict[int | str, Any]:
