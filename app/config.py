@@ -171,6 +171,18 @@ class Settings(BaseSettings):
     # A director resigning gives at least this much notice (POST /v1/engagements/{id}/resign).
     resignation_notice_days: int = Field(default=30, ge=0, le=365)
 
+    # Outbound webhooks (app/webhooks, docs/webhooks.md). One POST may take this long in all.
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
+    # Scheduled attempts per delivery (the first included); retries wait base x 1, 5, 30, 120,
+    # 300, then 600 (1 min, 5 min, 30 min, 2 h, 5 h, 10 h... with the default base).
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    webhook_retry_base_seconds: float = Field(default=60, gt=0, le=3600)
+    # After a secret roll the old secret keeps signing, alongside the new one, this long.
+    webhook_secret_grace_hours: float = Field(default=24, ge=0, le=7 * 24)
+    # http:// to a loopback receiver (127.0.0.1, [::1], localhost). Unset: allowed outside
+    # production (local runs, tests), refused in production.
+    webhook_allow_http_loopback: bool | None = None
+
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "20/hour"
     rate_limit_password_reset: str = "5/15minutes"  # noqa: S105
@@ -330,6 +342,12 @@ class Settings(BaseSettings):
     @property
     def is_test(self) -> bool:
         return self.environment is Environment.test
+
+    @property
+    def webhooks_allow_loopback(self) -> bool:
+        if self.webhook_allow_http_loopback is not None:
+            return self.webhook_allow_http_loopback
+        return self.environment is not Environment.production
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -43,6 +43,7 @@ from app.operations.router import router as operations_router
 from app.physicians.npi import NppesClient
 from app.physicians.router import router as physicians_router
 from app.pricing.router import router as pricing_router
+from app.webhooks.router import router as webhooks_router
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         billing_router,
         operations_router,
         audit_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

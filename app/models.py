@@ -14,6 +14,7 @@ from app.matching import models as matching_models
 from app.notifications import models as notification_models
 from app.physicians import models as physician_models
 from app.pricing import models as pricing_models
+from app.webhooks import models as webhook_models
 
 __all__ = [
     "Base",
@@ -29,4 +30,5 @@ __all__ = [
     "notification_models",
     "physician_models",
     "pricing_models",
+    "webhook_models",
 ]

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 ALL: frozenset[str] = frozenset({"*"})
 
-SUBSCRIBERS: dict[str, frozenset[str]] = {}
+SUBSCRIBERS: dict[str, frozenset[str]] = {
+    "webhooks.fan_out": ALL,
+}
 
 
 def subscribers_of(kind: str) -> list[str]:

@@ -34,6 +34,7 @@ JOB_MODULES = [
     "app.billing.jobs",
     "app.engagements.jobs",
     "app.operations.jobs",
+    "app.webhooks.jobs",
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)

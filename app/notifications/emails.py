@@ -10,12 +10,12 @@ carries and the reader's role, so a template never fails on a key a call site di
 Frontend routes (all under PUBLIC_BASE_URL, the base of every link in e-mails):
 
     clinic app       /clinic/intakes/{intake_id}  /clinic/engagements/{engagement_id}
-                     /clinic/invoices/{invoice_id}
+                     /clinic/invoices/{invoice_id}  /clinic/webhooks
     physician portal /physician/offers/{offer_id}  /physician/engagements/{engagement_id}
                      /physician/credentials/{credential_id}  /physician/profile
     operations       /ops/intakes/{intake_id}  /ops/engagements/{engagement_id}
                      /ops/offers/{offer_id}  /ops/invoices/{invoice_id}
-                     /ops/physicians/{physician_id}  /ops/reports/daily
+                     /ops/physicians/{physician_id}  /ops/reports/daily  /ops/webhooks
     everyone         /account/notifications (the notification list and e-mail settings)
                      /reset-password?token=...
 """
@@ -65,6 +65,7 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "credential.expired": ("credential_id", "physician_id"),
     "credential.expiring": ("credential_id", "physician_id"),
     "ops.daily_summary": (),
+    "webhook.delivery_failed": (),
 }
 
 _ROUTES: dict[str, dict[str, str]] = {
@@ -92,6 +93,8 @@ _KIND_PAGES: dict[tuple[str, str], str] = {
     ("physician.suspended", "physician"): "/physician/profile",
     ("physician.reinstated", "physician"): "/physician/profile",
     ("ops.daily_summary", "ops_admin"): "/ops/reports/daily",
+    ("webhook.delivery_failed", "clinic_admin"): "/clinic/webhooks",
+    ("webhook.delivery_failed", "ops_admin"): "/ops/webhooks",
 }
 _HOMES = {"clinic_admin": "/clinic", "physician": "/physician", "ops_admin": "/ops"}
 NOTIFICATIONS_PAGE = "/account/notifications"
