@@ -14,8 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app import health
+from app.account.audit import router as audit_router
 from app.account.router import router as account_router
-from app.audit.router import router as audit_router
 from app.auth.deps import token_caller
 from app.auth.router import router as auth_router
 from app.billing.router import router as billing_router

@@ -1,4 +1,5 @@
-"""The caller's own account: `/v1/me` and its notifications.
+"""The caller's own account: `/v1/me` and its notifications (the audit log's endpoint, for
+operations, is `app.account.audit`).
 
 This sits above the domains so that `/v1/me` can name the clinics and the physician profile a
 user is linked to without the lower domains importing upward.

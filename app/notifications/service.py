@@ -8,10 +8,9 @@ from typing import Any
 
 import structlog
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import select
+from sqlalchemy import Boolean, String, Uuid, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import Role, User
 from app.config import Settings
 from app.errors import NotFound
 from app.kit.clock import utcnow
@@ -20,6 +19,18 @@ from app.notifications.emails import UnknownEmailKind, has_email_template, rende
 from app.notifications.models import Notification
 
 log = structlog.get_logger(__name__)
+
+# Notifications sit below auth (auth sends its password-reset e-mail through the templates
+# here), so the accounts they address are read from the users table by name: who is an active
+# operations account, and the address and role an e-mail copy is rendered for.
+_users = table(
+    "users",
+    column("id", Uuid()),
+    column("email", String()),
+    column("role", String()),
+    column("is_active", Boolean()),
+)
+_OPS_ROLE = "ops_admin"  # app.auth.models.Role.ops_admin
 
 
 async def notify(
@@ -68,7 +79,7 @@ async def notify_ops(
     """Notify every active operations account (with `email`, by e-mail too: for what needs
     someone to act today); returns how many were notified."""
     ops = await session.scalars(
-        select(User.id).where(User.role == Role.ops_admin.value, User.is_active.is_(True))
+        select(_users.c.id).where(_users.c.role == _OPS_ROLE, _users.c.is_active.is_(True))
     )
     count = 0
     for ops_id in ops:
@@ -112,8 +123,8 @@ async def send_pending_emails(
     caller passes back as `skip` to move on); a relay that cannot be reached stops the batch,
     since every other message would fail the same way."""
     query = (
-        select(Notification, User.email, User.role)
-        .join(User, User.id == Notification.user_id)
+        select(Notification, _users.c.email, _users.c.role)
+        .join(_users, _users.c.id == Notification.user_id)
         .where(Notification.email_status == "pending")
         .order_by(Notification.created_at)
         .limit(batch)

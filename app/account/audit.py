@@ -1,3 +1,10 @@
+"""`GET /v1/audit`: the audit log, for operations.
+
+The log itself (`app.audit`) sits below auth, since every domain records into it, auth's own
+logins and password resets included; reading it takes an operations account, so its endpoint
+lives here, above auth, as the notifications' endpoints do in `app.account.router`.
+"""
+
 from __future__ import annotations
 
 import uuid
