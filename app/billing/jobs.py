@@ -9,8 +9,10 @@ import structlog
 from procrastinate import RetryStrategy
 from sqlalchemy import select
 
-from app.billing import cases, payouts, service
+from app.billing import cases, expiry, payouts
 from app.billing.models import StripeEvent
+from app.billing.reconcile import open_engagements, reconcile_one
+from app.billing.stripe_events import process_event
 from app.billing.stripe_gateway import StripeGateway
 from app.errors import UpstreamUnavailable
 from app.jobs.queue import queue
@@ -42,7 +44,7 @@ async def handle_event(event_id: str) -> str:
         if event is None or event.processed_at is not None:
             return "done-before"
         try:
-            outcome = await service.process_event(session, gateway, event.payload)
+            outcome = await process_event(session, gateway, event.payload)
         except Exception as exc:
             await session.rollback()
             await _record_failure(event_id, exc)
@@ -105,12 +107,12 @@ async def process_event_backlog(timestamp: int) -> int:
 async def expire_unpaid_engagements() -> int:
     runtime = get_runtime()
     async with runtime.sessionmaker() as session:
-        ids = await service.overdue_engagements(session)
+        ids = await expiry.overdue_engagements(session)
     canceled = 0
     for engagement_id in ids:
         async with runtime.sessionmaker() as session:
             try:
-                if await service.expire_unpaid(session, runtime.stripe, engagement_id):
+                if await expiry.expire_unpaid(session, runtime.stripe, engagement_id):
                     canceled += 1
                 await session.commit()
             except Exception:
@@ -132,12 +134,12 @@ async def reconcile_all() -> dict[str, int]:
     runtime = get_runtime()
     gateway = _gateway()
     async with runtime.sessionmaker() as session:
-        ids = await service.open_engagements(session)
+        ids = await open_engagements(session)
     result = {"checked": 0, "repaired": 0, "unreachable": 0, "failed": 0}
     for engagement_id in ids:
         async with runtime.sessionmaker() as session:
             try:
-                repaired = await service.reconcile_one(session, gateway, engagement_id)
+                repaired = await reconcile_one(session, gateway, engagement_id)
                 await session.commit()
             except UpstreamUnavailable:
                 result["unreachable"] += 1

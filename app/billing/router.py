@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from app.auth.deps import ClinicAdminUser, SettingsDep, require_role
 from app.auth.models import Role, User
-from app.billing import cases, jobs, service
+from app.billing import cancellation, cases, customers, invoices, jobs, scope_change, subscriptions
 from app.billing.models import CaseReport, StripeEvent
 from app.billing.schemas import (
     CancelRequest,
@@ -84,7 +84,7 @@ async def payment_method(
 ) -> SetupIntentRead:
     """A Stripe SetupIntent for the clinic's card: confirm `setup_intent_client_secret` with
     Stripe.js, then call subscribe. An unconfirmed SetupIntent is handed out again."""
-    read = await service.payment_method(session, gateway, user, engagement_id)
+    read = await customers.payment_method(session, gateway, user, engagement_id)
     await session.commit()
     return SetupIntentRead(**read)
 
@@ -103,7 +103,7 @@ async def subscribe(
     `paid` (the engagement is `active`), `requires_action` (confirm `client_secret` with
     Stripe.js for 3-D Secure, then subscribe again) or `failed` (`failure_reason`; collect
     another card and subscribe again)."""
-    result = await service.subscribe(session, gateway, user, engagement_id)
+    result = await subscriptions.subscribe(session, gateway, user, engagement_id)
     read = await _read(session, result.engagement, client_secret=result.client_secret)
     await session.commit()
     return read
@@ -135,7 +135,7 @@ async def cancel(
                 }
             ]
         )
-    engagement = await service.cancel(
+    engagement = await cancellation.cancel(
         session,
         gateway,
         user,
@@ -167,7 +167,7 @@ async def change_scope(
     `reasons` when one no longer fits); the subscription moves to the new price, and the
     prorated difference for the rest of the period is billed on the next invoice. The answer
     carries the new quote."""
-    engagement, proration = await service.change_scope(
+    engagement, proration = await scope_change.change_scope(
         session, gateway, settings, user, engagement_id, body
     )
     read = await _read(session, engagement, proration_cents=proration)
@@ -251,7 +251,7 @@ async def clinic_invoices(
 ) -> Page[InvoiceRead]:
     """The clinic's invoices as mirrored from Stripe, newest first (its admins, operations)."""
     clinic = await get_clinic(session, user, clinic_id)
-    rows, cursor = await service.list_invoices(session, clinic.id, page)
+    rows, cursor = await invoices.list_invoices(session, clinic.id, page)
     return Page(items=[InvoiceRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
