@@ -24,7 +24,7 @@ from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
 from app.db import create_engine, create_sessionmaker
-from app.engagements.router import confirm_router
+from app.engagements.router import confirm_router, intake_router
 from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
 from app.jobs.queue import build_connector, queue, run_worker_until_cancelled, worker_options
@@ -153,6 +153,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         catalog_router,
         physicians_router,
         clinics_router,
+        intake_router,
         pricing_router,
         matching_router,
         confirm_router,

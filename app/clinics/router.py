@@ -29,7 +29,6 @@ from app.clinics.schemas import (
     TeamRead,
 )
 from app.db import SessionDep
-from app.engagements.service import intake_continuity
 from app.errors import problem_responses
 from app.jobs.queue import defer_in_transaction
 from app.kit.idempotency import AppRoute, idempotent
@@ -144,18 +143,8 @@ async def list_clinic_intakes(
     return Page(items=[intake_read(i) for i in rows], next_cursor=cursor)
 
 
-@router.get(
-    "/intakes/{intake_id}",
-    operation_id="get_intake",
-    responses=problem_responses(401, 403, 404, 422),
-)
-async def get_intake(intake_id: uuid.UUID, user: ClinicReader, session: SessionDep) -> IntakeRead:
-    """One intake with its status and compliance flags."""
-    intake, _ = await service.get_intake(session, user, intake_id)
-    read = intake_read(intake)
-    if intake.status == IntakeStatus.confirmed.value:
-        read.continuity = await intake_continuity(session, intake.id)
-    return read
+# GET /v1/intakes/{intake_id} is in app.engagements.router: a confirmed intake shows its
+# engagement's continuity, which only the engagements domain can tell.
 
 
 @router.patch(

@@ -26,7 +26,6 @@ from app.catalog.vocabulary import (
     ProviderType,
 )
 from app.clinics.models import IntakeStatus, MemberRole
-from app.engagements.models import DepartureReason, EngagementStatus
 from app.kit.clock import today
 from app.kit.geo import zip_in_state
 from app.kit.openapi import ResponseModel, omit_or_value
@@ -451,6 +450,26 @@ class ComplianceFlagRead(ResponseModel):
         description="The statute or board rule the flag applies, where the data cites one "
         "(null for the product's own defaults and for unknown rules)",
     )
+
+
+# The engagement's vocabulary as an intake shows it. Clinics sit below engagements, so these are
+# copies of `app.engagements.models.EngagementStatus` and `DepartureReason`: the same name and
+# values make them one component in the OpenAPI document (a copy that drifted would show there
+# as a second, longer-named schema).
+class EngagementStatus(StrEnum):
+    pending_payment = "pending_payment"
+    active = "active"
+    past_due = "past_due"
+    ending = "ending"
+    canceled = "canceled"
+
+
+class DepartureReason(StrEnum):
+    resigned = "resigned"
+    license_lapsed = "license_lapsed"
+    malpractice_lapsed = "malpractice_lapsed"
+    suspended = "suspended"
+    rejected = "rejected"
 
 
 class DirectorGap(ResponseModel):

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, status
 from app.auth.deps import ClinicAdminUser, CurrentUser, PhysicianUser, SettingsDep, require_role
 from app.auth.models import Role, User
 from app.clinics import service as clinics
+from app.clinics.models import IntakeStatus
+from app.clinics.schemas import IntakeRead
 from app.clinics.service import get_clinic
 from app.db import SessionDep
 from app.engagements import continuity, service
@@ -57,6 +59,25 @@ async def confirm_intake(
     )
     await session.commit()
     return await service.to_read(session, engagement)
+
+
+# An intake is the clinic's (tagged `clinics`), but a confirmed one shows its engagement's
+# continuity, which only this domain can tell (clinics sit below engagements).
+intake_router = APIRouter(prefix="/v1", tags=["clinics"], route_class=AppRoute)
+
+
+@intake_router.get(
+    "/intakes/{intake_id}",
+    operation_id="get_intake",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_intake(intake_id: uuid.UUID, user: ClinicReader, session: SessionDep) -> IntakeRead:
+    """One intake with its status and compliance flags."""
+    intake, _ = await clinics.get_intake(session, user, intake_id)
+    read = IntakeRead.model_validate(intake)
+    if intake.status == IntakeStatus.confirmed.value:
+        read.continuity = await service.intake_continuity(session, intake.id)
+    return read
 
 
 @router.get(
