@@ -3,8 +3,11 @@ the queued webhook jobs run as a worker would (the task function, then the job m
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.engagements import events
 from app.engagements.events import EngagementEvent, EventKind
+from app.jobs.runtime import configure_runtime, get_runtime
 from app.webhooks import jobs
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
 from tests.billing.helpers import Engaged
@@ -137,3 +141,16 @@ async def attempts_of(session: AsyncSession, delivery_id: uuid.UUID) -> list[Web
             .execution_options(populate_existing=True)
         )
     )
+
+
+@contextlib.contextmanager
+def job_settings(**updates: Any) -> Iterator[None]:
+    """Run jobs with some settings changed (a short timeout, fewer attempts)."""
+    runtime = get_runtime()
+    configure_runtime(
+        dataclasses.replace(runtime, settings=runtime.settings.model_copy(update=updates))
+    )
+    try:
+        yield
+    finally:
+        configure_runtime(runtime)
