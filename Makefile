@@ -35,6 +35,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app tests migrations bench
+	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
 format: install
@@ -48,4 +49,4 @@ worker: install
 	$(BIN)/mdmatch worker
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache .hypothesis .import_linter_cache
