@@ -31,8 +31,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
-from sqlalchemy import or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, cast, column, exists, or_, select, table, text
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clinics.models import ClinicMember
@@ -65,6 +65,8 @@ ERROR_LIMIT = 500
 RETRY_LADDER = (1, 5, 30, 120, 300, 600)
 # A failing endpoint's owners hear of it at most this often (not once per event).
 NOTIFY_AGAIN_AFTER = timedelta(hours=24)
+# procrastinate's job table, read by the sweep (its schema is one of our migrations).
+_jobs = table("procrastinate_jobs", column("task_name"), column("status"), column("args", JSONB))
 
 
 def retry_delay(settings: Settings, failed_attempt: int) -> timedelta:
@@ -523,12 +525,18 @@ async def sweep(session: AsyncSession, settings: Settings) -> dict[str, int]:
             .where(
                 WebhookDelivery.status == DeliveryStatus.pending.value,
                 WebhookDelivery.next_attempt_at < now - timedelta(minutes=10),
+                # Only when no job of the delivery waits (workers merely behind are left alone).
+                ~exists().where(
+                    _jobs.c.task_name == DELIVER_TASK,
+                    text("procrastinate_jobs.status IN ('todo', 'doing')"),
+                    _jobs.c.args["delivery_id"].astext == cast(WebhookDelivery.id, String),
+                ),
             )
             .limit(500)
         )
     )
     for delivery_id, made in overdue:
-        # A second job for the same attempt is harmless: its key is taken by the first.
+        # Should a second job for the attempt still appear, its key is taken by the first.
         await _defer_attempt(session, delivery_id, attempt=made + 1)
     await session.flush()
     return {"closed": closed, "requeued": len(overdue)}

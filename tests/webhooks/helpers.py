@@ -91,7 +91,7 @@ async def queued(session: AsyncSession, task: str = "webhooks.deliver") -> list[
     ]
 
 
-async def _done(session: AsyncSession, job_id: int) -> None:
+async def mark_done(session: AsyncSession, job_id: int) -> None:
     await session.execute(
         text("UPDATE procrastinate_jobs SET status = 'succeeded' WHERE id = :id"), {"id": job_id}
     )
@@ -104,7 +104,7 @@ async def run_fan_out(session: AsyncSession, event: EngagementEvent) -> int:
         j for j in await queued(session, "webhooks.fan_out") if j.args["event_id"] == str(event.id)
     ]
     created = await jobs.fan_out(**job.args)
-    await _done(session, job.id)
+    await mark_done(session, job.id)
     return created
 
 
@@ -113,7 +113,7 @@ async def run_deliveries(session: AsyncSession) -> list[str]:
     outcomes = []
     for job in await queued(session):
         outcomes.append(await jobs.deliver(**job.args))
-        await _done(session, job.id)
+        await mark_done(session, job.id)
     return outcomes
 
 
