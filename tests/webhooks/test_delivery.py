@@ -398,3 +398,21 @@ async def test_the_sweep_closes_an_attempt_a_stopped_worker_left_open(
         assert (await jobs.sweep(0))["requeued"] == 0
         assert await run_deliveries(session) == ["delivered"]
     assert len(receiver.requests) == 1
+
+
+async def test_a_host_resolving_to_a_non_public_address_is_not_sent_to(
+    client, session, settings, receiver
+):
+    engaged = await confirmed_engagement(client, session, settings)
+    endpoint = await register_endpoint(client, engaged.admin, receiver.url)
+    event = await record_event(session, engaged)
+    await run_fan_out(session, event)
+    # Loopback is allowed here only by the test setting; without it, 127.0.0.1 is private.
+    with job_settings(webhook_allow_http_loopback=False):
+        assert await run_deliveries(session) == ["retry"]
+    assert receiver.requests == []
+    [attempt] = await attempts_of(
+        session, (await delivery_of(session, event.id, endpoint["id"])).id
+    )
+    assert attempt.status_code is None
+    assert attempt.error == "refused: 127.0.0.1 resolves to a non-public address (127.0.0.1)"
