@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.auth.models import User
+from app.billing.access import EngagementNotBillable, load_for_admin
+from app.billing.customers import ensure_customer
+from app.billing.invoice_items import add_invoice_item_once
 from app.billing.models import CaseReport
-from app.billing.service import EngagementNotBillable, _load_for_admin, _operation, ensure_customer
 from app.billing.stripe_gateway import StripeGateway
 from app.engagements.models import DirectorRole, Engagement, EngagementDirector, EngagementStatus
 from app.engagements.service import get_engagement
@@ -108,7 +110,7 @@ async def report_cases(
     """Record one month's cases and bill them on the engagement's next invoice. The engagement
     row is locked, so two reports of one month cannot both be billed."""
     # Clinic members who may manage billing, the engagement's directors, operations.
-    engagement, clinic = await _load_for_admin(session, user, engagement_id)
+    engagement, clinic = await load_for_admin(session, user, engagement_id)
     fee, currency = await _per_case_fee(session, engagement)
     if engagement.status not in BILLABLE:
         raise EngagementNotBillable(
@@ -144,7 +146,7 @@ async def report_cases(
     await session.flush()
     if report.amount_cents > 0:
         customer = await ensure_customer(session, gateway, clinic)
-        report.stripe_invoice_item_id = await _operation(
+        report.stripe_invoice_item_id = await add_invoice_item_once(
             session,
             gateway,
             engagement,

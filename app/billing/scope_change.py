@@ -26,7 +26,9 @@ from app.clinics.models import Clinic, Intake
 from app.clinics.service import MANAGE_ROLES, refresh_compliance
 from app.clinics.staffing import Charge
 from app.config import Settings
+from app.engagements import lifecycle
 from app.engagements.backup import cancel_backup_search, end_backup, start_backup_search
+from app.engagements.events import EventKind
 from app.engagements.models import DirectorRole, Engagement
 from app.errors import Conflict
 from app.kit.clock import today, utcnow
@@ -113,6 +115,19 @@ async def change_scope(
             "monthly_total_cents": quote.monthly_total_cents,
             "proration_cents": proration,
         },
+    )
+    await lifecycle.changed(
+        session,
+        engagement,
+        EventKind.scope_changed,
+        {
+            "before": _jsonable(before),
+            "after": _jsonable(body.values()),
+            "quote_id": str(quote.id),
+            "monthly_total_cents": quote.monthly_total_cents,
+            "proration_cents": proration,
+        },
+        actor_id=user.id,
     )
     await notify_parties(
         session,

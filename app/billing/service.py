@@ -1,5 +1,5 @@
 """The names that used to live here, kept for the callers that still import them from here
-(tests, and `app.billing.cases`). New code imports from the module that does the job:
+(tests). New code imports from the module that does the job:
 
 - `access`: `load_for_admin`, `refuse_when_canceled`, `EngagementNotBillable`
 - `customers`: the Stripe customer, the SetupIntent, attaching the card
@@ -12,19 +12,11 @@
 
 from __future__ import annotations
 
-from app.billing.access import EngagementNotBillable
-from app.billing.access import load_for_admin as _load_for_admin
 from app.billing.amounts import prorated_difference
-from app.billing.customers import ensure_customer
 from app.billing.expiry import expire_unpaid, overdue_engagements
-from app.billing.invoice_items import add_invoice_item_once as _operation
 from app.billing.subscriptions import subscribe
 
 __all__ = [
-    "EngagementNotBillable",
-    "_load_for_admin",
-    "_operation",
-    "ensure_customer",
     "expire_unpaid",
     "overdue_engagements",
     "prorated_difference",

@@ -26,8 +26,10 @@ from app.engagements.models import (
     EngagementStatus,
 )
 from app.kit.clock import utcnow
-from app.ledger.payouts import accrue_payouts, month_share, split_cents
+from app.ledger.payouts import accrue_payouts
+from app.ledger.payouts import month_share as month_share  # and its older home
 from app.ledger.payouts import reaccrue_director as reaccrue_director  # its older home
+from app.ledger.payouts import split_cents as split_cents  # and its older home
 from app.notifications.recipients import clinic_admin_ids as clinic_admin_ids
 from app.notifications.recipients import director_user_ids as director_user_ids
 from app.notifications.recipients import notify_parties as notify_parties

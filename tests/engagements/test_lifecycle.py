@@ -242,3 +242,23 @@ def test_every_process_registers_what_lower_domains_hand_to_engagements(entry):
         [sys.executable, "-c", check], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+async def test_a_scope_change_is_told_as_an_event_with_what_changed(
+    client, session, settings, emulator, probe
+):
+    engaged, paid = await subscribed(client, session, settings, emulator)
+    assert paid["status"] == "active"
+    changed = await client.post(
+        f"/v1/engagements/{engaged.id}/change-scope",
+        json={"standing_backup": True},
+        headers=engaged.admin,
+    )
+    assert changed.status_code == 200, changed.text
+    rows = await _events(session, engaged.id)
+    [scope] = [e for e in rows if e.kind == "engagement.scope_changed"]
+    assert scope.payload["after"]["standing_backup"] is True
+    assert scope.payload["before"]["standing_backup"] is False
+    assert scope.payload["monthly_total_cents"] > paid["quote"]["monthly_total_cents"]
+    assert scope.actor_id is not None
+    assert await _queued(session, PROBE, [scope.id]) == 1
