@@ -7,8 +7,8 @@ from app.billing import models as billing_models
 from app.catalog import models as catalog_models
 from app.clinics import models as clinic_models
 from app.db import Base
-from app.engagements import events as engagement_events
 from app.directorships import models as engagement_models
+from app.engagements import events as engagement_events
 from app.kit import idempotency as idempotency_models
 from app.matching import models as matching_models
 from app.notifications import models as notification_models
