@@ -90,6 +90,12 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         PHYSICIAN,
         {"reason": "taking over", "effective_on": str(date.today() + timedelta(days=90))},
     ),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}", CLINIC, None),
+    ("PATCH", "/v1/webhook-endpoints/{endpoint_id}", CLINIC, {"enabled": False}),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}", CLINIC, None),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}/roll-secret", CLINIC, None),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries", CLINIC, None),
+    ("POST", "/v1/webhook-deliveries/{delivery_id}/replay", CLINIC, None),
 ]
 
 
@@ -142,6 +148,12 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     )
     assert invitation.status_code == 201, invitation.text
     [note, *_] = (await client.get("/v1/me/notifications", headers=doctor_a)).json()["items"]
+    endpoint = await client.post(
+        "/v1/webhook-endpoints",
+        json={"url": "https://hooks.example.com/mdmatch", "enabled_events": ["*"]},
+        headers=admin_a,
+    )
+    assert endpoint.status_code == 201, endpoint.text
 
     # Tenant B: another clinic admin (with a clinic of their own) and another physician.
     admin_b = await user_headers(client, "clinic_admin")
@@ -162,6 +174,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "provider_id": provider["id"],
         "invitation_id": invitation.json()["id"],
         "user_id": owner_id,
+        "endpoint_id": endpoint.json()["id"],
+        "delivery_id": str(uuid.uuid4()),
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0

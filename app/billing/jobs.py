@@ -27,7 +27,7 @@ RETRY = RetryStrategy(max_attempts=8, exponential_wait=2, retry_exceptions={Upst
 
 
 def _gateway() -> StripeGateway:
-    gateway = get_runtime().stripe
+    gateway: StripeGateway | None = get_runtime().stripe
     if gateway is None:
         raise RuntimeError("billing jobs need STRIPE_SECRET_KEY")
     return gateway

@@ -4,15 +4,12 @@ the process that runs workers, or by a test, before jobs run."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import Settings
 from app.kit.mailer import EmailSender
-
-if TYPE_CHECKING:
-    from app.billing.stripe_gateway import StripeGateway
 
 
 @dataclass
@@ -20,7 +17,9 @@ class JobRuntime:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     email_sender: EmailSender
-    stripe: StripeGateway | None = None
+    # Billing's Stripe gateway (`app.billing.stripe_gateway.StripeGateway`), built by the
+    # process that runs workers; billing's jobs read it with its type. None without Stripe.
+    stripe: Any = None
 
 
 _runtime: JobRuntime | None = None

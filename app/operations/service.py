@@ -18,9 +18,9 @@ from app.billing.stripe_gateway import StripeGateway
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
+from app.directorships.departures import open_backup_search, open_departure
 from app.engagements.backup import start_backup_search
 from app.engagements.continuity import restart_searches
-from app.directorships.departures import open_backup_search, open_departure
 from app.engagements.models import (
     LIVE_ENGAGEMENT_STATUSES,
     Engagement,
