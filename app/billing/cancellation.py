@@ -11,9 +11,10 @@ from app.audit.service import record_audit
 from app.auth.models import Role, User
 from app.billing.access import load_for_admin, refuse_when_canceled
 from app.billing.stripe_gateway import StripeGateway
-from app.billing.sync import apply_subscription, mark_canceled, notify_parties
+from app.billing.sync import apply_subscription, mark_canceled
 from app.engagements.backup import cancel_backup_search
 from app.engagements.models import Engagement, EngagementStatus
+from app.notifications.recipients import notify_parties
 
 
 async def cancel(

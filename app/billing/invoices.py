@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.billing.models import Invoice
 from app.kit.pagination import PageParams, paginate
+from app.ledger.models import Invoice
 
 
 async def list_invoices(

@@ -10,10 +10,10 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.billing.models import PayoutEntry, PayoutStatus
 from app.billing.stripe_gateway import StripeGateway
 from app.config import Settings, StripeBackend
 from app.kit.clock import today
+from app.ledger.models import PayoutEntry, PayoutStatus
 from app.physicians.models import Physician
 
 log = structlog.get_logger(__name__)

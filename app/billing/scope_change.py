@@ -21,7 +21,7 @@ from app.billing.amounts import PayoutSeat, proration_description, reprice_scope
 from app.billing.invoice_items import add_invoice_item_once
 from app.billing.schemas import ScopeChange
 from app.billing.stripe_gateway import StripeGateway
-from app.billing.sync import apply_subscription, notify_parties
+from app.billing.sync import apply_subscription
 from app.clinics.models import Clinic, Intake
 from app.clinics.service import MANAGE_ROLES, refresh_compliance
 from app.clinics.staffing import Charge
@@ -34,6 +34,7 @@ from app.errors import Conflict
 from app.kit.clock import today, utcnow
 from app.matching.diagnostics import explain_physician
 from app.matching.service import build_context
+from app.notifications.recipients import notify_parties
 from app.pricing.models import Quote
 from app.pricing.service import (
     BlockingComplianceFlags,

@@ -30,9 +30,7 @@ from app.ledger.payouts import accrue_payouts
 from app.ledger.payouts import month_share as month_share  # and its older home
 from app.ledger.payouts import reaccrue_director as reaccrue_director  # its older home
 from app.ledger.payouts import split_cents as split_cents  # and its older home
-from app.notifications.recipients import clinic_admin_ids as clinic_admin_ids
-from app.notifications.recipients import director_user_ids as director_user_ids
-from app.notifications.recipients import notify_parties as notify_parties
+from app.notifications.recipients import notify_parties
 from app.pricing.models import PriceBookVersion, Quote
 from app.pricing.quotes import apply_bp
 
@@ -94,11 +92,22 @@ async def _transition(
         await mark_canceled(session, engagement, reason=reason, actor_id=None)
         return
     if not lifecycle.can_move(before, EngagementStatus(target)):
+        # Stripe shows a status our engagement cannot go back to (a live subscription reading
+        # `incomplete`): kept as it is, and left for operations to see.
         log.warning(
             "stripe_status_not_applicable",
             engagement_id=str(engagement.id),
             status=before,
             stripe_status=engagement.stripe_status,
+        )
+        await record_audit(
+            session,
+            actor_id=None,
+            action="engagement.stripe_status_not_applied",
+            object_type="engagement",
+            object_id=engagement.id,
+            before={"status": before},
+            after={"would_be": target, "reason": reason, "stripe_status": engagement.stripe_status},
         )
         return
     moved = await lifecycle.move(session, engagement, EngagementStatus(target), reason=reason)

@@ -46,8 +46,7 @@ from app.ledger.payouts import reaccrue_director
 from app.matching import service as matching
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
-from app.notifications.recipients import clinic_admin_ids, notify_parties
-from app.notifications.recipients import physician_user_id as physician_user_id
+from app.notifications.recipients import clinic_admin_ids, notify_parties, physician_user_id
 from app.notifications.service import notify, notify_ops
 from app.pricing.models import Quote
 from app.pricing.service import backup_payout_cents

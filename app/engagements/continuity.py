@@ -30,7 +30,6 @@ from app.engagements.backup import (
     cancel_backup_search,
     end_backup,
     lock_for_joining,
-    physician_user_id,
     seat_from_match,
     standing_backup,
     start_backup_search,
@@ -53,7 +52,7 @@ from app.ledger.payouts import reaccrue_director
 from app.matching import service as matching
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus
-from app.notifications.recipients import clinic_admin_ids, notify_parties
+from app.notifications.recipients import clinic_admin_ids, notify_parties, physician_user_id
 from app.notifications.service import notify, notify_ops
 from app.physicians.service import get_own_profile
 
@@ -209,9 +208,17 @@ async def _bring_forward(
                 and replacement.starts_on
                 and replacement.starts_on > ends_on
             ):
-                old_start, replacement.starts_on = replacement.starts_on, max(ends_on, today())
-                await session.flush()
+                old_start = replacement.starts_on
+                await lifecycle.reschedule(
+                    session,
+                    engagement,
+                    replacement,
+                    starts_on=max(ends_on, today()),
+                    reason="predecessor_leaves_sooner",
+                    actor_id=actor_id,
+                )
                 await reaccrue_director(session, replacement)
+                assert replacement.starts_on is not None
                 await _move_standby_end(session, engagement, old_start, replacement.starts_on)
     await session.flush()
     await reaccrue_director(session, director)
@@ -254,12 +261,13 @@ async def _move_standby_end(
         if d.role != DirectorRole.backup.value:
             continue
         if d.ends_on == old:
-            d.ends_on = new
+            await lifecycle.reschedule(session, engagement, d, ends_on=new, reason="takeover_moved")
         elif d.starts_on == old:
-            d.starts_on = new
+            await lifecycle.reschedule(
+                session, engagement, d, starts_on=new, reason="takeover_moved"
+            )
         else:
             continue
-        await session.flush()
         await reaccrue_director(session, d)
 
 
@@ -518,17 +526,37 @@ async def end_due_oversight(session: AsyncSession, *, on: date) -> EndedOversigh
     """Daily: directors whose oversight ends today or earlier stop (capacity freed); where no
     replacement is in place, the clinic and operations hear that oversight has stopped."""
     result = EndedOversight()
-    due = list(
+    due_now = (EngagementDirector.ends_on <= on, EngagementDirector.ended_at.is_(None))
+    engagement_ids = list(
         await session.scalars(
-            select(EngagementDirector)
-            .where(EngagementDirector.ends_on <= on, EngagementDirector.ended_at.is_(None))
-            .with_for_update(skip_locked=True)
+            select(EngagementDirector.engagement_id)
+            .where(*due_now)
+            .distinct()
+            .order_by(EngagementDirector.engagement_id)
         )
     )
     now = utcnow()
-    for director in due:
-        engagement = await session.get(Engagement, director.engagement_id)
-        assert engagement is not None
+    due: list[tuple[Engagement, EngagementDirector]] = []
+    for engagement_id in engagement_ids:
+        # The house lock order: the engagement before its directors. One a request holds (a
+        # cancellation, a departure) is skipped; the next run ends its directors.
+        engagement = await session.scalar(
+            select(Engagement)
+            .where(Engagement.id == engagement_id)
+            .with_for_update(skip_locked=True)
+        )
+        if engagement is None:
+            continue
+        due += [
+            (engagement, director)
+            for director in await session.scalars(
+                select(EngagementDirector)
+                .where(EngagementDirector.engagement_id == engagement_id, *due_now)
+                .order_by(EngagementDirector.position)
+                .with_for_update()
+            )
+        ]
+    for engagement, director in due:
         await lifecycle.end_oversight(
             session, engagement, director, reason="last_day_passed", at=now
         )

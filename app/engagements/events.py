@@ -43,6 +43,7 @@ class EventKind(StrEnum):
     director_joined = "director.joined"  # a director or standing backup joined
     director_leaving = "director.leaving"  # a director's last day is set (or moved)
     director_ended = "director.ended"  # a director's oversight (or standby) ended
+    director_rescheduled = "director.rescheduled"  # a director's dates moved, same state
 
 
 class EngagementEvent(Base):
@@ -52,6 +53,7 @@ class EngagementEvent(Base):
     __table_args__ = (
         CheckConstraint(enum_check("kind", EventKind), name="kind"),
         Index("ix_engagement_events_engagement_id_seq", "engagement_id", "seq"),
+        Index("ix_engagement_events_clinic_id", "clinic_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -18,6 +18,9 @@ Director (derived from the row: `role`, `ends_on`, `ended_at`):
     (new) ──joined as backup──▶ standby ──┘  (leaving: the last day may move; standby and
                                               overseeing may also end at once)
 
+Dates that move without a change of state (a replacement starting sooner, a standby's end
+following its takeover) are `reschedule`d: `director.rescheduled`.
+
 The rules deciding *when* (the notice period, who replaces whom, what Stripe said) stay with
 their owners (continuity, backup, billing); they ask this module for the moves.
 """
@@ -342,4 +345,38 @@ async def end_oversight(
     director.ended_at = at or utcnow()
     await _record(
         session, engagement, EventKind.director_ended, _director_payload(director, reason), actor_id
+    )
+
+
+async def reschedule(
+    session: AsyncSession,
+    engagement: Engagement,
+    director: EngagementDirector,
+    *,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    reason: str,
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    """Move a director's dates without changing their state (a replacement starting sooner
+    because the director they replace leaves sooner; a standby's end following its takeover).
+    The row's ledger is the caller's to bring in line."""
+    if starts_on is None and ends_on is None:
+        return
+    if starts_on is not None:
+        director.starts_on = starts_on
+    if ends_on is not None:
+        if director.ends_on is None:
+            raise DirectorMoveNotAllowed(
+                "Setting a director's last day is a move to leaving, not a reschedule.",
+                director_state=director_state(director).value,
+            )
+        director.ends_on = ends_on
+    await session.flush()
+    await _record(
+        session,
+        engagement,
+        EventKind.director_rescheduled,
+        _director_payload(director, reason),
+        actor_id,
     )

@@ -4,7 +4,7 @@ imports none of them. Each job takes one argument, `event_id` (a string), reads 
 
 Add a subscriber by registering its job (in its own domain's `jobs.py`, listed in
 `app.jobs.queue.JOB_MODULES`) and naming it here with the kinds it wants (`ALL` for every
-kind). `tests/engagements/test_events.py` checks every name is a registered job.
+kind). `tests/engagements/test_lifecycle.py` checks every name is a registered job.
 """
 
 from __future__ import annotations

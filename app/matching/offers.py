@@ -27,12 +27,12 @@ from app.matching.service import (
     _release_open,
     advance,
     build_context,
-    clinic_admin_ids,
     current_round,
     held_in_group,
     lock_intake,
     own_offer,
 )
+from app.notifications.recipients import clinic_admin_ids
 from app.notifications.service import notify
 from app.physicians.models import Physician
 

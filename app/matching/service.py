@@ -43,7 +43,7 @@ from app.matching import constraints as mc
 from app.matching import scoring
 from app.matching.diagnostics import diagnose
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
-from app.notifications.recipients import clinic_admin_ids as clinic_admin_ids
+from app.notifications.recipients import clinic_admin_ids
 from app.notifications.service import notify, notify_ops
 from app.physicians.models import Physician
 from app.pricing.models import Quote

@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.auth.models import User
 from app.billing import shapes
-from app.billing.models import Invoice
 from app.billing.stripe_gateway import StripeGateway
 from app.clinics.models import Clinic, Intake, IntakeStatus
 from app.clinics.status import transition
 from app.config import Settings
 from app.directorships.departures import open_backup_search, open_departure
+from app.directorships.locks import lock_intake_engagement
 from app.engagements.backup import start_backup_search
 from app.engagements.continuity import restart_searches
 from app.engagements.models import (
@@ -26,12 +26,13 @@ from app.engagements.models import (
     Engagement,
     EngagementDirector,
 )
-from app.engagements.service import lock_intake_engagement
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
+from app.ledger.models import Invoice
 from app.matching import service as matching
 from app.matching.diagnostics import explain_physician
 from app.matching.models import Match, MatchStatus, Offer, OfferStatus
+from app.notifications.recipients import clinic_admin_ids
 from app.notifications.service import notify
 from app.physicians.models import Physician
 from app.pricing.models import Quote
@@ -359,7 +360,7 @@ async def refund_invoice(
             "reason": reason,
         },
     )
-    admins = await matching.clinic_admin_ids(session, invoice.clinic_id)
+    admins = await clinic_admin_ids(session, invoice.clinic_id)
     for admin in admins:
         await notify(
             session,

@@ -27,6 +27,7 @@ KINDS = (
     "director.joined",
     "director.leaving",
     "director.ended",
+    "director.rescheduled",
 )
 
 
@@ -71,6 +72,7 @@ def upgrade() -> None:
         "engagement_events",
         ["engagement_id", "seq"],
     )
+    op.create_index("ix_engagement_events_clinic_id", "engagement_events", ["clinic_id"])
     op.create_table(
         "engagement_event_receipts",
         sa.Column("event_id", sa.Uuid(), nullable=False),

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import uuid
 from datetime import timedelta
+from typing import get_args
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 
+from app.audit.models import AuditEntry
+from app.billing import sync
 from app.engagements import events, lifecycle, subscribers
 from app.engagements.events import EngagementEvent, EventKind
 from app.engagements.lifecycle import (
@@ -24,9 +27,15 @@ from app.engagements.lifecycle import (
     EngagementTransitionNotAllowed,
     director_state,
 )
-from app.engagements.models import Engagement, EngagementDirector, EngagementStatus
+from app.engagements.models import (
+    DepartureReason,
+    Engagement,
+    EngagementDirector,
+    EngagementStatus,
+)
 from app.jobs.queue import JOB_MODULES, queue
 from app.kit.clock import today, utcnow
+from app.physicians.handoff import Reason
 from tests.billing.helpers import confirmed_engagement, subscribed
 from tests.live import scratch_app
 from tests.matching.helpers import make_physician
@@ -262,3 +271,47 @@ async def test_a_scope_change_is_told_as_an_event_with_what_changed(
     assert scope.payload["monthly_total_cents"] > paid["quote"]["monthly_total_cents"]
     assert scope.actor_id is not None
     assert await _queued(session, PROBE, [scope.id]) == 1
+
+
+async def test_dates_that_move_without_a_change_of_state_are_rescheduled_events(
+    session, settings, client, probe
+):
+    engaged = await confirmed_engagement(client, session, settings)
+    engagement = await session.get(Engagement, uuid.UUID(engaged.id))
+    assert engagement is not None
+    [director] = engagement.directors
+    with pytest.raises(DirectorMoveNotAllowed):
+        # A last day where there was none is a move to leaving, not a reschedule.
+        await lifecycle.reschedule(session, engagement, director, ends_on=today(), reason="x")
+    starts = today() + timedelta(days=3)
+    await lifecycle.reschedule(session, engagement, director, starts_on=starts, reason="moved")
+    assert director_state(director) == DirectorState.overseeing
+    last = (await _events(session, engaged.id))[-1]
+    assert last.kind == "director.rescheduled"
+    assert (last.payload["starts_on"], last.payload["reason"]) == (str(starts), "moved")
+    assert await _queued(session, PROBE, [last.id]) == 1
+
+
+def test_the_reasons_physicians_hand_over_are_departure_reasons():
+    assert set(get_args(Reason)) <= {r.value for r in DepartureReason}
+
+
+async def test_a_stripe_status_the_engagement_cannot_go_back_to_is_audited_not_applied(
+    client, session, settings, emulator
+):
+    engaged, paid = await subscribed(client, session, settings, emulator)
+    assert paid["status"] == "active"
+    engagement = await session.get(Engagement, uuid.UUID(engaged.id))
+    assert engagement is not None
+    before = len(await _events(session, engaged.id))
+    await sync._transition(session, engagement, "pending_payment", reason="stripe")
+    assert engagement.status == "active"
+    assert len(await _events(session, engaged.id)) == before
+    audit = await session.scalar(
+        select(AuditEntry).where(
+            AuditEntry.object_id == str(engagement.id),
+            AuditEntry.action == "engagement.stripe_status_not_applied",
+        )
+    )
+    assert audit is not None
+    assert audit.after["would_be"] == "pending_payment"
