@@ -182,6 +182,10 @@ class Settings(BaseSettings):
     # http:// to a loopback receiver (127.0.0.1, [::1], localhost). Unset: allowed outside
     # production (local runs, tests), refused in production.
     webhook_allow_http_loopback: bool | None = None
+    # Endpoints a clinic may register (and operations, platform endpoints).
+    webhook_max_endpoints_per_clinic: int = Field(default=20, ge=1, le=1000)
+    # Replays (POST /v1/webhook-deliveries/{id}/replay), per client address and per account.
+    rate_limit_webhook_replay: str = "30/minute"
 
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "20/hour"
@@ -215,6 +219,7 @@ class Settings(BaseSettings):
         "rate_limit_login_per_account",
         "rate_limit_password_reset_per_account",
         "rate_limit_per_account",
+        "rate_limit_webhook_replay",
     )
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:

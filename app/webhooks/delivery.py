@@ -14,31 +14,40 @@ for a replay), unique per delivery, so a redelivered job sends nothing twice:
    and the endpoint's owners told.
 
 A worker that dies between 1 and 3 leaves an attempt `sending`; `sweep` (every five minutes)
-closes it as failed and carries on, and re-queues retries whose job was lost.
+closes it as failed and carries on, re-queues retries whose job was lost, and queues the
+fan-out again of events it never reached (its job failed for good, or was lost).
+
+The POST goes to the address that was checked: the host is resolved once (`resolve`), every
+address must be public (`app.webhooks.urls.address_allowed`), and the connection is made to
+that IP literal, with the endpoint's `Host` header and, for https, its name as the TLS server
+name (`sni_hostname`: the certificate is verified against the name). A DNS answer that changes
+between the check and the connection (rebinding) is never asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import socket
+import ssl
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import structlog
-from sqlalchemy import String, cast, column, exists, or_, select, table, text
+from sqlalchemy import String, cast, column, exists, func, or_, select, table, text
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clinics.models import ClinicMember
 from app.clinics.service import MANAGE_ROLES
 from app.config import Settings
-from app.engagements.events import EngagementEvent, claim, get_event
+from app.engagements.events import EngagementEvent, EventReceipt, claim, get_event
 from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.notifications.models import Notification
@@ -56,7 +65,7 @@ from app.webhooks.urls import address_allowed
 
 log = structlog.get_logger(__name__)
 
-SUBSCRIBER = "webhooks.fan_out"
+SUBSCRIBER = "webhooks.fan_out"  # the fan-out job's name, and its receipt's subscriber
 DELIVER_TASK = "webhooks.deliver"
 USER_AGENT = "mdmatch-webhooks/1.0 (+https://mdmatch.dev/docs/webhooks)"
 RESPONSE_BODY_LIMIT = 2048
@@ -65,8 +74,18 @@ ERROR_LIMIT = 500
 RETRY_LADDER = (1, 5, 30, 120, 300, 600)
 # A failing endpoint's owners hear of it at most this often (not once per event).
 NOTIFY_AGAIN_AFTER = timedelta(hours=24)
+# A delivery takes no more attempts than this, replays included: a replay beyond it is refused.
+MAX_ATTEMPTS = 100
+# The sweep queues the fan-out again of an event older than this that has neither its receipt
+# nor a fan-out job waiting (the job failed for good, or was lost)...
+FAN_OUT_REPAIR_AFTER = timedelta(minutes=10)
+# ...and younger than this: an event is not pushed days late to endpoints registered since.
+FAN_OUT_REPAIR_WINDOW = timedelta(days=3)
+# What one sweep run does at most, of each kind of repair.
+SWEEP_BATCH = 500
 # procrastinate's job table, read by the sweep (its schema is one of our migrations).
 _jobs = table("procrastinate_jobs", column("task_name"), column("status"), column("args", JSONB))
+_WAITING = text("procrastinate_jobs.status IN ('todo', 'doing')")
 
 
 def retry_delay(settings: Settings, failed_attempt: int) -> timedelta:
@@ -75,11 +94,20 @@ def retry_delay(settings: Settings, failed_attempt: int) -> timedelta:
     return timedelta(seconds=settings.webhook_retry_base_seconds * step)
 
 
+def occurred_at(event: EngagementEvent) -> str:
+    """When the event happened, ISO 8601 in UTC with microseconds (2026-12-03T16:00:00.123456Z)."""
+    moment = event.occurred_at.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"
+
+
 def event_body(event: EngagementEvent) -> bytes:
-    """The JSON every endpoint receives for the event (the same bytes on every attempt)."""
+    """The JSON every endpoint receives for the event (the same bytes on every attempt).
+    `sequence` (the event's `seq`) orders one engagement's events as they were committed."""
     document = {
         "id": str(event.id),
         "type": event.kind,
+        "sequence": event.seq,
+        "occurred_at": occurred_at(event),
         "created": int(event.occurred_at.timestamp()),
         "engagement_id": str(event.engagement_id),
         "clinic_id": str(event.clinic_id),
@@ -203,7 +231,8 @@ async def start_attempt(
 ) -> Prepared | str:
     """Write the attempt (`sending`) under the delivery's lock and return what to send, or why
     nothing is sent: `done-before` (this job's attempt exists, or the delivery has moved on),
-    `gone` (the endpoint was deleted), `skipped` (the endpoint is disabled)."""
+    `gone` (the endpoint was deleted), `skipped` (the endpoint is disabled), `limit` (a replay
+    of a delivery that made MAX_ATTEMPTS attempts)."""
     key, trigger = _key(attempt, replay_id)
     delivery = await session.scalar(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
@@ -222,6 +251,8 @@ async def start_attempt(
         or attempt != delivery.automatic_attempts + 1
     ):
         return "done-before"
+    if trigger is AttemptTrigger.replay and delivery.attempts >= MAX_ATTEMPTS:
+        return "limit"
     endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
     event = await session.get(EngagementEvent, delivery.event_id)
     if endpoint is None or event is None:
@@ -266,21 +297,62 @@ async def start_attempt(
     )
 
 
-async def _check_addresses(url: str, *, allow_loopback: bool) -> str | None:
-    """Why the URL's host may not be sent to (it resolves to a private address), or None."""
+async def resolve(host: str, port: int) -> list[str]:
+    """The host's addresses, each once, in the resolver's order (the one look-up of a send)."""
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    addresses: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
+
+
+async def checked_addresses(url: str, *, allow_loopback: bool) -> list[str] | str:
+    """The addresses of the URL's host, resolved once, when every one of them may be sent to;
+    else why not (a string)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
-        )
+        addresses = await resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
     except (OSError, UnicodeError) as exc:
         return f"could not resolve {host}: {exc}"
-    for info in infos:
-        address = str(info[4][0])
+    if not addresses:
+        return f"could not resolve {host}: no address"
+    for address in addresses:
         if not address_allowed(address, allow_loopback=allow_loopback):
             return f"refused: {host} resolves to a non-public address ({address})"
-    return None
+    return addresses
+
+
+def pinned_url(url: str, address: str) -> str:
+    """The URL with its host replaced by the IP literal `address` (bracketed when IPv6)."""
+    parts = urlsplit(url)
+    ip = address.split("%", 1)[0]
+    literal = f"[{ip}]" if ":" in ip else ip
+    netloc = f"{literal}:{parts.port}" if parts.port is not None else literal
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Made once per process (loading the CA bundle takes a while); certifi's CAs, hostname
+    # checked: against `sni_hostname`, the endpoint's name, as the URL names an address.
+    return httpx.create_ssl_context(trust_env=False)
+
+
+def http_client() -> httpx.AsyncClient:
+    """An HTTP client for one attempt (close it after: `async with`). No redirects, no proxy
+    from the environment (receivers are reached directly: no proxy sees the signature), and no
+    kept-alive connection: a connection is made to an address for one endpoint's name, and must
+    not be reused for another name served at the same address."""
+    return httpx.AsyncClient(
+        headers={"User-Agent": USER_AGENT},
+        verify=_tls_context(),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=10, max_keepalive_connections=0),
+    )
 
 
 def _clean(text_: str, limit: int) -> str:
@@ -309,28 +381,41 @@ async def send(http: httpx.AsyncClient, settings: Settings, prepared: Prepared) 
         "Mdmatch-Delivery-Id": str(prepared.delivery_id),
         "Mdmatch-Attempt": str(prepared.number),
     }
+    parts = urlsplit(prepared.url)
+    # The endpoint's own name, as the receiver expects it: the URL names the address checked.
+    headers["Host"] = parts.netloc
+    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
     try:
         async with asyncio.timeout(timeout):
-            refused = await _check_addresses(
+            addresses = await checked_addresses(
                 prepared.url, allow_loopback=settings.webhooks_allow_loopback
             )
-            if refused:
-                return answer(error=refused)
-            async with http.stream(
-                "POST",
-                prepared.url,
-                content=prepared.body,
-                headers=headers,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as response:
-                chunks = bytearray()
-                async for chunk in response.aiter_bytes():
-                    chunks += chunk
-                    if len(chunks) >= RESPONSE_BODY_LIMIT:
-                        break
-                body = bytes(chunks[:RESPONSE_BODY_LIMIT]).decode("utf-8", errors="replace")
-                return answer(response.status_code, _clean(body, RESPONSE_BODY_LIMIT))
+            if isinstance(addresses, str):
+                return answer(error=addresses)
+            for index, address in enumerate(addresses):
+                try:
+                    async with http.stream(
+                        "POST",
+                        pinned_url(prepared.url, address),
+                        content=prepared.body,
+                        headers=headers,
+                        timeout=timeout,
+                        follow_redirects=False,
+                        extensions=extensions,
+                    ) as response:
+                        chunks = bytearray()
+                        async for chunk in response.aiter_bytes():
+                            chunks += chunk
+                            if len(chunks) >= RESPONSE_BODY_LIMIT:
+                                break
+                        body = bytes(chunks[:RESPONSE_BODY_LIMIT]).decode("utf-8", errors="replace")
+                        return answer(response.status_code, _clean(body, RESPONSE_BODY_LIMIT))
+                except httpx.ConnectError:
+                    # Nothing was sent: the next address checked (IPv6 first on a host
+                    # without IPv6, say), as a resolver-following client would.
+                    if index == len(addresses) - 1:
+                        raise
+            raise AssertionError("unreachable: checked_addresses returns at least one")
     except (TimeoutError, httpx.TimeoutException):
         return answer(error=f"timed out after {timeout:g} s")
     except (httpx.HTTPError, httpx.InvalidURL, OSError, UnicodeError, ValueError) as exc:
@@ -490,9 +575,54 @@ async def deliver(
 # --- the sweep ---------------------------------------------------------------------------------
 
 
+async def queued_replays(session: AsyncSession, delivery_id: uuid.UUID) -> int:
+    """The replays of the delivery queued and not yet run (or running)."""
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(_jobs)
+            .where(
+                _jobs.c.task_name == DELIVER_TASK,
+                _WAITING,
+                _jobs.c.args["delivery_id"].astext == str(delivery_id),
+                _jobs.c.args.has_key("replay_id"),
+            )
+        )
+        or 0
+    )
+
+
+async def unfanned_events(session: AsyncSession, *, now: datetime) -> list[uuid.UUID]:
+    """Events between FAN_OUT_REPAIR_WINDOW and FAN_OUT_REPAIR_AFTER old that the fan-out never
+    reached: no receipt, and no fan-out job waiting (or running, or scheduled for a retry);
+    the oldest first, SWEEP_BATCH at most."""
+    return list(
+        await session.scalars(
+            select(EngagementEvent.id)
+            .where(
+                EngagementEvent.occurred_at < now - FAN_OUT_REPAIR_AFTER,
+                EngagementEvent.occurred_at >= now - FAN_OUT_REPAIR_WINDOW,
+                ~exists().where(
+                    EventReceipt.event_id == EngagementEvent.id,
+                    EventReceipt.subscriber == SUBSCRIBER,
+                ),
+                ~exists().where(
+                    _jobs.c.task_name == SUBSCRIBER,
+                    _WAITING,
+                    _jobs.c.args["event_id"].astext == cast(EngagementEvent.id, String),
+                ),
+            )
+            .order_by(EngagementEvent.occurred_at, EngagementEvent.seq)
+            .limit(SWEEP_BATCH)
+        )
+    )
+
+
 async def sweep(session: AsyncSession, settings: Settings) -> dict[str, int]:
     """Close attempts left `sending` by a worker that stopped (as failed, moving their delivery
-    on), and queue again the retries overdue by minutes (their job was lost)."""
+    on), queue again the retries overdue by minutes (their job was lost), and the fan-out of
+    events it never reached (its job failed for good, or was lost). Each at most SWEEP_BATCH
+    a run."""
     now = utcnow()
     stale_before = now - timedelta(seconds=settings.webhook_timeout_seconds + 120)
     closed = 0
@@ -504,7 +634,7 @@ async def sweep(session: AsyncSession, settings: Settings) -> dict[str, int]:
                 WebhookAttempt.started_at < stale_before,
             )
             .order_by(WebhookAttempt.started_at)
-            .limit(500)
+            .limit(SWEEP_BATCH)
         )
     )
     for row in stale:
@@ -528,15 +658,22 @@ async def sweep(session: AsyncSession, settings: Settings) -> dict[str, int]:
                 # Only when no job of the delivery waits (workers merely behind are left alone).
                 ~exists().where(
                     _jobs.c.task_name == DELIVER_TASK,
-                    text("procrastinate_jobs.status IN ('todo', 'doing')"),
+                    _WAITING,
                     _jobs.c.args["delivery_id"].astext == cast(WebhookDelivery.id, String),
                 ),
             )
-            .limit(500)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(SWEEP_BATCH)
         )
     )
     for delivery_id, made in overdue:
         # Should a second job for the attempt still appear, its key is taken by the first.
         await _defer_attempt(session, delivery_id, attempt=made + 1)
+    unfanned = await unfanned_events(session, now=now)
+    for event_id in unfanned:
+        # Should the lost job still run, the event's receipt makes one of the two a no-op.
+        await defer_in_transaction(session, SUBSCRIBER, event_id=str(event_id))
+    if unfanned:
+        log.warning("webhook_fan_out_requeued", events=len(unfanned))
     await session.flush()
-    return {"closed": closed, "requeued": len(overdue)}
+    return {"closed": closed, "requeued": len(overdue), "fanned_out": len(unfanned)}

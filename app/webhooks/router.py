@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from app.auth.deps import SettingsDep, require_role
 from app.auth.models import Role, User
@@ -14,6 +14,7 @@ from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute, idempotent
 from app.kit.pagination import Page, PageParams, page_params
+from app.kit.ratelimit import limit_key, rate_limit
 from app.webhooks import service
 from app.webhooks.models import DeliveryStatus, WebhookEndpoint
 from app.webhooks.schemas import (
@@ -46,7 +47,8 @@ async def create_webhook_endpoint(
     """Register an endpoint for a clinic's engagement events (its owner or admins), or, for
     operations without `clinic_id`, a platform endpoint that receives every clinic's events.
     The answer carries the signing `secret`, shown this once. 409 `clinic-not-chosen` when the
-    caller manages several clinics and names none."""
+    caller manages several clinics and names none, `webhook-endpoint-limit` when the clinic
+    (or the platform) has WEBHOOK_MAX_ENDPOINTS_PER_CLINIC endpoints already."""
     endpoint, secret = await service.create_endpoint(session, settings, user, body)
     read = _with_secret(endpoint, secret)
     await session.commit()
@@ -162,15 +164,19 @@ async def list_webhook_deliveries(
     "/webhook-deliveries/{delivery_id}/replay",
     status_code=202,
     operation_id="replay_webhook_delivery",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    dependencies=[Depends(rate_limit("webhook-replay", "rate_limit_webhook_replay"))],
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
 )
 @idempotent
 async def replay_webhook_delivery(
-    delivery_id: uuid.UUID, user: Manager, session: SessionDep
+    delivery_id: uuid.UUID, user: Manager, session: SessionDep, request: Request
 ) -> WebhookDeliveryRead:
     """Send the delivery's event again now (queued; it appears as a new `replay` attempt in
     the log). A success marks the delivery delivered; a failure leaves it as it was. 409
-    `webhook-endpoint-disabled` while its endpoint is disabled."""
+    `webhook-endpoint-disabled` while its endpoint is disabled, `webhook-delivery-attempt-limit`
+    once the delivery has had 100 attempts (made or queued); 429 beyond
+    RATE_LIMIT_WEBHOOK_REPLAY (per client address, and per account)."""
+    await limit_key(request, "webhook-replay-account", "rate_limit_webhook_replay", str(user.id))
     read = await service.replay_delivery(session, user, delivery_id)
     await session.commit()
     return read

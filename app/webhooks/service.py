@@ -3,7 +3,8 @@
 A clinic's owner and admins manage its endpoints (other members get 403, other clinics 404);
 operations manage every endpoint and alone register platform endpoints (no clinic), which
 receive every clinic's events. Every change is audited on the endpoint; the signing secret
-is shown once, when it is made.
+is shown once, when it is made. A clinic has at most WEBHOOK_MAX_ENDPOINTS_PER_CLINIC endpoints
+(operations as many platform ones), and a delivery at most `delivery.MAX_ATTEMPTS` attempts.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
@@ -28,6 +29,7 @@ from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.kit.pagination import PageParams, paginate
 from app.webhooks import signing
+from app.webhooks.delivery import DELIVER_TASK, MAX_ATTEMPTS, queued_replays
 from app.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.schemas import (
     WebhookAttemptRead,
@@ -37,8 +39,6 @@ from app.webhooks.schemas import (
     WebhookEndpointUpdate,
 )
 from app.webhooks.urls import is_loopback_host
-
-DELIVER_TASK = "webhooks.deliver"
 
 
 class WebhookEndpointNotFound(NotFound):
@@ -55,6 +55,14 @@ class ClinicNotChosen(Conflict):
 
 class WebhookEndpointDisabled(Conflict):
     slug, title = "webhook-endpoint-disabled", "The webhook endpoint is disabled"
+
+
+class WebhookEndpointLimit(Conflict):
+    slug, title = "webhook-endpoint-limit", "Too many webhook endpoints"
+
+
+class WebhookDeliveryAttemptLimit(Conflict):
+    slug, title = "webhook-delivery-attempt-limit", "The delivery was attempted too often"
 
 
 def _is_ops(user: User) -> bool:
@@ -166,12 +174,44 @@ async def get_endpoint(
     return endpoint
 
 
+async def _check_room(
+    session: AsyncSession, settings: Settings, clinic_id: uuid.UUID | None
+) -> None:
+    """Refuse an endpoint beyond WEBHOOK_MAX_ENDPOINTS_PER_CLINIC for the clinic (or, without
+    one, among the platform endpoints). Creations for one clinic wait for each other here (a
+    transaction-scoped advisory lock), so two at once cannot both take the last place."""
+    owner = str(clinic_id) if clinic_id is not None else "platform"
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("webhook-endpoints:" + owner)))
+    )
+    count = await session.scalar(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(
+            WebhookEndpoint.clinic_id == clinic_id
+            if clinic_id is not None
+            else WebhookEndpoint.clinic_id.is_(None)
+        )
+    )
+    limit = settings.webhook_max_endpoints_per_clinic
+    if (count or 0) >= limit:
+        whose = "This clinic has" if clinic_id is not None else "There are"
+        kind = "webhook endpoints" if clinic_id is not None else "platform webhook endpoints"
+        raise WebhookEndpointLimit(
+            f"{whose} {count} {kind}, the most allowed ({limit}): delete one you no longer use, "
+            "or subscribe an existing one to more event types.",
+            limit=limit,
+        )
+
+
 async def create_endpoint(
     session: AsyncSession, settings: Settings, user: User, body: WebhookEndpointCreate
 ) -> tuple[WebhookEndpoint, str]:
-    """A new endpoint and its signing secret (returned once, never again)."""
+    """A new endpoint and its signing secret (returned once, never again); 409
+    `webhook-endpoint-limit` beyond WEBHOOK_MAX_ENDPOINTS_PER_CLINIC."""
     _check_scheme(settings, body.url)
     clinic_id = await _clinic_for_new_endpoint(session, user, body.clinic_id)
+    await _check_room(session, settings, clinic_id)
     secret = signing.new_secret()
     endpoint = WebhookEndpoint(
         id=uuid.uuid4(),
@@ -393,7 +433,8 @@ async def replay_delivery(
 ) -> WebhookDeliveryRead:
     """Send the delivery's event again now, as one more attempt (queued in this transaction).
     A success marks it delivered; a failed replay leaves it as it was (scheduled retries carry
-    on, a failed delivery stays failed)."""
+    on, a failed delivery stays failed). Refused once the delivery's attempts, made and queued,
+    reach MAX_ATTEMPTS."""
     delivery = await session.scalar(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
     )
@@ -407,6 +448,14 @@ async def replay_delivery(
         raise WebhookEndpointDisabled(
             "The endpoint is disabled: enable it (PATCH enabled: true) to replay its deliveries.",
             endpoint_id=str(endpoint.id),
+        )
+    # Locked (once the caller may see it): replays of one delivery are counted one by one.
+    await session.refresh(delivery, with_for_update=True)
+    if delivery.attempts + await queued_replays(session, delivery.id) >= MAX_ATTEMPTS:
+        raise WebhookDeliveryAttemptLimit(
+            f"The delivery has had {MAX_ATTEMPTS} attempts (made or queued), the most one "
+            "delivery takes; the event stays in the log.",
+            limit=MAX_ATTEMPTS,
         )
     replay_id = uuid.uuid4()
     await defer_in_transaction(

@@ -19,6 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # The webhook sweep reads events by time (the ones the fan-out never reached).
+    op.create_index("ix_engagement_events_occurred_at", "engagement_events", ["occurred_at"])
     op.create_table(
         "webhook_endpoints",
         sa.Column("clinic_id", sa.Uuid(), nullable=True),
@@ -64,8 +66,8 @@ def upgrade() -> None:
         sa.Column("endpoint_id", sa.Uuid(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.SmallInteger(), nullable=False),
-        sa.Column("automatic_attempts", sa.SmallInteger(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("automatic_attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
@@ -105,7 +107,7 @@ def upgrade() -> None:
     op.create_table(
         "webhook_attempts",
         sa.Column("delivery_id", sa.Uuid(), nullable=False),
-        sa.Column("number", sa.SmallInteger(), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("trigger", sa.String(length=16), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
@@ -145,3 +147,4 @@ def downgrade() -> None:
     op.drop_table("webhook_attempts")
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_endpoints")
+    op.drop_index("ix_engagement_events_occurred_at", table_name="engagement_events")

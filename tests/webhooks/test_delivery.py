@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select, text
 
@@ -67,6 +67,8 @@ async def test_an_event_reaches_the_clinics_endpoint_signed_with_its_secret(
     assert sent == {
         "id": str(event.id),
         "type": "engagement.activated",
+        "sequence": event.seq,
+        "occurred_at": event.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "created": int(event.occurred_at.timestamp()),
         "engagement_id": engaged.id,
         "clinic_id": engaged.clinic["id"],
@@ -375,9 +377,9 @@ async def test_the_sweep_closes_an_attempt_a_stopped_worker_left_open(
     started = await engine.start_attempt(session, row.id, attempt=1)
     assert not isinstance(started, str)
     await session.commit()
-    assert await jobs.sweep(0) == {"closed": 0, "requeued": 0}  # not stale yet
+    assert await jobs.sweep(0) == {"closed": 0, "requeued": 0, "fanned_out": 0}  # not stale yet
     with travel(timedelta(minutes=5)):
-        assert await jobs.sweep(0) == {"closed": 1, "requeued": 0}
+        assert await jobs.sweep(0) == {"closed": 1, "requeued": 0, "fanned_out": 0}
     [attempt] = await attempts_of(session, row.id)
     assert attempt.outcome == "failed"
     assert attempt.error is not None
