@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
@@ -418,3 +418,119 @@ async def test_a_host_resolving_to_a_non_public_address_is_not_sent_to(
     )
     assert attempt.status_code is None
     assert attempt.error == "refused: 127.0.0.1 resolves to a non-public address (127.0.0.1)"
+
+
+async def fan_out_jobs(session, event) -> list[int]:
+    return [
+        j.id
+        for j in await queued(session, "webhooks.fan_out")
+        if j.args["event_id"] == str(event.id)
+    ]
+
+
+async def test_the_sweep_queues_again_a_fan_out_that_failed_for_good_or_was_lost(
+    client, session, settings, receiver
+):
+    engaged = await confirmed_engagement(client, session, settings)
+    endpoint = await register_endpoint(client, engaged.admin, receiver.url)
+    failed = await record_event(session, engaged)
+    lost = await record_event(session, engaged, EventKind.past_due)
+    waiting = await record_event(session, engaged, EventKind.ending)
+    # The first's job failed every retry; the second's vanished; the third's still waits.
+    [failed_job] = await fan_out_jobs(session, failed)
+    await session.execute(
+        text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :id"), {"id": failed_job}
+    )
+    [lost_job] = await fan_out_jobs(session, lost)
+    await session.execute(text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": lost_job})
+    await session.commit()
+
+    assert (await jobs.sweep(0))["fanned_out"] == 0  # minutes old only: retries may yet come
+    with travel(engine.FAN_OUT_REPAIR_AFTER + timedelta(minutes=1)):
+        assert (await jobs.sweep(0))["fanned_out"] == 2
+        assert len(await fan_out_jobs(session, failed)) == 1
+        assert len(await fan_out_jobs(session, lost)) == 1
+        assert len(await fan_out_jobs(session, waiting)) == 1  # its own, not a second
+        assert (await jobs.sweep(0))["fanned_out"] == 0  # their jobs wait now
+        assert await run_fan_out(session, failed) == 1
+        assert await run_fan_out(session, lost) == 1
+        assert sorted(await run_deliveries(session)) == ["delivered", "delivered"]
+        assert (await jobs.sweep(0))["fanned_out"] == 0  # fanned out: their receipts are there
+    assert {json.loads(r.body)["id"] for r in receiver.requests} == {str(failed.id), str(lost.id)}
+    for event in (failed, lost):
+        assert (await delivery_of(session, event.id, endpoint["id"])).status == "delivered"
+
+
+async def test_the_fan_out_repair_is_bounded_and_leaves_old_events_alone(
+    client, session, settings, monkeypatch
+):
+    engaged = await confirmed_engagement(client, session, settings)
+    events_ = [await record_event(session, engaged) for _ in range(3)]
+    for event in events_:
+        for job_id in await fan_out_jobs(session, event):
+            await session.execute(
+                text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": job_id}
+            )
+    await session.commit()
+    monkeypatch.setattr(engine, "SWEEP_BATCH", 2)
+    with travel(engine.FAN_OUT_REPAIR_AFTER + timedelta(minutes=1)):
+        assert (await jobs.sweep(0))["fanned_out"] == 2  # the oldest two
+        assert [len(await fan_out_jobs(session, e)) for e in events_] == [1, 1, 0]
+        assert (await jobs.sweep(0))["fanned_out"] == 1
+    # Events older than the window are not pushed days late.
+    later = await record_event(session, engaged, EventKind.past_due)
+    for job_id in await fan_out_jobs(session, later):
+        await session.execute(text("DELETE FROM procrastinate_jobs WHERE id = :id"), {"id": job_id})
+    await session.commit()
+    with travel(engine.FAN_OUT_REPAIR_WINDOW + timedelta(hours=1)):
+        assert (await jobs.sweep(0))["fanned_out"] == 0
+    assert await fan_out_jobs(session, later) == []
+
+
+def test_a_failed_fan_out_job_is_retried_by_the_queue():
+    from procrastinate.jobs import Job
+
+    strategy = jobs.fan_out.retry_strategy
+    assert strategy is jobs.FAN_OUT_RETRY
+
+    def job(attempts: int) -> Job:
+        return Job(
+            id=1,
+            queue="default",
+            lock=None,
+            queueing_lock=None,
+            task_name="webhooks.fan_out",
+            task_kwargs={"event_id": str(uuid.uuid4())},
+            attempts=attempts,
+        )
+
+    error = ConnectionError("the database went away")
+    first = strategy.get_retry_decision(exception=error, job=job(1))
+    assert first is not None
+    assert first.retry_at is not None
+    assert first.retry_at - utcnow() < timedelta(seconds=10)
+    assert strategy.get_retry_decision(exception=error, job=job(strategy.max_attempts)) is None
+
+
+async def test_the_body_orders_events_committed_in_the_same_second(
+    client, session, settings, receiver
+):
+    engaged = await confirmed_engagement(client, session, settings)
+    await register_endpoint(client, engaged.admin, receiver.url)
+    # A cancel writes several events in one transaction, within one second.
+    kinds = [EventKind.director_ended, EventKind.director_ended, EventKind.canceled]
+    written = [await record_event(session, engaged, kind) for kind in kinds]
+    for event in written:
+        await run_fan_out(session, event)
+    await run_deliveries(session)
+    bodies = sorted((json.loads(r.body) for r in receiver.requests), key=lambda b: b["sequence"])
+    assert [b["id"] for b in bodies] == [str(e.id) for e in written]
+    assert [b["sequence"] for b in bodies] == [e.seq for e in written]
+    assert bodies[0]["sequence"] < bodies[1]["sequence"] < bodies[2]["sequence"]
+    for body, event in zip(bodies, written, strict=True):
+        moment = datetime.fromisoformat(body["occurred_at"])
+        assert body["occurred_at"].endswith("Z")
+        assert moment == event.occurred_at  # to the microsecond
+        assert body["created"] == int(event.occurred_at.timestamp())
+    occurred = [b["occurred_at"] for b in bodies]
+    assert occurred == sorted(occurred)

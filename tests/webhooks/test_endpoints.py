@@ -8,15 +8,17 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.audit.models import AuditEntry
-from app.kit.clock import utcnow
-from app.webhooks.models import WebhookEndpoint
+from app.kit.clock import travel, utcnow
+from app.webhooks import delivery as engine
+from app.webhooks.delivery import MAX_ATTEMPTS
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.billing.helpers import confirmed_engagement
 from tests.clinics.helpers import create_clinic
 from tests.clinics.test_team import join
-from tests.factories import ops_headers, user_headers
+from tests.factories import bearer, login, ops_headers, register, user_headers
 from tests.webhooks.helpers import (
     PROBLEMS,
     delivery_of,
@@ -349,3 +351,143 @@ async def test_create_honours_the_idempotency_key(client, session):
     assert first.status_code == again.status_code == 201
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+
+
+@pytest.fixture
+def app_settings(bound_app):
+    """Change the app's settings for the test: `app_settings(name=value, ...)`."""
+    original = bound_app.state.settings
+
+    def change(**updates):
+        bound_app.state.settings = original.model_copy(update=updates)
+
+    yield change
+    bound_app.state.settings = original
+
+
+async def test_a_clinic_has_at_most_the_configured_number_of_endpoints(
+    client, session, settings, app_settings
+):
+    app_settings(webhook_max_endpoints_per_clinic=2)
+    admin, clinic = await clinic_admin(client)
+    first = await register_endpoint(client, admin, URL)
+    await register_endpoint(client, admin, URL)
+    body = {"url": URL, "enabled_events": ["*"]}
+    refused = await client.post("/v1/webhook-endpoints", json=body, headers=admin)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    problem = refused.json()
+    assert problem["type"] == PROBLEMS + "webhook-endpoint-limit"
+    assert problem["limit"] == 2
+    assert "delete one" in problem["detail"]
+    assert await endpoint_count(session) == 2
+    # Another clinic has its own budget; a deleted endpoint makes room.
+    other = await other_clinic(client)
+    await register_endpoint(client, other.admin, URL)
+    deleted = await client.delete(f"/v1/webhook-endpoints/{first['id']}", headers=admin)
+    assert deleted.status_code == 204
+    await register_endpoint(client, admin, URL, clinic_id=clinic["id"])
+    # Platform endpoints are capped too, apart from the clinics'.
+    ops = await ops_headers(client, session, settings)
+    await register_endpoint(client, ops, URL)
+    await register_endpoint(client, ops, URL)
+    platform = await client.post("/v1/webhook-endpoints", json=body, headers=ops)
+    assert platform.status_code == 409
+    assert platform.json()["type"] == PROBLEMS + "webhook-endpoint-limit"
+    # Operations registering for a clinic count against the clinic's budget.
+    for_clinic = await client.post(
+        "/v1/webhook-endpoints", json={**body, "clinic_id": clinic["id"]}, headers=ops
+    )
+    assert for_clinic.status_code == 409
+
+
+async def replayable_delivery(client, session, settings):
+    engaged = await confirmed_engagement(client, session, settings)
+    endpoint = await register_endpoint(client, engaged.admin, "http://127.0.0.1:9/hooks")
+    event = await record_event(session, engaged)
+    await run_fan_out(session, event)
+    return engaged, await delivery_of(session, event.id, endpoint["id"])
+
+
+async def test_replays_are_rate_limited(client, session, settings, app_settings):
+    engaged, delivery = await replayable_delivery(client, session, settings)
+    app_settings(rate_limit_webhook_replay="3/minute")
+    url = f"/v1/webhook-deliveries/{delivery.id}/replay"
+    statuses = [(await client.post(url, headers=engaged.admin)).status_code for _ in range(4)]
+    assert statuses == [202, 202, 202, 429]
+    limited = await client.post(url, headers=engaged.admin)
+    assert limited.json()["type"] == PROBLEMS + "rate-limited"
+    assert int(limited.headers["retry-after"]) >= 1
+
+
+async def test_replays_stop_at_the_attempt_cap_and_counters_hold_past_smallint(
+    client, session, settings
+):
+    engaged, delivery = await replayable_delivery(client, session, settings)
+    url = f"/v1/webhook-deliveries/{delivery.id}/replay"
+    # Counters are integers: a delivery (or an attempt number) past 32767 is stored.
+    await session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(attempts=40_000)
+    )
+    await session.commit()
+    assert (await delivery_of(session, delivery.event_id, str(delivery.endpoint_id))).attempts == (
+        40_000
+    )
+    refused = await client.post(url, headers=engaged.admin)
+    assert refused.status_code == 409
+    assert refused.json()["type"] == PROBLEMS + "webhook-delivery-attempt-limit"
+    assert refused.json()["limit"] == MAX_ATTEMPTS
+
+    # Below the cap, the replays queued count: the last place goes once.
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery.id)
+        .values(attempts=MAX_ATTEMPTS - 1)
+    )
+    await session.commit()
+    assert (await client.post(url, headers=engaged.admin)).status_code == 202
+    again = await client.post(url, headers=engaged.admin)
+    assert again.status_code == 409
+    assert again.json()["type"] == PROBLEMS + "webhook-delivery-attempt-limit"
+    # A replay job that runs past the cap (queued before it was reached) sends nothing.
+    await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery.id)
+        .values(attempts=MAX_ATTEMPTS)
+    )
+    await session.commit()
+    replay = await engine.start_attempt(session, delivery.id, replay_id=str(uuid.uuid4()))
+    assert replay == "limit"
+    await session.rollback()
+
+
+async def test_the_secret_is_replayed_only_to_the_same_caller_with_the_same_key_for_24_hours(
+    client, session, outbox
+):
+    """@idempotent keeps the answer, the secret included, in idempotency_keys for 24 hours:
+    a client that lost the answer retries with its key and gets the same secret. Nobody else
+    does, with that key or another, and after 24 hours the key makes a new roll."""
+    account = await register(client, "clinic_admin")
+    admin = bearer((await login(client, account["email"]))["access_token"])
+    clinic = await create_clinic(client, admin, ("TX",))
+    endpoint = await register_endpoint(client, admin, URL)
+    path = f"/v1/webhook-endpoints/{endpoint['id']}/roll-secret"
+    headers = {**admin, "Idempotency-Key": "roll-1"}
+    first = await client.post(path, headers=headers)
+    again = await client.post(path, headers=headers)
+    assert first.status_code == again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["secret"] == first.json()["secret"]
+    # Another admin of the same clinic, with the same key: a roll of their own.
+    colleague, _ = await join(client, session, outbox, admin, clinic, "admin")
+    theirs = await client.post(path, headers={**colleague, "Idempotency-Key": "roll-1"})
+    assert theirs.status_code == 200
+    assert "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["secret"] not in (first.json()["secret"], endpoint["secret"])
+    # A day later the key is forgotten: the same caller's same request rolls again.
+    with travel(timedelta(hours=24, minutes=1)):
+        admin = bearer((await login(client, account["email"]))["access_token"])
+        later = await client.post(path, headers={**admin, "Idempotency-Key": "roll-1"})
+    assert later.status_code == 200, later.text
+    assert "idempotent-replayed" not in later.headers
+    assert later.json()["secret"] != first.json()["secret"]

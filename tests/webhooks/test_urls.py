@@ -3,11 +3,12 @@ fragment; http only to loopback; each refusal says why, and the stated pattern a
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import pytest
 
-from app.webhooks.urls import URL_PATTERN, address_allowed, check_url
+from app.webhooks.urls import URL_PATTERN, address_allowed, check_url, embedded_ipv4
 
 
 @pytest.mark.parametrize(
@@ -79,3 +80,61 @@ def test_refused_urls_say_why(url, message):
 )
 def test_resolved_addresses_must_be_public(address, loopback, allowed):
     assert address_allowed(address, allow_loopback=loopback) is allowed
+
+
+@pytest.mark.parametrize(
+    ("address", "embedded"),
+    [
+        # 6to4 (2002::/16): the IPv4 address in bits 16-48.
+        ("2002:7f00:1::1", "127.0.0.1"),
+        ("2002:a00:1::1", "10.0.0.1"),
+        ("2002:a9fe:a9fe::1", "169.254.169.254"),
+        ("2002:c0a8:101::", "192.168.1.1"),
+        # NAT64's well-known prefix (64:ff9b::/96): the last 32 bits.
+        ("64:ff9b::7f00:1", "127.0.0.1"),
+        ("64:ff9b::a9fe:a9fe", "169.254.169.254"),
+        ("64:ff9b::ac10:1", "172.16.0.1"),
+        # IPv4-mapped (::ffff:0:0/96) and IPv4-translated (::ffff:0:0:0/96).
+        ("::ffff:169.254.169.254", "169.254.169.254"),
+        ("::ffff:0:a00:1", "10.0.0.1"),
+        ("::ffff:0:7f00:1", "127.0.0.1"),
+        # Teredo (2001::/32): a private server, or a client of a documentation network.
+        ("2001:0:a00:1::1", "10.0.0.1"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "192.0.2.45"),
+    ],
+)
+def test_ipv6_addresses_carrying_a_non_public_ipv4_are_refused(address, embedded):
+    ip = ipaddress.IPv6Address(address)
+    assert ipaddress.IPv4Address(embedded) in embedded_ipv4(ip)
+    assert not address_allowed(address, allow_loopback=False)
+    # Loopback allowed (tests, local runs) lets through only a plain or IPv4-mapped loopback.
+    if not address.startswith("::ffff:7f"):
+        assert not address_allowed(address, allow_loopback=True)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:5db8:d822::1",  # 6to4 of 93.184.216.34
+        "64:ff9b::5db8:d822",  # NAT64 of 93.184.216.34
+        "::ffff:93.184.216.34",
+    ],
+)
+def test_ipv6_addresses_carrying_a_public_ipv4_are_allowed(address):
+    assert embedded_ipv4(ipaddress.IPv6Address(address)) == [ipaddress.IPv4Address("93.184.216.34")]
+    assert address_allowed(address, allow_loopback=False)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::7f00:1",  # IPv4-compatible ::127.0.0.1 (deprecated)
+        "::5db8:d822",  # IPv4-compatible, even of a public address
+        "::",
+        "64:ff9b:1::a00:1",  # local-use NAT64 (RFC 8215)
+        "fe80::1%eth0",
+        "ff0e::1",
+    ],
+)
+def test_other_non_public_ipv6_addresses_are_refused(address):
+    assert not address_allowed(address, allow_loopback=True)
