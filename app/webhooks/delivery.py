@@ -381,11 +381,11 @@ async def send(http: httpx.AsyncClient, settings: Settings, prepared: Prepared) 
         "Mdmatch-Delivery-Id": str(prepared.delivery_id),
         "Mdmatch-Attempt": str(prepared.number),
     }
-    parts = urlsplit(prepared.url)
-    # The endpoint's own name, as the receiver expects it: the URL names the address checked.
-    headers["Host"] = parts.netloc
-    extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
     try:
+        parts = urlsplit(prepared.url)
+        # The endpoint's own name, as the receiver expects it: the URL names the address checked.
+        headers["Host"] = parts.netloc
+        extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
         async with asyncio.timeout(timeout):
             addresses = await checked_addresses(
                 prepared.url, allow_loopback=settings.webhooks_allow_loopback
