@@ -23,6 +23,7 @@ from app.billing.stripe_gateway import StripeGateway
 from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
+from app.credentials.router import router as credentials_router
 from app.db import create_engine, create_sessionmaker
 from app.engagements.router import confirm_router, intake_router
 from app.engagements.router import router as engagements_router
@@ -131,6 +132,10 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
             {"name": "account", "description": "The caller's own account"},
             {"name": "reference data", "description": "Service catalog and state rules"},
             {"name": "physicians", "description": "Physician profiles and credentials"},
+            {
+                "name": "credentials",
+                "description": "What was checked about each credential; the review queue",
+            },
             {"name": "clinics", "description": "Clinics, locations and intakes"},
             {"name": "quotes", "description": "Instant quotes, intake quotes, price books"},
             {"name": "matching", "description": "Matches, offers and the physician portal"},
@@ -160,6 +165,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         engagements_router,
         billing_router,
         operations_router,
+        credentials_router,
         audit_router,
         webhooks_router,
     ):

@@ -16,6 +16,7 @@ Frontend routes (all under PUBLIC_BASE_URL, the base of every link in e-mails):
     operations       /ops/intakes/{intake_id}  /ops/engagements/{engagement_id}
                      /ops/offers/{offer_id}  /ops/invoices/{invoice_id}
                      /ops/physicians/{physician_id}  /ops/reports/daily  /ops/webhooks
+                     /ops/review-items
     everyone         /account/notifications (the notification list and e-mail settings)
                      /reset-password?token=...
 """
@@ -58,6 +59,7 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "engagement.roster_over_cap": ("engagement_id",),
     "payment.failed": ("engagement_id",),
     "invoice.refunded": ("invoice_id",),
+    "credentials.review_needed": (),
     "verification.result": (),
     "physician.suspended": (),
     "physician.reinstated": (),
@@ -95,6 +97,7 @@ _KIND_PAGES: dict[tuple[str, str], str] = {
     ("ops.daily_summary", "ops_admin"): "/ops/reports/daily",
     ("webhook.delivery_failed", "clinic_admin"): "/clinic/webhooks",
     ("webhook.delivery_failed", "ops_admin"): "/ops/webhooks",
+    ("credentials.review_needed", "ops_admin"): "/ops/review-items",
 }
 _HOMES = {"clinic_admin": "/clinic", "physician": "/physician", "ops_admin": "/ops"}
 NOTIFICATIONS_PAGE = "/account/notifications"

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UUIDPrimaryKey, enum_check
+
+
+class CredentialKind(StrEnum):
+    npi = "npi"  # the physician's identity in NPPES
+    license = "license"
+    dea = "dea"
+    malpractice = "malpractice"
+    board_certification = "board_certification"
+    exclusion = "exclusion"  # federal exclusion screening (no credential row: the physician)
+
+
+class CheckSource(StrEnum):
+    nppes = "nppes"  # the CMS National Plan and Provider Enumeration System
+    state_board = "state_board"  # a state medical board's license lookup
+    oig_leie = "oig_leie"  # HHS-OIG List of Excluded Individuals/Entities
+    document = "document"  # a document uploaded and reviewed by operations
+    physician = "physician"  # the physician's own statement
+
+
+class CheckMethod(StrEnum):
+    primary_source = "primary_source"  # looked up at the issuing or listing body
+    document_review = "document_review"  # a person compared a document with the record
+    self_attested = "self_attested"  # typed in; nothing checked
+
+
+class CheckResult(StrEnum):
+    passed = "passed"
+    failed = "failed"
+    needs_review = "needs_review"  # a person must decide (a possible match, a document)
+    unavailable = "unavailable"  # the source could not be reached or has no answer
+
+
+class CredentialCheck(UUIDPrimaryKey, Base):
+    """One check of one credential (or of the physician, for `npi` and `exclusion`): what was
+    compared against which source, by which method, the result, and when it is due again."""
+
+    __tablename__ = "credential_checks"
+    __table_args__ = (
+        CheckConstraint(enum_check("credential_kind", CredentialKind), name="credential_kind"),
+        CheckConstraint(enum_check("source", CheckSource), name="source"),
+        CheckConstraint(enum_check("method", CheckMethod), name="method"),
+        CheckConstraint(enum_check("result", CheckResult), name="result"),
+        Index("ix_credential_checks_physician_id_checked_at", "physician_id", "checked_at"),
+        Index("ix_credential_checks_credential_id", "credential_id"),
+        Index(
+            "ix_credential_checks_recheck_due",
+            "recheck_due",
+            postgresql_where=text("recheck_due IS NOT NULL"),
+        ),
+    )
+
+    physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id", ondelete="CASCADE"))
+    credential_kind: Mapped[str] = mapped_column(String(24))
+    # The license, DEA registration, policy or certification row (null for npi and exclusion).
+    credential_id: Mapped[uuid.UUID | None]
+    source: Mapped[str] = mapped_column(String(16))
+    # Which body or file exactly: "TX Medical Board", "LEIE 2026-11", a document id.
+    source_detail: Mapped[str | None] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(16))
+    # What was compared: {"field": {"ours": ..., "source": ...}, ...}
+    compared: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
+    result: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime]
+    checked_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    recheck_due: Mapped[date | None]
+
+
+class ReviewKind(StrEnum):
+    document = "document"  # an uploaded credential document to compare with the record
+    exclusion_match = "exclusion_match"  # a possible match on an exclusion list
+
+
+class ReviewStatus(StrEnum):
+    open = "open"
+    approved = "approved"
+    rejected = "rejected"
+
+
+class ReviewItem(UUIDPrimaryKey, Base):
+    """Something only a person can decide, waiting in the operations review queue."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        CheckConstraint(enum_check("kind", ReviewKind), name="kind"),
+        CheckConstraint(enum_check("status", ReviewStatus), name="status"),
+        CheckConstraint("(status = 'open') = (decided_at IS NULL)", name="decided_when_closed"),
+        Index("ix_review_items_open", "created_at", postgresql_where=text("status = 'open'")),
+        Index("ix_review_items_physician_id", "physician_id"),
+        # One open item per subject (a document, a physician's possible match).
+        Index(
+            "uq_review_items_open_subject",
+            "kind",
+            "subject_key",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20))
+    physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id", ondelete="CASCADE"))
+    # What the item is about, as a stable key ("document:<id>", "exclusion:<physician>:<row>").
+    subject_key: Mapped[str] = mapped_column(String(120))
+    # What the reviewer needs to see (the record and the candidate evidence).
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
+    status: Mapped[str] = mapped_column(String(12), server_default="open", default="open")
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )

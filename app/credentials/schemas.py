@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.credentials.models import (
+    CheckMethod,
+    CheckResult,
+    CheckSource,
+    CredentialKind,
+    ReviewKind,
+    ReviewStatus,
+)
+from app.kit.openapi import ResponseModel
+
+
+class CredentialCheckRead(ResponseModel):
+    """What was checked about one credential: the source and method, what was compared, the
+    result, when, and when it is due again. `self_attested` means nothing was checked."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    credential_kind: CredentialKind
+    credential_id: uuid.UUID | None
+    source: CheckSource
+    source_detail: str | None
+    method: CheckMethod
+    compared: dict[str, Any]
+    result: CheckResult
+    detail: str | None
+    checked_at: datetime
+    recheck_due: date | None
+
+
+class CredentialChecks(ResponseModel):
+    # The newest check of each credential, then every check, newest first.
+    latest: list[CredentialCheckRead]
+    history: list[CredentialCheckRead]
+
+
+class ReviewItemRead(ResponseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: ReviewKind
+    physician_id: uuid.UUID
+    evidence: dict[str, Any]
+    status: ReviewStatus
+    reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    decided_by: uuid.UUID | None
+
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=2000)]
+
+
+class ReviewDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject"]
+    reason: Reason = Field(description="Why; kept in the audit trail and told to the physician")
