@@ -96,6 +96,14 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ("POST", "/v1/webhook-endpoints/{endpoint_id}/roll-secret", CLINIC, None),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries", CLINIC, None),
     ("POST", "/v1/webhook-deliveries/{delivery_id}/replay", CLINIC, None),
+    ("GET", "/v1/physicians/{physician_id}/credential-checks", OPS_ONLY, None),
+    ("GET", "/v1/review-items/{review_item_id}", OPS_ONLY, None),
+    (
+        "POST",
+        "/v1/review-items/{review_item_id}/decision",
+        OPS_ONLY,
+        {"decision": "approve", "reason": "looks right"},
+    ),
 ]
 
 
@@ -176,6 +184,7 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "user_id": owner_id,
         "endpoint_id": endpoint.json()["id"],
         "delivery_id": str(uuid.uuid4()),
+        "review_item_id": str(uuid.uuid4()),
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0
