@@ -11,13 +11,16 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from app.config import Environment, Settings, get_settings
 from app.devtools.stripe_js import TestCard
+
+if TYPE_CHECKING:
+    from app.credentials.exclusions import ImportResult
 
 cli = typer.Typer(help="mdmatch: medical-director matching API.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -785,6 +788,64 @@ def nppes_add(
         f"The local NPPES stand-in now answers NPI {npi} with Dr. {first_name} {last_name} "
         "(an individual M.D., Dermatology)."
     )
+
+
+credentials_cli = typer.Typer(
+    help="Credentials: the federal exclusion list (HHS-OIG LEIE).", no_args_is_help=True
+)
+cli.add_typer(credentials_cli, name="credentials")
+
+
+@credentials_cli.command("import-leie")
+def credentials_import_leie(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The LEIE UPDATED.csv: a file, or an http(s) URL "
+            "(e.g. https://oig.hhs.gov/exclusions/downloadables/UPDATED.csv)"
+        ),
+    ],
+) -> None:
+    """Import the HHS-OIG exclusion list (replacing the previous file) and screen every
+    physician against it; the same file again changes nothing."""
+    import time
+
+    with contextlib.ExitStack() as stack, database(stack) as settings:
+        _migrate(settings)
+        started = time.perf_counter()
+        try:
+            result = asyncio.run(_import_leie(settings, source))
+        except (OSError, ValueError, RuntimeError) as exc:
+            console.print(f"[red]Not imported: {exc}[/red]")
+            raise typer.Exit(1) from None
+    if result.unchanged:
+        console.print(
+            f"Unchanged: {source} is the list already imported (sha256 {result.sha256[:12]}, "
+            f"{result.row_count} rows)."
+        )
+        return
+    console.print(
+        f"Imported {result.row_count} rows from {source} (sha256 {result.sha256[:12]}) in "
+        f"{time.perf_counter() - started:.1f} s; {result.matches_found} physicians matched."
+    )
+
+
+async def _import_leie(settings: Settings, source: str) -> ImportResult:
+    from app.credentials.exclusions import download_leie, import_leie
+    from app.db import create_engine, create_sessionmaker
+
+    if source.startswith(("http://", "https://")):
+        data = await download_leie(source, settings)
+    else:
+        data = await asyncio.to_thread(Path(source).read_bytes)
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            result = await import_leie(session, data, file_name=source, settings=settings)
+            await session.commit()
+            return result
+    finally:
+        await engine.dispose()
 
 
 def main() -> None:

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     nppes_attempts: int = Field(default=3, ge=1, le=10)
     nppes_retry_backoff_seconds: float = 0.3
 
+    # HHS-OIG LEIE (federal exclusion list): the monthly job imports this URL (the "UPDATED.csv"
+    # download, https://oig.hhs.gov/exclusions/downloadables/UPDATED.csv); unset, it does nothing.
+    leie_url: str | None = None
+    leie_timeout_seconds: float = Field(default=120.0, gt=0)
+
     # Supervisee cap applied where a reduced/restricted state's PA or NP ratio is unknown.
     default_supervisee_cap: int = Field(default=4, ge=1, le=50)
     # Credentials expiring within this many days are flagged to the physician and operations.

@@ -5,7 +5,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -124,3 +133,72 @@ class ReviewItem(UUIDPrimaryKey, Base):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
+
+
+# --- the federal exclusion list (HHS-OIG LEIE): the one file imported last, and each import
+
+
+class ExclusionImport(UUIDPrimaryKey, Base):
+    """One imported file: where from, its digest, how many rows, how many physicians matched."""
+
+    __tablename__ = "exclusion_imports"
+    __table_args__ = (
+        CheckConstraint("source IN ('oig_leie')", name="source"),
+        Index("ix_exclusion_imports_imported_at", "imported_at"),
+        Index("ix_exclusion_imports_sha256", "sha256"),
+    )
+
+    source: Mapped[str] = mapped_column(String(16), server_default="oig_leie", default="oig_leie")
+    # The file name or URL it was read from.
+    file_name: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    row_count: Mapped[int]
+    # Physicians the screening after the import found on the list (possible matches).
+    matches_found: Mapped[int] = mapped_column(server_default="0", default=0)
+    imported_at: Mapped[datetime]
+
+
+class Exclusion(Base):
+    """One row of the LEIE, typed: dates as dates (none for `00000000`), NPI null when none.
+    `row_key` names the listing across imports (the NPI, else a digest of the identifying
+    fields); `last_key`/`first_key` are the names folded for matching (case and accents)."""
+
+    __tablename__ = "exclusions"
+    __table_args__ = (
+        CheckConstraint("source IN ('oig_leie')", name="source"),
+        Index("ix_exclusions_npi", "npi", postgresql_where=text("npi IS NOT NULL")),
+        Index(
+            "ix_exclusions_name",
+            "last_key",
+            "first_key",
+            postgresql_where=text("npi IS NULL AND last_key <> ''"),
+        ),
+        Index("ix_exclusions_import_id", "import_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("exclusion_imports.id", ondelete="CASCADE")
+    )
+    source: Mapped[str] = mapped_column(String(16), server_default="oig_leie")
+    row_key: Mapped[str] = mapped_column(String(40))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    mid_name: Mapped[str | None] = mapped_column(String(100))
+    bus_name: Mapped[str | None] = mapped_column(String(300))
+    general: Mapped[str | None] = mapped_column(String(100))
+    specialty: Mapped[str | None] = mapped_column(String(100))
+    upin: Mapped[str | None] = mapped_column(String(20))
+    npi: Mapped[str | None] = mapped_column(String(10))
+    dob: Mapped[date | None]
+    address: Mapped[str | None] = mapped_column(String(300))
+    city: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str | None] = mapped_column(String(2))
+    zip: Mapped[str | None] = mapped_column(String(10))
+    excl_type: Mapped[str | None] = mapped_column(String(20))
+    excl_date: Mapped[date | None]
+    rein_date: Mapped[date | None]
+    waiver_date: Mapped[date | None]
+    waiver_state: Mapped[str | None] = mapped_column(String(2))
+    last_key: Mapped[str] = mapped_column(String(100), server_default="")
+    first_key: Mapped[str] = mapped_column(String(100), server_default="")

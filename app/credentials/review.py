@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -60,7 +60,10 @@ async def open_item(
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(
-            index_elements=["kind", "subject_key"], index_where=ReviewItem.status == "open"
+            # A literal predicate: with a bound parameter PostgreSQL cannot infer the partial
+            # index once a prepared statement goes to its generic plan (after 5 executions).
+            index_elements=["kind", "subject_key"],
+            index_where=text("status = 'open'"),
         )
         .returning(ReviewItem.id)
     )

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from app.auth.deps import OpsUser, PhysicianUser
-from app.credentials import provenance, review
+from app.credentials import exclusions, provenance, review
 from app.credentials.models import ReviewKind, ReviewStatus
 from app.credentials.schemas import (
     CredentialCheckRead,
@@ -21,6 +21,8 @@ from app.kit.pagination import Page, PageParams, page_params
 from app.physicians.service import get_own_profile, get_physician
 
 router = APIRouter(prefix="/v1", tags=["credentials"], route_class=AppRoute)
+# Exclusion matches' decisions (approve: confirmed excluded; reject: not the same person).
+_HANDLERS = (exclusions,)
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 

@@ -35,6 +35,7 @@ JOB_MODULES = [
     "app.engagements.jobs",
     "app.operations.jobs",
     "app.webhooks.jobs",
+    "app.credentials.jobs",
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)

@@ -60,6 +60,8 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "payment.failed": ("engagement_id",),
     "invoice.refunded": ("invoice_id",),
     "credentials.review_needed": (),
+    "credentials.exclusion_confirmed": (),
+    "credentials.exclusion_cleared": (),
     "verification.result": (),
     "physician.suspended": (),
     "physician.reinstated": (),
@@ -98,6 +100,8 @@ _KIND_PAGES: dict[tuple[str, str], str] = {
     ("webhook.delivery_failed", "clinic_admin"): "/clinic/webhooks",
     ("webhook.delivery_failed", "ops_admin"): "/ops/webhooks",
     ("credentials.review_needed", "ops_admin"): "/ops/review-items",
+    ("credentials.exclusion_confirmed", "physician"): "/physician/profile",
+    ("credentials.exclusion_cleared", "physician"): "/physician/profile",
 }
 _HOMES = {"clinic_admin": "/clinic", "physician": "/physician", "ops_admin": "/ops"}
 NOTIFICATIONS_PAGE = "/account/notifications"
