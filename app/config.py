@@ -129,6 +129,21 @@ class Settings(BaseSettings):
     leie_url: str | None = None
     leie_timeout_seconds: float = Field(default=120.0, gt=0)
 
+    # State medical boards' license look-ups (app/credentials/boards, docs/credentials.md). Each
+    # base URL defaults to the board's real one; tests and mirrors point them elsewhere. The
+    # California DCA API needs a registered application's id and key, the NYSED API the key its
+    # public search page sends: without them those states fall back to a document review.
+    board_tx_url: str = "https://public.tmb.state.tx.us/HCP_Search"
+    board_fl_url: str = "https://mqa-internet.doh.state.fl.us/MQASearchServices"
+    board_ca_url: str = "https://iservices.dca.ca.gov/api/search/v1"
+    board_ny_url: str = "https://api.nysed.gov/rosa/V2"
+    board_az_url: str = "https://azbomprod.azmd.gov/GLSuiteWeb/Clients/AZBOM/Public"
+    board_ca_app_id: str | None = None
+    board_ca_app_key: SecretStr | None = None
+    board_ny_api_key: SecretStr | None = None
+    board_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    board_attempts: int = Field(default=3, ge=1, le=10)
+
     # Supervisee cap applied where a reduced/restricted state's PA or NP ratio is unknown.
     default_supervisee_cap: int = Field(default=4, ge=1, le=50)
     # Credentials expiring within this many days are flagged to the physician and operations.
