@@ -595,13 +595,9 @@ async def _suspend_at_once(
     actor_id: uuid.UUID | None,
     settings: Settings,
 ) -> bool:
-    """Suspend the physician through the physicians' suspension path (their directorships end
-    through the engagements hand-off). That path audits a user as the actor
-    (`actor_id: uuid.UUID`), so without one (the monthly import, a worker) the physician is not
-    suspended here: the review item and the operations notification carry the match, and the
-    reviewer's approval suspends them."""
-    if actor_id is None:
-        return False
+    """Suspend the physician at once through the physicians' suspension path (their
+    directorships end through the engagements hand-off); `actor_id` None when the system found
+    the match (the monthly import, a worker). The review item decides whether it stands."""
     physician = await session.get(Physician, physician_id, populate_existing=True)
     if physician is None or physician.verification_status == VerificationStatus.suspended.value:
         return False

@@ -17,6 +17,10 @@ from app.kit import handlers
 
 CANNOT_OVERSEE = "engagements.physician_cannot_oversee"
 
+# The credentials domain's job screening a newly verified physician against the exclusion list
+# (`app.credentials.jobs`), queued by name in the verification's transaction.
+SCREEN_PHYSICIAN_JOB = "credentials.screen_physician"
+
 Reason = Literal["license_lapsed", "malpractice_lapsed", "suspended", "rejected"]
 
 

@@ -13,10 +13,11 @@ from app.audit.service import record_audit
 from app.catalog.vocabulary import CredentialStatus
 from app.config import Settings
 from app.errors import Conflict, UpstreamUnavailable
+from app.jobs.queue import defer_in_transaction
 from app.kit.clock import today, utcnow
 from app.notifications.service import notify, notify_ops
 from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
-from app.physicians.handoff import Reason, cannot_oversee
+from app.physicians.handoff import SCREEN_PHYSICIAN_JOB, Reason, cannot_oversee
 from app.physicians.models import (
     BoardCertification,
     DeaRegistration,
@@ -164,6 +165,15 @@ async def verify_physician(
     )
     if reasons:
         await _end_directorships(session, physician, "rejected", " ".join(reasons), settings)
+    else:
+        # Screened against the federal exclusion list as soon as the commit lands (the
+        # credentials domain's job, named: physicians import nothing above them).
+        await defer_in_transaction(
+            session,
+            SCREEN_PHYSICIAN_JOB,
+            physician_id=str(physician.id),
+            actor_id=str(actor_id),
+        )
     return physician
 
 
@@ -172,9 +182,11 @@ async def suspend_physician(
     physician_id: uuid.UUID,
     *,
     reason: str,
-    actor_id: uuid.UUID,
+    actor_id: uuid.UUID | None,
     settings: Settings,
 ) -> Physician:
+    """Suspend a physician (no new offers; their directorships end today). `actor_id` None: the
+    system did, e.g. an exclusion-list match (the audit entry names no user)."""
     physician = await get_physician(session, physician_id, for_update=True)
     if physician.verification_status == VerificationStatus.suspended.value:
         raise PhysicianSuspended("The physician is already suspended.")

@@ -224,9 +224,14 @@ async def test_an_import_screens_every_physician(session, settings):
         )
         == 2
     )
-    # The monthly import runs without a user: the suspension waits for the reviewer.
+    # The monthly import runs without a user: a match suspends at once all the same (no new
+    # offers, directorships end), the system named as the actor; the reviewer decides whether
+    # it stands.
     await session.refresh(strong)
-    assert strong.verification_status == "verified"
+    assert strong.verification_status == "suspended"
+    assert strong.suspension_reason == exclusions.suspension_reason(
+        f"exclusion:{strong.id}:npi:{KESSLER_NPI}"
+    )
 
     # The same file again: nothing new (no checks, no items).
     await import_leie(session, SAMPLE, file_name="UPDATED.csv", settings=settings)
@@ -383,11 +388,11 @@ async def test_reject_leaves_a_suspension_for_another_reason(client, session, se
     from app.physicians.verification import suspend_physician
 
     doc = await _physician(session, first="Orin", last="Kessler", npi=KESSLER_NPI)
-    await import_leie(session, SAMPLE, file_name="UPDATED.csv", settings=settings)
     ops_user = await make_ops_user(session, settings)
     await suspend_physician(
         session, doc.id, reason="Board complaint", actor_id=ops_user.id, settings=settings
     )
+    await import_leie(session, SAMPLE, file_name="UPDATED.csv", settings=settings)
     await session.commit()
     ops = await ops_headers(client, session, settings)
     (item,) = await _items(session, doc.id)
