@@ -107,7 +107,8 @@ def serve(
     ] = False,
 ) -> None:
     """Migrate, seed and serve the API. Local mode starts what is not configured: the embedded
-    PostgreSQL, the Stripe emulator, the NPPES stand-in; see docs/local-mode.md."""
+    PostgreSQL, the Stripe emulator, the NPPES stand-in, the object store; see
+    docs/local-mode.md."""
     import uvicorn
 
     from app.main import AppOptions, create_app
@@ -119,6 +120,16 @@ def serve(
             _start_stripe_emulator(stack, settings, host, port)
         if local and "nppes_base_url" not in settings.model_fields_set:
             _start_nppes_standin(stack, settings)
+        if local and settings.s3_endpoint_url is None:
+            from app.devtools.object_store import local_object_store
+
+            s3 = stack.enter_context(local_object_store(settings.s3_bucket, settings.s3_region))
+            os.environ.update(s3)
+            console.print(
+                f"Started a local S3-compatible object store (moto) at {s3['S3_ENDPOINT_URL']}, "
+                f"bucket {settings.s3_bucket}: credential documents are kept in memory only",
+                soft_wrap=True,
+            )
         settings = _reload_settings()
         _migrate(settings)
         counts = asyncio.run(_seed(settings))

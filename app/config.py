@@ -174,6 +174,20 @@ class Settings(BaseSettings):
     # Larger request bodies are refused with 413 before they are read into memory.
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
 
+    # Credential documents (app/credentials/documents.py) in S3-compatible object storage.
+    # S3_ENDPOINT_URL unset: AWS S3 itself, except in local mode, where `mdmatch serve` starts
+    # an object store of its own (moto's S3 server, app/devtools/object_store.py) and sets it.
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "mdmatch-credential-documents"
+    s3_region: str = "us-east-1"
+    # Unset: boto3's own chain (an instance role, AWS_* variables, ~/.aws).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # Lifetime of a presigned download URL.
+    document_url_seconds: int = Field(default=300, ge=1, le=3600)
+    # The largest document accepted (413 above it). Requests are also capped by MAX_BODY_BYTES.
+    document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_base_url: str = "http://127.0.0.1:8000"
 

@@ -23,6 +23,7 @@ from app.billing.stripe_gateway import StripeGateway
 from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
+from app.credentials.documents_router import router as credential_documents_router
 from app.credentials.router import router as credentials_router
 from app.db import create_engine, create_sessionmaker
 from app.engagements.router import confirm_router, intake_router
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         billing_router,
         operations_router,
         credentials_router,
+        credential_documents_router,
         audit_router,
         webhooks_router,
     ):

@@ -6,6 +6,7 @@ from app.auth import models as auth_models
 from app.billing import models as billing_models
 from app.catalog import models as catalog_models
 from app.clinics import models as clinic_models
+from app.credentials import documents_models as credential_document_models
 from app.credentials import models as credential_models
 from app.db import Base
 from app.directorships import models as engagement_models
@@ -24,6 +25,7 @@ __all__ = [
     "billing_models",
     "catalog_models",
     "clinic_models",
+    "credential_document_models",
     "credential_models",
     "engagement_events",
     "engagement_models",

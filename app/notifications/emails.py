@@ -62,6 +62,8 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "credentials.review_needed": (),
     "credentials.exclusion_confirmed": (),
     "credentials.exclusion_cleared": (),
+    "credentials.document_approved": ("credential_id",),
+    "credentials.document_rejected": ("credential_id",),
     "verification.result": (),
     "physician.suspended": (),
     "physician.reinstated": (),
