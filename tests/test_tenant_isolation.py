@@ -104,6 +104,8 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
         OPS_ONLY,
         {"decision": "approve", "reason": "looks right"},
     ),
+    ("GET", "/v1/physicians/{physician_id}/credential-documents", OPS_ONLY, None),
+    ("GET", "/v1/credential-documents/{document_id}/download", PHYSICIAN, None),
 ]
 
 
@@ -185,6 +187,7 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "endpoint_id": endpoint.json()["id"],
         "delivery_id": str(uuid.uuid4()),
         "review_item_id": str(uuid.uuid4()),
+        "document_id": str(uuid.uuid4()),
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0
