@@ -24,6 +24,7 @@ from app.catalog.router import router as catalog_router
 from app.clinics.router import router as clinics_router
 from app.config import Settings, get_settings
 from app.credentials.documents_router import router as credential_documents_router
+from app.credentials.documents_router import upload_body_limit
 from app.credentials.router import router as credentials_router
 from app.db import create_engine, create_sessionmaker
 from app.engagements.router import confirm_router, intake_router
@@ -182,7 +183,11 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_base_url.startswith("https"))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        limits=upload_body_limit(settings.document_max_bytes),
+    )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     if settings.forwarded_allow_ips:
         # Only the named proxies may say who the client is (rate limits key on it); by default

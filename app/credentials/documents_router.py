@@ -22,6 +22,17 @@ from app.kit.pagination import Page, PageParams, page_params
 from app.physicians.service import get_own_profile, get_physician
 
 router = APIRouter(prefix="/v1", tags=["credentials"], route_class=AppRoute)
+
+UPLOAD_PATH = "/v1/physicians/me/credential-documents"
+# The multipart envelope around the file (boundaries, part headers, the form fields).
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+def upload_body_limit(document_max_bytes: int) -> dict[tuple[str, str], int]:
+    """The request-body cap of the upload route (the app's cap is for JSON bodies)."""
+    return {("POST", UPLOAD_PATH): document_max_bytes + MULTIPART_ALLOWANCE}
+
+
 PageDep = Annotated[PageParams, Depends(page_params)]
 _CHUNK = 256 * 1024
 

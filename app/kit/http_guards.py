@@ -6,6 +6,7 @@ interactive docs' pages, app/kit/api_docs.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -15,19 +16,24 @@ from app.errors import PROBLEM_BASE, PROBLEM_MEDIA_TYPE
 
 class BodyLimitMiddleware:
     """Refuse bodies over `max_bytes`: at once from Content-Length, or while a chunked body is
-    read (the handler then gets a 413 it renders as problem+json, and has written nothing)."""
+    read (the handler then gets a 413 it renders as problem+json, and has written nothing).
+    `limits` raises (or lowers) the cap for named routes, by (method, path): a file upload."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, limits: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        cap = self.limits.get((scope["method"], scope["path"]), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, send)
+        if declared is not None and declared.isdigit() and int(declared) > cap:
+            await self._refuse(scope, send, cap)
             return
         seen = 0
 
@@ -36,22 +42,23 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise HTTPException(413, self._detail())
+                if seen > cap:
+                    raise HTTPException(413, self._detail(cap))
             return message
 
         await self.app(scope, counting_receive, send)
 
-    def _detail(self) -> str:
-        return f"The request body is larger than {self.max_bytes:,} bytes."
+    @staticmethod
+    def _detail(cap: int) -> str:
+        return f"The request body is larger than {cap:,} bytes."
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send, cap: int) -> None:
         body = json.dumps(
             {
                 "type": PROBLEM_BASE + "payload-too-large",
                 "title": "Request body too large",
                 "status": 413,
-                "detail": self._detail(),
+                "detail": self._detail(cap),
                 "instance": scope["path"],
                 "request_id": (scope.get("state") or {}).get("request_id"),
             }

@@ -20,9 +20,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
+from app.credentials.documents import DocumentConfig
 from app.credentials.documents_files import active_pdf_content, check_file, safe_filename
 from app.credentials.documents_models import CredentialDocument
-from app.credentials.documents_router import document_config
+from app.credentials.documents_router import UPLOAD_PATH, document_config, upload_body_limit
 from app.credentials.models import CredentialCheck, ReviewItem
 from app.credentials.storage import ObjectStore
 from app.notifications.models import Notification
@@ -269,17 +270,46 @@ async def test_each_refusal_is_a_problem_and_stores_nothing(
     await _nothing_stored(session, store, doc.id)
 
 
-async def test_a_body_over_the_request_limit_is_refused_before_it_is_read(
+async def test_a_body_over_the_routes_own_limit_is_refused_before_it_is_read(
     client, session, settings, documents_config, store
 ):
     doc = await make_physician(session)
     headers = await physician_headers(client, session, settings, doc)
     license_ = await _license(session, doc.id)
-    big = PDF + b"0" * settings.max_body_bytes
+    # The upload route's body cap is the document limit plus the multipart envelope, not the
+    # app-wide cap for JSON bodies.
+    cap = upload_body_limit(settings.document_max_bytes)[("POST", UPLOAD_PATH)]
+    assert cap > settings.max_body_bytes
+    big = PDF + b"0" * cap
     response = await _upload(client, headers, license_.id, data=big)
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/payload-too-large")
     await _nothing_stored(session, store, doc.id)
+    # A JSON body of that size elsewhere is still refused at the app-wide cap.
+    other = await client.patch(
+        "/v1/physicians/me", content=b"{" + b" " * settings.max_body_bytes + b"}", headers=headers
+    )
+    assert other.status_code == 413
+
+
+async def test_a_document_larger_than_a_json_body_may_be_uploaded(
+    client, session, settings, store, bound_app, documents_config
+):
+    # The app's own document limit (not the tests' small one): a 2 MB certificate scan is normal.
+    bound_app.dependency_overrides[document_config] = lambda: DocumentConfig(
+        store=store,
+        max_bytes=settings.document_max_bytes,
+        url_seconds=documents_config.url_seconds,
+    )
+    doc = await make_physician(session)
+    headers = await physician_headers(client, session, settings, doc)
+    license_ = await _license(session, doc.id)
+    scan = PDF + b"0" * (2 * settings.max_body_bytes)
+    assert len(scan) < settings.document_max_bytes
+    response = await _upload(client, headers, license_.id, data=scan)
+    assert response.status_code == 201, response.text
+    assert response.json()["size_bytes"] == len(scan)
 
 
 async def test_someone_elses_or_an_unknown_credential_is_404(
@@ -535,7 +565,6 @@ async def test_a_failed_commit_leaves_no_orphan_object(
 async def test_an_unreachable_store_is_503_and_stores_nothing(
     client, session, settings, bound_app, store
 ):
-    from app.credentials.documents import DocumentConfig
     from app.devtools.stripe_emulator import free_port
 
     dead = ObjectStore(
