@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.catalog.types import UsState
 from app.clinics.schemas import BackupSearchState
+from app.credentials.models import CheckMethod, CheckResult, CheckSource, CredentialKind
 from app.engagements.models import (
     DepartureReason,
     DepartureStatus,
@@ -19,6 +20,32 @@ from app.kit.validation import FREE_TEXT
 from app.pricing.schemas import QuoteRead
 
 
+class CredentialCheckSummary(ResponseModel):
+    """The newest check of a credential: against what, how, with what result, and when."""
+
+    source: CheckSource
+    source_detail: str | None
+    method: CheckMethod = Field(
+        description="primary_source (looked up at the issuing or listing body), "
+        "document_review (a person compared a document), self_attested (nothing checked)"
+    )
+    result: CheckResult
+    checked_at: datetime
+    recheck_due: date | None
+
+
+class DirectorCredentialRead(ResponseModel):
+    """One of the director's credentials that this engagement relies on, and what was checked
+    about it. `check` null: nothing was checked; the record is what the physician typed in."""
+
+    kind: CredentialKind
+    credential_id: uuid.UUID | None
+    state: UsState | None
+    expires_on: date | None
+    status: str | None = Field(description="The credential's own status (null for npi, exclusion)")
+    check: CredentialCheckSummary | None
+
+
 class DirectorRead(ResponseModel):
     physician_id: uuid.UUID
     display_name: str
@@ -28,6 +55,12 @@ class DirectorRead(ResponseModel):
         description="First day of oversight (null: from the engagement's start)"
     )
     ends_on: date | None = Field(description="First day without this director's oversight")
+    credentials: list[DirectorCredentialRead] = Field(
+        default_factory=list,
+        description="The credentials this engagement relies on (the NPI, exclusion screening, "
+        "licenses and DEA registrations in the director's states, malpractice cover, board "
+        "certifications), each with its newest check",
+    )
 
 
 class DepartureRead(ResponseModel):

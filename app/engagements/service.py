@@ -16,6 +16,7 @@ from app.clinics.schemas import DirectorGap, IntakeContinuity
 from app.clinics.staffing import Charge
 from app.directorships.locks import lock_intake_engagement as lock_intake_engagement
 from app.engagements import lifecycle
+from app.engagements.credentials_view import director_credentials
 from app.engagements.models import (
     OPEN_BACKUP_SEARCH,
     OPEN_DEPARTURE,
@@ -28,7 +29,12 @@ from app.engagements.models import (
     EngagementDirector,
     EngagementStatus,
 )
-from app.engagements.schemas import DepartureRead, DirectorRead, EngagementRead
+from app.engagements.schemas import (
+    DepartureRead,
+    DirectorCredentialRead,
+    DirectorRead,
+    EngagementRead,
+)
 from app.errors import NotFound
 from app.kit.clock import today, utcnow
 from app.kit.pagination import PageParams, paginate
@@ -144,7 +150,11 @@ async def list_for_physician(
     )
 
 
-def _director_read(d: EngagementDirector, physicians: dict[uuid.UUID, Physician]) -> DirectorRead:
+def _director_read(
+    d: EngagementDirector,
+    physicians: dict[uuid.UUID, Physician],
+    credentials: dict[uuid.UUID, list[DirectorCredentialRead]],
+) -> DirectorRead:
     return DirectorRead(
         physician_id=d.physician_id,
         display_name=physicians[d.physician_id].display_name,
@@ -152,6 +162,7 @@ def _director_read(d: EngagementDirector, physicians: dict[uuid.UUID, Physician]
         monthly_payout_cents=d.monthly_payout_cents,
         starts_on=d.starts_on,
         ends_on=d.ends_on,
+        credentials=credentials.get(d.physician_id, []),
     )
 
 
@@ -198,13 +209,20 @@ async def to_read(session: AsyncSession, engagement: Engagement) -> EngagementRe
         if status is not EngagementStatus.canceled
         else []
     )
+    shown = [d for d in primaries if d.ended_at is None] + backups[-1:]
+    overseen: dict[uuid.UUID, set[str]] = {}
+    for d in shown:
+        overseen.setdefault(d.physician_id, set()).update(d.states)
+    credentials = await director_credentials(session, overseen, on=day)
     return EngagementRead(
         id=engagement.id,
         intake_id=engagement.intake_id,
         clinic_id=engagement.clinic_id,
         status=status,
-        directors=[_director_read(d, physicians) for d in primaries if d.ended_at is None],
-        backup=_director_read(backups[-1], physicians) if backups else None,
+        directors=[
+            _director_read(d, physicians, credentials) for d in primaries if d.ended_at is None
+        ],
+        backup=_director_read(backups[-1], physicians, credentials) if backups else None,
         backup_search=search,
         quote=quote_read(quote),
         payment_status=engagement.payment_status,
