@@ -59,3 +59,18 @@ async def screen_physician_job(physician_id: str, actor_id: str | None = None) -
         )
         await session.commit()
     return screening.result.value
+
+
+@queue.periodic(cron="20 6 * * *", periodic_id="credentials-recheck-due")
+@queue.task(name="credentials.recheck_due", queueing_lock="credentials-recheck-due")
+async def recheck_due_job(timestamp: int) -> dict[str, object]:
+    """Daily (06:20 UTC): re-run the credential checks that are due (exclusion screening,
+    licenses at their boards, a new document asked for), at most 500 of each kind per run."""
+    from app.credentials.rechecks import run_rechecks
+    from app.kit.clock import today
+
+    runtime = get_runtime()
+    async with runtime.sessionmaker() as session:
+        result = await run_rechecks(session, settings=runtime.settings, on=today())
+        await session.commit()
+    return result.as_dict()

@@ -64,6 +64,8 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "credentials.exclusion_cleared": (),
     "credentials.document_approved": ("credential_id",),
     "credentials.document_rejected": ("credential_id",),
+    "credentials.document_due": ("credential_id",),
+    "credentials.license_recheck_failed": ("credential_id", "physician_id"),
     "verification.result": (),
     "physician.suspended": (),
     "physician.reinstated": (),
