@@ -14,6 +14,7 @@ from app.engagements import events as engagement_events
 from app.kit import idempotency as idempotency_models
 from app.matching import models as matching_models
 from app.notifications import models as notification_models
+from app.physicians import checks as physician_checks
 from app.physicians import models as physician_models
 from app.pricing import models as pricing_models
 from app.webhooks import models as webhook_models
@@ -32,6 +33,7 @@ __all__ = [
     "idempotency_models",
     "matching_models",
     "notification_models",
+    "physician_checks",
     "physician_models",
     "pricing_models",
     "webhook_models",

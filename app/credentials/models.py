@@ -20,73 +20,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UUIDPrimaryKey, enum_check
 
-
-class CredentialKind(StrEnum):
-    npi = "npi"  # the physician's identity in NPPES
-    license = "license"
-    dea = "dea"
-    malpractice = "malpractice"
-    board_certification = "board_certification"
-    exclusion = "exclusion"  # federal exclusion screening (no credential row: the physician)
-
-
-class CheckSource(StrEnum):
-    nppes = "nppes"  # the CMS National Plan and Provider Enumeration System
-    state_board = "state_board"  # a state medical board's license lookup
-    oig_leie = "oig_leie"  # HHS-OIG List of Excluded Individuals/Entities
-    document = "document"  # a document uploaded and reviewed by operations
-    physician = "physician"  # the physician's own statement
-
-
-class CheckMethod(StrEnum):
-    primary_source = "primary_source"  # looked up at the issuing or listing body
-    document_review = "document_review"  # a person compared a document with the record
-    self_attested = "self_attested"  # typed in; nothing checked
-
-
-class CheckResult(StrEnum):
-    passed = "passed"
-    failed = "failed"
-    needs_review = "needs_review"  # a person must decide (a possible match, a document)
-    unavailable = "unavailable"  # the source could not be reached or has no answer
-
-
-class CredentialCheck(UUIDPrimaryKey, Base):
-    """One check of one credential (or of the physician, for `npi` and `exclusion`): what was
-    compared against which source, by which method, the result, and when it is due again."""
-
-    __tablename__ = "credential_checks"
-    __table_args__ = (
-        CheckConstraint(enum_check("credential_kind", CredentialKind), name="credential_kind"),
-        CheckConstraint(enum_check("source", CheckSource), name="source"),
-        CheckConstraint(enum_check("method", CheckMethod), name="method"),
-        CheckConstraint(enum_check("result", CheckResult), name="result"),
-        Index("ix_credential_checks_physician_id_checked_at", "physician_id", "checked_at"),
-        Index("ix_credential_checks_credential_id", "credential_id"),
-        Index(
-            "ix_credential_checks_recheck_due",
-            "recheck_due",
-            postgresql_where=text("recheck_due IS NOT NULL"),
-        ),
-    )
-
-    physician_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("physicians.id", ondelete="CASCADE"))
-    credential_kind: Mapped[str] = mapped_column(String(24))
-    # The license, DEA registration, policy or certification row (null for npi and exclusion).
-    credential_id: Mapped[uuid.UUID | None]
-    source: Mapped[str] = mapped_column(String(16))
-    # Which body or file exactly: "TX Medical Board", "LEIE 2026-11", a document id.
-    source_detail: Mapped[str | None] = mapped_column(String(200))
-    method: Mapped[str] = mapped_column(String(16))
-    # What was compared: {"field": {"ours": ..., "source": ...}, ...}
-    compared: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
-    result: Mapped[str] = mapped_column(String(16))
-    detail: Mapped[str | None] = mapped_column(Text)
-    checked_at: Mapped[datetime]
-    checked_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
-    recheck_due: Mapped[date | None]
+# The record of checks lives with the credentials it is about (app.physicians.checks), so the
+# physicians domain writes its own (the NPPES lookup, what the physician typed in).
+from app.physicians.checks import CheckMethod as CheckMethod
+from app.physicians.checks import CheckResult as CheckResult
+from app.physicians.checks import CheckSource as CheckSource
+from app.physicians.checks import CredentialCheck as CredentialCheck
+from app.physicians.checks import CredentialKind as CredentialKind
 
 
 class ReviewKind(StrEnum):

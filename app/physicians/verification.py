@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +17,13 @@ from app.errors import Conflict, UpstreamUnavailable
 from app.jobs.queue import defer_in_transaction
 from app.kit.clock import today, utcnow
 from app.notifications.service import notify, notify_ops
+from app.physicians.checks import (
+    CheckMethod,
+    CheckResult,
+    CheckSource,
+    CredentialKind,
+    record_check,
+)
 from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
 from app.physicians.handoff import SCREEN_PHYSICIAN_JOB, Reason, cannot_oversee
 from app.physicians.models import (
@@ -91,6 +99,8 @@ async def verify_physician(
         raise PhysicianSuspended("Reinstate the physician before verifying them again.")
     checked = (physician.npi, physician.last_name)
     reasons = [] if is_valid_npi(physician.npi) else [f"NPI {physician.npi} fails its check digit."]
+    record: NpiRecord | None = None
+    looked_up = False
     if not reasons:
         try:
             record = await nppes.lookup(physician.npi)
@@ -98,7 +108,9 @@ async def verify_physician(
             raise UpstreamUnavailable(
                 "The NPPES NPI registry is unreachable; the physician stays pending. Retry later."
             ) from exc
+        looked_up = True
         reasons = registry_reasons(physician, record)
+    registry_failures = list(reasons)
     physician = await get_physician(session, physician_id, for_update=True)
     await session.refresh(physician)
     if (physician.npi, physician.last_name) != checked:
@@ -114,6 +126,7 @@ async def verify_physician(
         )
     before = {"verification_status": physician.verification_status}
     now, day = utcnow(), today()
+    flipped: list[License | DeaRegistration | MalpracticePolicy | BoardCertification] = []
     if reasons:
         physician.verification_status = VerificationStatus.rejected.value
         physician.verification_reasons = reasons
@@ -132,11 +145,31 @@ async def verify_physician(
             if credential.status == CredentialStatus.pending.value and credential.expires_on > day:
                 credential.status = CredentialStatus.verified.value
                 credential.verified_at = now
+                flipped.append(credential)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:  # another profile with this NPI was verified meanwhile
         raise Conflict("Another profile with this NPI was just verified; verify again.") from exc
+    await _record_npi_check(
+        session, physician, record, looked_up, registry_failures, actor_id=actor_id
+    )
+    if not reasons:
+        for credential in flipped:
+            # Accepted with the profile, as the physician stated it: nothing was compared with
+            # the issuing body, and the record says so (app.credentials checks it later).
+            await record_check(
+                session,
+                physician_id=physician.id,
+                kind=_KINDS[type(credential)],
+                credential_id=credential.id,
+                source=CheckSource.physician,
+                method=CheckMethod.self_attested,
+                result=CheckResult.needs_review,
+                detail="Accepted as stated when the profile was verified against NPPES; not "
+                "checked with the issuing body.",
+                checked_by=actor_id,
+            )
     if holder is not None:
         await _report_claim(session, claimant=physician, holder=holder)
     elif not reasons:
@@ -175,6 +208,50 @@ async def verify_physician(
             actor_id=str(actor_id),
         )
     return physician
+
+
+_KINDS: dict[type, CredentialKind] = {
+    License: CredentialKind.license,
+    DeaRegistration: CredentialKind.dea,
+    MalpracticePolicy: CredentialKind.malpractice,
+    BoardCertification: CredentialKind.board_certification,
+}
+
+
+async def _record_npi_check(
+    session: AsyncSession,
+    physician: Physician,
+    record: NpiRecord | None,
+    looked_up: bool,
+    failures: list[str],
+    *,
+    actor_id: uuid.UUID | None,
+) -> None:
+    """What the NPPES lookup compared, and its result (a malformed NPI is refused unchecked)."""
+    compared: dict[str, Any] = {"npi": {"ours": physician.npi, "source": None}}
+    if record is not None:
+        compared = {
+            "npi": {"ours": physician.npi, "source": physician.npi},
+            "last_name": {"ours": physician.last_name, "source": record.last_name},
+            "enumeration_type": {"ours": "NPI-1", "source": record.enumeration_type},
+            "status": {"ours": "A", "source": record.status},
+            "taxonomy": {
+                "ours": "allopathic or osteopathic physician",
+                "source": record.primary_taxonomy,
+            },
+        }
+    await record_check(
+        session,
+        physician_id=physician.id,
+        kind=CredentialKind.npi,
+        source=CheckSource.nppes,
+        source_detail="NPPES NPI Registry" if looked_up else "NPI check digit (not looked up)",
+        method=CheckMethod.primary_source,
+        compared=compared,
+        result=CheckResult.failed if failures else CheckResult.passed,
+        detail=" ".join(failures) or None,
+        checked_by=actor_id,
+    )
 
 
 async def suspend_physician(
