@@ -146,6 +146,9 @@ class Settings(BaseSettings):
 
     # Supervisee cap applied where a reduced/restricted state's PA or NP ratio is unknown.
     default_supervisee_cap: int = Field(default=4, ge=1, le=50)
+    # Malpractice cover mdmatch asks for where a state sets no minimum (or none is on record).
+    malpractice_min_per_claim_cents: int = Field(default=100_000_000, ge=0)
+    malpractice_min_aggregate_cents: int = Field(default=300_000_000, ge=0)
     # Credentials expiring within this many days are flagged to the physician and operations.
     credential_expiry_warning_days: int = Field(default=60, ge=1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -11,12 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
+from app.catalog.models import StateRule
 from app.catalog.vocabulary import CredentialStatus
 from app.config import Settings
 from app.errors import Conflict, UpstreamUnavailable
 from app.jobs.queue import defer_in_transaction
 from app.kit.clock import today, utcnow
 from app.notifications.service import notify, notify_ops
+from app.physicians import malpractice
 from app.physicians.checks import (
     CheckMethod,
     CheckResult,
@@ -118,6 +121,8 @@ async def verify_physician(
     if physician.verification_status == VerificationStatus.suspended.value:
         raise PhysicianSuspended("The physician was suspended during verification.")
     reasons += credential_reasons(physician)
+    cover = await _cover(session, physician, settings)
+    reasons += cover.reasons
     holder = await _verified_holder(session, physician)
     if holder is not None:
         reasons.append(
@@ -142,6 +147,8 @@ async def verify_physician(
             *physician.board_certifications,
         ]
         for credential in credentials:
+            if credential.id in cover.short:
+                continue  # below the minimum: not accepted (recorded below)
             if credential.status == CredentialStatus.pending.value and credential.expires_on > day:
                 credential.status = CredentialStatus.verified.value
                 credential.verified_at = now
@@ -154,6 +161,19 @@ async def verify_physician(
     await _record_npi_check(
         session, physician, record, looked_up, registry_failures, actor_id=actor_id
     )
+    for policy_id, (problems, detail) in cover.short.items():
+        await record_check(
+            session,
+            physician_id=physician.id,
+            kind=CredentialKind.malpractice,
+            credential_id=policy_id,
+            source=CheckSource.physician,
+            method=CheckMethod.self_attested,
+            result=CheckResult.failed,
+            compared=detail,
+            detail=" ".join(problems),
+            checked_by=actor_id,
+        )
     if not reasons:
         for credential in flipped:
             # Accepted with the profile, as the physician stated it: nothing was compared with
@@ -166,6 +186,7 @@ async def verify_physician(
                 source=CheckSource.physician,
                 method=CheckMethod.self_attested,
                 result=CheckResult.needs_review,
+                compared=cover.adequate.get(credential.id, {}),
                 detail="Accepted as stated when the profile was verified against NPPES; not "
                 "checked with the issuing body.",
                 checked_by=actor_id,
@@ -208,6 +229,56 @@ async def verify_physician(
             actor_id=str(actor_id),
         )
     return physician
+
+
+@dataclass
+class _Cover:
+    reasons: list[str] = field(default_factory=list)
+    # Live policies below the minimum: their problems and the comparison; and the comparison
+    # of those that meet it.
+    short: dict[uuid.UUID, tuple[list[str], dict[str, Any]]] = field(default_factory=dict)
+    adequate: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
+
+
+async def _cover(session: AsyncSession, physician: Physician, settings: Settings) -> _Cover:
+    """Each live policy's limits against every licensed state's minimum (app.physicians
+    .malpractice); a reason when none meets them."""
+    day = today()
+    live = (CredentialStatus.pending.value, CredentialStatus.verified.value)
+    states = {
+        lic.state for lic in physician.licenses if lic.status in live and lic.expires_on > day
+    }
+    policies = [
+        p for p in physician.malpractice_policies if p.status in live and p.expires_on > day
+    ]
+    result = _Cover()
+    if not states or not policies:
+        return result
+    rows = (
+        await session.execute(
+            select(StateRule.code, StateRule.rules).where(StateRule.code.in_(states))
+        )
+    ).all()
+    rules: dict[str, dict[str, Any]] = {row.code: row.rules for row in rows}
+    required = malpractice.minimums(
+        states,
+        rules,
+        platform_per_claim_cents=settings.malpractice_min_per_claim_cents,
+        platform_aggregate_cents=settings.malpractice_min_aggregate_cents,
+    )
+    for policy in policies:
+        detail = malpractice.compared(policy.per_claim_cents, policy.aggregate_cents, required)
+        problems = malpractice.shortfalls(policy.per_claim_cents, policy.aggregate_cents, required)
+        if problems:
+            result.short[policy.id] = (problems, detail)
+        else:
+            result.adequate[policy.id] = detail
+    if not result.adequate:
+        best = max(policies, key=lambda p: (p.per_claim_cents, p.aggregate_cents))
+        result.reasons.append(
+            "Malpractice cover is below the minimum: " + " ".join(result.short[best.id][0])
+        )
+    return result
 
 
 _KINDS: dict[type, CredentialKind] = {
