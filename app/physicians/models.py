@@ -181,6 +181,11 @@ class MalpracticePolicy(_Credential, Base):
         CheckConstraint(_STATUS_CHECK, name="status"),
         CheckConstraint("per_claim_cents > 0", name="per_claim"),
         CheckConstraint("aggregate_cents >= per_claim_cents", name="aggregate"),
+        CheckConstraint("coverage_basis IN ('occurrence', 'claims_made')", name="coverage_basis"),
+        # Tail (extended reporting) cover is a claims-made policy's; occurrence needs none.
+        CheckConstraint(
+            "tail_coverage IS NULL OR coverage_basis = 'claims_made'", name="tail_coverage"
+        ),
         UniqueConstraint(
             "physician_id", "carrier", "policy_number", name="uq_malpractice_physician_policy"
         ),
@@ -195,6 +200,10 @@ class MalpracticePolicy(_Credential, Base):
     per_claim_cents: Mapped[int] = mapped_column(BigInteger)
     aggregate_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="usd")
+    # `occurrence` covers incidents during the policy whenever claimed; `claims_made` only
+    # claims made while it runs, unless tail cover extends it after it ends (null: not stated).
+    coverage_basis: Mapped[str | None] = mapped_column(String(12))
+    tail_coverage: Mapped[bool | None]
     physician: Mapped[Physician] = relationship(back_populates="malpractice_policies")
 
 

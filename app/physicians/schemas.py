@@ -152,6 +152,13 @@ class DeaCreate(BaseModel):
     expires_on: FutureDate
 
 
+class CoverageBasis(StrEnum):
+    """When a malpractice policy covers an incident."""
+
+    occurrence = "occurrence"  # incidents during the policy, whenever claimed
+    claims_made = "claims_made"  # claims made while it runs (tail cover extends it)
+
+
 class MalpracticeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -162,11 +169,22 @@ class MalpracticeCreate(BaseModel):
     per_claim_cents: int = Field(gt=0, le=10_000_000_000)
     aggregate_cents: int = Field(gt=0, le=100_000_000_000)
     expires_on: FutureDate
+    coverage_basis: CoverageBasis | None = Field(
+        default=None,
+        description="occurrence (incidents during the policy, whenever claimed) or claims_made "
+        "(claims made while it runs)",
+    )
+    tail_coverage: bool | None = Field(
+        default=None,
+        description="A claims-made policy's tail (extended reporting) cover after it ends",
+    )
 
     @model_validator(mode="after")
     def _aggregate_covers_claim(self) -> Self:
         if self.aggregate_cents < self.per_claim_cents:
             raise ValueError("aggregate_cents must be at least per_claim_cents")
+        if self.tail_coverage is not None and self.coverage_basis != CoverageBasis.claims_made:
+            raise ValueError("tail_coverage applies to a claims_made policy only")
         return self
 
 
@@ -227,6 +245,8 @@ class MalpracticeRead(ResponseModel):
     aggregate_cents: int
     currency: str
     expires_on: date
+    coverage_basis: CoverageBasis | None
+    tail_coverage: bool | None
     status: CredentialStatus
     verified_at: datetime | None
 

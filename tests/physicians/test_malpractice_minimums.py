@@ -123,3 +123,39 @@ async def test_cover_meeting_a_states_own_law_is_accepted_there(client, session,
         "state_law",
         10_000_000,
     )
+
+
+async def test_a_policy_says_its_basis_and_a_claims_made_policy_its_tail_cover(client):
+    headers, _ = await create_physician(client, malpractice=False)
+    body = {
+        "carrier": "Claims Mutual",
+        "policy_number": "CM-7",
+        "per_claim_cents": 100_000_000,
+        "aggregate_cents": 300_000_000,
+        "expires_on": in_days(200),
+    }
+    made = await client.post(
+        "/v1/physicians/me/malpractice",
+        json={**body, "coverage_basis": "claims_made", "tail_coverage": True},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    assert (made.json()["coverage_basis"], made.json()["tail_coverage"]) == ("claims_made", True)
+    contradictory = await client.post(
+        "/v1/physicians/me/malpractice",
+        json={
+            **body,
+            "policy_number": "CM-8",
+            "coverage_basis": "occurrence",
+            "tail_coverage": False,
+        },
+        headers=headers,
+    )
+    assert contradictory.status_code == 422
+    assert "claims_made" in contradictory.text
+    unstated = await client.post(
+        "/v1/physicians/me/malpractice",
+        json={**body, "policy_number": "CM-9"},
+        headers=headers,
+    )
+    assert (unstated.json()["coverage_basis"], unstated.json()["tail_coverage"]) == (None, None)
