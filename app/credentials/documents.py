@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
 from app.auth.models import Role, User
+from app.catalog.vocabulary import CredentialStatus
 from app.credentials import review
 from app.credentials.documents_files import FileRefused, check_file
 from app.credentials.documents_models import (
@@ -44,7 +45,7 @@ from app.credentials.models import (
 from app.credentials.provenance import record_check
 from app.credentials.storage import ObjectStore, StorageError
 from app.errors import AppError, NotFound, UpstreamUnavailable, ValidationFailed
-from app.kit.clock import utcnow
+from app.kit.clock import today, utcnow
 from app.kit.pagination import PageParams, paginate
 from app.notifications.service import notify
 from app.physicians.models import (
@@ -348,7 +349,8 @@ async def _on_document_decision(
 ) -> None:
     """Approve: operations confirmed the document shows the record (a `passed` check, due again
     when the credential expires). Reject: a `failed` check with the reason. The document's
-    status follows; the physician is told. Credential statuses and matching are not touched."""
+    status follows; the physician is told. An approved document verifies a credential still
+    pending (and unexpired): it is then checked, and counts for matching."""
     document = await session.scalar(
         select(CredentialDocument)
         .where(CredentialDocument.review_item_id == item.id)
@@ -380,6 +382,23 @@ async def _on_document_decision(
         checked_by=reviewer_id,
         recheck_due=credential.expires_on if approved and credential is not None else None,
     )
+    if (
+        approved
+        and credential is not None
+        and credential.status == CredentialStatus.pending.value
+        and credential.expires_on > today()
+    ):
+        credential.status = CredentialStatus.verified.value
+        credential.verified_at = utcnow()
+        await record_audit(
+            session,
+            actor_id=reviewer_id,
+            action="credential.verified_by_document",
+            object_type="physician",
+            object_id=document.physician_id,
+            before={"credential_id": str(credential.id), "status": "pending"},
+            after={"status": credential.status, "document_id": str(document.id)},
+        )
     before = document.status
     document.status = (DocumentStatus.approved if approved else DocumentStatus.rejected).value
     document.reason = item.reason

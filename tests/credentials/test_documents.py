@@ -617,3 +617,50 @@ def test_file_checks():
     assert safe_filename("...", "application/pdf") == "document.pdf"
     assert safe_filename("a" * 300 + ".png", "image/png") == "a" * 112 + ".png"
     assert safe_filename('x"; filename=evil.exe', "application/pdf") == "x_filename_evil.exe.pdf"
+
+
+async def test_an_approved_document_verifies_a_pending_license_which_then_counts_for_matching(
+    client, session, settings, documents_config
+):
+    from datetime import timedelta
+
+    from app.kit.clock import today
+    from app.physicians.eligibility import matchable_physicians
+    from app.physicians.models import Physician
+
+    doc = await make_physician(session)  # verified, licensed in TX
+    pending = License(
+        id=uuid.uuid4(),
+        physician_id=doc.id,
+        state="OK",
+        number="OK-31337",
+        expires_on=today() + timedelta(days=300),
+        status="pending",
+    )
+    session.add(pending)
+    await session.commit()
+
+    async def matchable_in_ok() -> bool:
+        stmt = matchable_physicians(states=["OK"], on=today()).with_only_columns(Physician.id)
+        return doc.id in set(await session.scalars(stmt))
+
+    assert not await matchable_in_ok()  # a license only typed in does not count
+    headers = await physician_headers(client, session, settings, doc)
+    uploaded = (await _upload(client, headers, pending.id)).json()
+    ops = await ops_headers(client, session, settings)
+    rejected_first = await _upload(client, headers, pending.id, filename="second.pdf")
+    assert rejected_first.status_code == 201, rejected_first.text
+    # Rejecting one document changes nothing; approving the other verifies the license.
+    await _decide(client, ops, rejected_first.json()["review_item_id"], "reject", "blurred scan")
+    await session.refresh(pending)
+    assert pending.status == "pending"
+    assert not await matchable_in_ok()
+    decided = await _decide(client, ops, uploaded["review_item_id"], "approve", "matches record")
+    assert decided.status_code == 200, decided.text
+    await session.refresh(pending)
+    assert pending.status == "verified"
+    assert pending.verified_at is not None
+    assert await matchable_in_ok()
+    assert await session.scalar(
+        select(AuditEntry).where(AuditEntry.action == "credential.verified_by_document")
+    )
