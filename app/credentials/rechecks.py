@@ -170,7 +170,10 @@ async def due_licenses(
             or_(
                 last.c.checked_at.is_(None),
                 last.c.source != CheckSource.state_board.value,
+                # Checked at the board on another day than `on` (before it, or after it when
+                # `on` is a day already past).
                 last.c.checked_at < _start_of(on),
+                last.c.checked_at >= _start_of(on + timedelta(days=1)),
             ),
         )
         .order_by(due, License.id)

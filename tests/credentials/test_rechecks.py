@@ -6,7 +6,7 @@ tomorrow, a document asked for once per due date, and nothing done when nothing 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -75,9 +75,16 @@ async def _license(session, doc: Physician) -> License:
 
 
 async def _board_check(
-    session, doc: Physician, license_: License, due: date, *, days_ago: int = 30
+    session,
+    doc: Physician,
+    license_: License,
+    due: date,
+    *,
+    days_ago: int = 30,
+    checked_on: date | None = None,
 ) -> None:
-    """A board check made `days_ago` days ago (a check made today is not re-run today)."""
+    """A board check made `days_ago` days ago (a check made today is not re-run today), or on
+    `checked_on` (for fixed dates, whatever the clock says)."""
     check = await record_check(
         session,
         physician_id=doc.id,
@@ -90,6 +97,8 @@ async def _board_check(
         recheck_due=due,
     )
     check.checked_at -= timedelta(days=days_ago)
+    if checked_on is not None:
+        check.checked_at = datetime.combine(checked_on, time(12), tzinfo=UTC)
     await session.flush()
 
 
@@ -172,7 +181,9 @@ async def test_selection_compares_the_latest_checks_date(session, due, on, expec
         result=CheckResult.passed,
         recheck_due=due,
     )
-    await _board_check(session, doc, await _license(session, doc), due)
+    await _board_check(
+        session, doc, await _license(session, doc), due, checked_on=due - timedelta(days=90)
+    )
     assert (doc.id in await due_exclusions(session, on=on, limit=10)) is expected
     licenses = await due_licenses(session, on=on, states=TX, limit=10)
     assert bool(licenses) is expected
