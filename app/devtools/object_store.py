@@ -16,9 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +24,7 @@ from urllib.parse import quote, unquote
 
 import httpx
 
-from app.devtools.stripe_emulator import _die_with_parent, free_port, port_is_free
+from app.devtools.stripe_emulator import loopback_child
 
 # moto accepts any credentials; the signature check below uses these. Not secrets.
 LOCAL_ACCESS_KEY_ID = "mdmatch-local"
@@ -172,40 +170,18 @@ def object_store(
 ) -> Iterator[str]:
     """Start the store as a child process on loopback (another free port when `port` is taken);
     yield its endpoint URL; stop it on exit."""
-    if not port_is_free(port):
-        port = free_port()
-    env = {
-        **os.environ,
-        "OBJECT_STORE_ACCESS_KEY_ID": access_key_id,
-        "OBJECT_STORE_SECRET_ACCESS_KEY": secret_access_key,
-    }
-    proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "app.devtools.object_store", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        preexec_fn=_die_with_parent,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the object store exited with code {proc.returncode}")
-            try:
-                httpx.get(endpoint, timeout=1.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the object store did not start in time") from None
-                time.sleep(0.1)
+    with loopback_child(
+        "object store",
+        "app.devtools.object_store",
+        port,
+        probe=lambda endpoint: httpx.get(endpoint, timeout=1.0),
+        env={
+            "OBJECT_STORE_ACCESS_KEY_ID": access_key_id,
+            "OBJECT_STORE_SECRET_ACCESS_KEY": secret_access_key,
+        },
+        timeout=timeout,
+    ) as endpoint:
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def create_bucket(endpoint: str, bucket: str, *, region: str = "us-east-1") -> None:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -41,15 +41,23 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def stripe_emulator(port: int, state_file: Path, timeout: float = 20.0) -> Iterator[str]:
-    """Yield the emulator's base URL; stop it on exit."""
+def loopback_child(
+    name: str,
+    module: str,
+    port: int,
+    *,
+    probe: Callable[[str], object],
+    env: Mapping[str, str] | None = None,
+    timeout: float = 20.0,
+) -> Iterator[str]:
+    """Run `python -m module PORT` as a child process on loopback (another free port when
+    `port` is taken), wait until `probe(base_url)` stops raising a transport error, yield the
+    base URL, and stop the child on exit (the kernel stops it too if we die first)."""
     if not port_is_free(port):
         port = free_port()
-    state_file.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "LOCALSTRIPE_STATE": str(state_file)}
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "app.devtools.localstripe_server", str(port)],
-        env=env,
+        [sys.executable, "-m", module, str(port)],
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,
@@ -59,17 +67,13 @@ def stripe_emulator(port: int, state_file: Path, timeout: float = 20.0) -> Itera
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"the Stripe emulator exited with code {proc.returncode}")
+                raise RuntimeError(f"the {name} exited with code {proc.returncode}")
             try:
-                httpx.get(
-                    f"{base_url}/v1/customers",
-                    auth=(EMULATOR_SECRET_KEY, ""),
-                    timeout=1.0,
-                )
+                probe(base_url)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("the Stripe emulator did not start in time") from None
+                    raise RuntimeError(f"the {name} did not start in time") from None
                 time.sleep(0.1)
         yield base_url
     finally:
@@ -78,6 +82,23 @@ def stripe_emulator(port: int, state_file: Path, timeout: float = 20.0) -> Itera
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextlib.contextmanager
+def stripe_emulator(port: int, state_file: Path, timeout: float = 20.0) -> Iterator[str]:
+    """Yield the emulator's base URL; stop it on exit."""
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    with loopback_child(
+        "Stripe emulator",
+        "app.devtools.localstripe_server",
+        port,
+        probe=lambda base: httpx.get(
+            f"{base}/v1/customers", auth=(EMULATOR_SECRET_KEY, ""), timeout=1.0
+        ),
+        env={"LOCALSTRIPE_STATE": str(state_file)},
+        timeout=timeout,
+    ) as base_url:
+        yield base_url
 
 
 def register_webhook(base_url: str, url: str, secret: str, hook_id: str = "mdmatch") -> None:
