@@ -130,6 +130,14 @@ def serve(
                 f"bucket {settings.s3_bucket}: credential documents are kept in memory only",
                 soft_wrap=True,
             )
+        if local and "license_board_checks" not in settings.model_fields_set:
+            # No network to the state boards here: licenses are verified by a document review.
+            os.environ["LICENSE_BOARD_CHECKS"] = "false"
+            console.print(
+                "State board look-ups are off in local mode: each license is verified from a "
+                "document operations review (set LICENSE_BOARD_CHECKS=true to look them up)",
+                soft_wrap=True,
+            )
         settings = _reload_settings()
         _migrate(settings)
         counts = asyncio.run(_seed(settings))

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     board_ca_app_id: str | None = None
     board_ca_app_key: SecretStr | None = None
     board_ny_api_key: SecretStr | None = None
+    # Off: no license is looked up at a board; every license is verified by a document review
+    # (local mode turns it off unless set, having no network to the boards).
+    license_board_checks: bool = True
     board_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
     board_attempts: int = Field(default=3, ge=1, le=10)
 

@@ -56,6 +56,7 @@ from app.physicians.models import (
     Physician,
 )
 from app.physicians.service import physician_id_for_user
+from app.physicians.verification import malpractice_cover
 
 log = structlog.get_logger(__name__)
 
@@ -368,6 +369,20 @@ async def _on_document_decision(
         for name in _COMPARED[kind]:
             compared[name] = {"ours": record[name], "source": record[name] if approved else None}
     compared["document"] = {"id": str(document.id), "sha256": document.sha256}
+    short: list[str] = []
+    if approved and kind == DocumentCredentialKind.malpractice and credential is not None:
+        # The certificate shows the policy; its limits must still meet the minimum for every
+        # state the physician is licensed in (the state's law, else the platform's setting).
+        physician_row = await session.get(Physician, document.physician_id)
+        assert physician_row is not None
+        await session.refresh(physician_row, ["licenses", "malpractice_policies"])
+        cover = await malpractice_cover(session, physician_row, review.current_settings())
+        if credential.id in cover.short:
+            short, limits = cover.short[credential.id]
+        else:
+            limits = cover.adequate.get(credential.id, {})
+        compared |= limits
+    passed = approved and not short
     await record_check(
         session,
         physician_id=document.physician_id,
@@ -376,14 +391,17 @@ async def _on_document_decision(
         source=CheckSource.document,
         source_detail=f"document {document.id}",
         method=CheckMethod.document_review,
-        result=CheckResult.passed if approved else CheckResult.failed,
+        result=CheckResult.passed if passed else CheckResult.failed,
         compared=compared,
-        detail=item.reason,
+        detail=item.reason
+        if not short
+        else f"{item.reason}; below the minimum: " + " ".join(short),
         checked_by=reviewer_id,
-        recheck_due=credential.expires_on if approved and credential is not None else None,
+        recheck_due=credential.expires_on if passed and credential is not None else None,
     )
     if (
         approved
+        and not short
         and credential is not None
         and credential.status == CredentialStatus.pending.value
         and credential.expires_on > today()

@@ -32,7 +32,9 @@ class DocumentKind(StrEnum):
 
 # Which documents fit which credential.
 DOCUMENT_KINDS: dict[DocumentCredentialKind, frozenset[DocumentKind]] = {
-    DocumentCredentialKind.license: frozenset({DocumentKind.license_certificate}),
+    DocumentCredentialKind.license: frozenset(
+        {DocumentKind.license_certificate, DocumentKind.board_printout}
+    ),
     DocumentCredentialKind.dea: frozenset({DocumentKind.dea_certificate}),
     DocumentCredentialKind.malpractice: frozenset({DocumentKind.malpractice_coi}),
     DocumentCredentialKind.board_certification: frozenset(

@@ -36,7 +36,7 @@ from sqlalchemy import delete, insert, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
-from app.config import Settings, get_settings
+from app.config import Settings
 from app.credentials import review
 from app.credentials.models import (
     CheckMethod,
@@ -642,7 +642,7 @@ async def screen_physician(
     """Screen one physician against the current list, in the caller's transaction: a
     credential check always; on a match, a review item (and, with `actor_id`, the suspension
     at once). Without an imported list the check is `unavailable`."""
-    settings = settings or _settings()
+    settings = settings or review.current_settings()
     row = (
         await session.execute(select(*_SUBJECT_COLUMNS).where(Physician.id == physician_id))
     ).one_or_none()
@@ -685,7 +685,7 @@ async def screen_all(
 ) -> int:
     """Screen every physician against the list just imported; returns how many matched (not
     counting matches a reviewer already cleared). Checks without a match are written in bulk."""
-    settings = settings or _settings()
+    settings = settings or review.current_settings()
     subjects = [_subject(r) for r in await session.execute(select(*_SUBJECT_COLUMNS))]
     found = await _find_matches(session, subjects, on=today())
     now, due, detail = utcnow(), next_month(today()), _source_detail(imported)
@@ -721,15 +721,6 @@ async def screen_all(
 
 
 # --- the reviewer's decision ----------------------------------------------------------------
-
-
-def _settings() -> Settings:
-    from app.jobs.runtime import get_runtime
-
-    try:
-        return get_runtime().settings
-    except RuntimeError:
-        return get_settings()
 
 
 async def _on_exclusion_decision(
@@ -768,7 +759,7 @@ async def _on_exclusion_decision(
                 reason="Confirmed on the federal exclusion list (HHS-OIG LEIE) "
                 f"[{item.subject_key}]",
                 actor_id=reviewer_id,
-                settings=_settings(),
+                settings=review.current_settings(),
             )
         await notify(
             session,

@@ -61,6 +61,27 @@ async def screen_physician_job(physician_id: str, actor_id: str | None = None) -
     return screening.result.value
 
 
+@queue.task(name="credentials.check_credentials")
+async def check_credentials_job(
+    physician_id: str, actor_id: str | None = None
+) -> dict[str, object]:
+    """Check a verified physician's pending credentials at their sources (licenses at their
+    boards; the rest asks for documents): queued when the identity is verified and when a
+    verified physician adds a credential."""
+    from app.credentials.checking import check_credentials
+
+    runtime = get_runtime()
+    async with runtime.sessionmaker() as session:
+        summary = await check_credentials(
+            session,
+            uuid.UUID(physician_id),
+            settings=runtime.settings,
+            actor_id=uuid.UUID(actor_id) if actor_id else None,
+        )
+        await session.commit()
+    return summary.as_dict()
+
+
 @queue.periodic(cron="20 6 * * *", periodic_id="credentials-recheck-due")
 @queue.task(name="credentials.recheck_due", queueing_lock="credentials-recheck-due")
 async def recheck_due_job(timestamp: int) -> dict[str, object]:

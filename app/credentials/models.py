@@ -32,6 +32,7 @@ from app.physicians.checks import CredentialKind as CredentialKind
 class ReviewKind(StrEnum):
     document = "document"  # an uploaded credential document to compare with the record
     exclusion_match = "exclusion_match"  # a possible match on an exclusion list
+    license_check = "license_check"  # a license the board shows with disciplinary actions
 
 
 class ReviewStatus(StrEnum):

@@ -10,6 +10,9 @@ is re-run by where it was checked:
   the number or name is not ours) rejects our license row (the `licensed_states` trigger drops
   the state from matching) and ends their directorships in that state today. A board that
   cannot be reached records `unavailable` (due tomorrow) and nothing else.
+- a PENDING license whose first board check could not get an answer (the board down) is looked
+  up again when that check is due (the next day); what it comes to is
+  `app.credentials.checking.apply_board_outcome`'s (passed verifies it).
 - `document` (a document operations reviewed, where no board answers): the physician is asked
   for a new document, once per due date; nothing changes.
 
@@ -33,15 +36,14 @@ from sqlalchemy.orm import aliased
 from app.catalog.vocabulary import CredentialStatus
 from app.config import Settings
 from app.credentials.boards import (
-    BoardStatus,
     LicenseBoard,
     check_license,
+    has_board,
+    lapsed,
     make_board,
-    names_match,
     supported_states,
 )
-from app.credentials.boards.base import normalize_number
-from app.credentials.boards.base import parse_date as _parse_date
+from app.credentials.checking import apply_board_outcome
 from app.credentials.exclusions import screen_physician
 from app.credentials.models import CheckResult, CheckSource, CredentialCheck, CredentialKind
 from app.notifications.models import Notification
@@ -57,6 +59,7 @@ BATCH = 500
 BEFORE_EXPIRY = timedelta(days=30)
 DOCUMENT_DUE_KIND = "credentials.document_due"
 VERIFIED = CredentialStatus.verified.value
+PENDING = CredentialStatus.pending.value
 
 
 @dataclass
@@ -148,7 +151,7 @@ async def due_licenses(
         ),
     ).subquery()
     last = (
-        select(c.recheck_due, c.checked_at, c.source)
+        select(c.recheck_due, c.checked_at, c.source, c.result)
         .where(
             c.physician_id == License.physician_id,
             c.credential_kind == CredentialKind.license.value,
@@ -159,12 +162,19 @@ async def due_licenses(
         .lateral()
     )
     due = func.least(last.c.recheck_due, License.expires_on - BEFORE_EXPIRY)
+    # A pending license whose board could not answer is tried again when its check is due.
+    retry_pending = and_(
+        License.status == PENDING,
+        License.expires_on > on,
+        last.c.source == CheckSource.state_board.value,
+        last.c.result == CheckResult.unavailable.value,
+    )
     rows = await session.execute(
         select(License.id, License.state)
         .join(candidates, candidates.c.id == License.id)
         .outerjoin(last, literal(True))
         .where(
-            License.status == VERIFIED,
+            or_(License.status == VERIFIED, retry_pending),
             License.state.in_(sorted(states)),
             due <= on,
             or_(
@@ -217,28 +227,6 @@ async def due_documents(
     return list(rows)
 
 
-def lapsed(
-    compared: dict[str, Any], license_row: License, physician: Physician, *, on: date
-) -> list[str]:
-    """What in a failed board check means the physician may no longer practise on this
-    license: the board's status not active, its expiry past, a number or name not ours. An
-    expiry that merely differs (a renewal the board shows first) is not a lapse."""
-    reasons: list[str] = []
-    status = (compared.get("status") or {}).get("board")
-    if status is not None and status != BoardStatus.active.value:
-        reasons.append(f"status {status}")
-    board_expiry = _parse_date((compared.get("expires_on") or {}).get("board"))
-    if board_expiry is not None and board_expiry < on:
-        reasons.append(f"expired {board_expiry.isoformat()}")
-    number = (compared.get("number") or {}).get("board")
-    if number is not None and normalize_number(number) != normalize_number(license_row.number):
-        reasons.append("number differs")
-    name = (compared.get("name") or {}).get("board")
-    if name is not None and not names_match(physician.first_name, physician.last_name, name):
-        reasons.append("name differs")
-    return reasons
-
-
 async def _recheck_license(
     session: AsyncSession,
     license_id: uuid.UUID,
@@ -249,12 +237,19 @@ async def _recheck_license(
     result: RecheckResult,
 ) -> None:
     license_row = await session.get(License, license_id, with_for_update=True)
-    if license_row is None or license_row.status != VERIFIED:
+    if license_row is None or license_row.status not in (VERIFIED, PENDING):
         return
     physician = await session.get(Physician, license_row.physician_id)
     assert physician is not None
     outcome = await check_license(session, license_row, physician, board)
     result.licenses_checked += 1
+    if license_row.status == PENDING:
+        # A first check the board could not answer before: what it comes to now.
+        result.licenses_passed += outcome.result == CheckResult.passed
+        result.licenses_unavailable += outcome.result == CheckResult.unavailable
+        result.licenses_failed += outcome.result == CheckResult.failed
+        await apply_board_outcome(session, license_row, physician, outcome, board_name=board.name)
+        return
     if outcome.result == CheckResult.unavailable:
         result.licenses_unavailable += 1
         return
@@ -367,7 +362,9 @@ async def run_rechecks(
 
     boards: dict[str, LicenseBoard] = {}
     for state in sorted(supported_states()):
-        board = make_board(state, settings, transport=transport)
+        board = (
+            make_board(state, settings, transport=transport) if has_board(state, settings) else None
+        )
         if board is not None:
             boards[state] = board
     try:

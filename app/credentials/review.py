@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
+from app.config import Settings, get_settings
 from app.credentials.models import ReviewItem, ReviewKind, ReviewStatus
 from app.errors import Conflict, NotFound
 from app.kit.clock import utcnow
@@ -30,6 +31,16 @@ class ReviewItemNotFound(NotFound):
 
 class ReviewItemClosed(Conflict):
     slug, title = "review-item-closed", "This review item is already decided"
+
+
+def current_settings() -> Settings:
+    """The settings a decision applies (the running app's job runtime, or the environment's)."""
+    from app.jobs.runtime import get_runtime
+
+    try:
+        return get_runtime().settings
+    except RuntimeError:
+        return get_settings()
 
 
 def on_decision(kind: ReviewKind, handler: Decision) -> None:

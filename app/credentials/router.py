@@ -3,17 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.auth.deps import OpsUser, PhysicianUser
-from app.credentials import exclusions, provenance, review
+from app.config import Settings
+from app.credentials import checking, exclusions, provenance, review
 from app.credentials.models import ReviewKind, ReviewStatus
 from app.credentials.schemas import (
     CredentialCheckRead,
     CredentialChecks,
+    CredentialStandingRead,
     ReviewDecision,
     ReviewItemRead,
 )
+from app.credentials.standing import standing_of
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute
@@ -21,15 +24,20 @@ from app.kit.pagination import Page, PageParams, page_params
 from app.physicians.service import get_own_profile, get_physician
 
 router = APIRouter(prefix="/v1", tags=["credentials"], route_class=AppRoute)
-# Exclusion matches' decisions (approve: confirmed excluded; reject: not the same person).
-_HANDLERS = (exclusions,)
+# The review decisions these modules register: exclusion matches (approve: confirmed excluded;
+# reject: not the same person) and licenses the board shows with disciplinary actions.
+_HANDLERS = (exclusions, checking)
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-async def _checks(session: SessionDep, physician_id: uuid.UUID) -> CredentialChecks:
+async def _checks(
+    session: SessionDep, physician_id: uuid.UUID, settings: Settings
+) -> CredentialChecks:
     history = await provenance.checks_of(session, physician_id)
     latest = provenance.latest_by_credential(history)
+    standing = await standing_of(session, physician_id, latest, settings)
     return CredentialChecks(
+        credentials=[CredentialStandingRead.model_validate(s) for s in standing],
         latest=[CredentialCheckRead.model_validate(c) for c in latest.values()],
         history=[CredentialCheckRead.model_validate(c) for c in history],
     )
@@ -40,10 +48,11 @@ async def _checks(session: SessionDep, physician_id: uuid.UUID) -> CredentialChe
     operation_id="my_credential_checks",
     responses=problem_responses(401, 403, 404),
 )
-async def my_checks(user: PhysicianUser, session: SessionDep) -> CredentialChecks:
-    """What was checked about each of the caller's credentials, against what, and when."""
+async def my_checks(user: PhysicianUser, session: SessionDep, request: Request) -> CredentialChecks:
+    """Each of the caller's credentials as it stands and what verifies it; what was checked
+    about each, against what, and when."""
     physician = await get_own_profile(session, user)
-    return await _checks(session, physician.id)
+    return await _checks(session, physician.id, request.app.state.settings)
 
 
 @router.get(
@@ -52,11 +61,11 @@ async def my_checks(user: PhysicianUser, session: SessionDep) -> CredentialCheck
     responses=problem_responses(401, 403, 404, 422),
 )
 async def physician_checks(
-    physician_id: uuid.UUID, user: OpsUser, session: SessionDep
+    physician_id: uuid.UUID, user: OpsUser, session: SessionDep, request: Request
 ) -> CredentialChecks:
-    """Operations: a physician's credential checks."""
+    """Operations: a physician's credentials as they stand and their checks."""
     physician = await get_physician(session, physician_id)
-    return await _checks(session, physician.id)
+    return await _checks(session, physician.id, request.app.state.settings)
 
 
 @router.get(

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from app.credentials.checking import Route
 from app.credentials.models import (
     CheckMethod,
     CheckResult,
@@ -36,8 +37,28 @@ class CredentialCheckRead(ResponseModel):
     recheck_due: date | None
 
 
+class CredentialStandingRead(ResponseModel):
+    """A credential as it stands: `verified` only once its source backed it (`latest_check`);
+    `route` says what verifies it (a look-up at the state board, or a document operations
+    review) and `route_detail` why."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    credential_kind: CredentialKind
+    credential_id: uuid.UUID
+    label: str
+    status: str
+    expires_on: date
+    route: Route
+    route_detail: str
+    latest_check: CredentialCheckRead | None
+    document_status: str | None = Field(description="The newest document's review status")
+
+
 class CredentialChecks(ResponseModel):
-    # The newest check of each credential, then every check, newest first.
+    # Each credential as it stands; the newest check of each credential (and of the NPI and
+    # exclusion screening); then every check, newest first.
+    credentials: list[CredentialStandingRead]
     latest: list[CredentialCheckRead]
     history: list[CredentialCheckRead]
 

@@ -66,6 +66,9 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "credentials.document_rejected": ("credential_id",),
     "credentials.document_due": ("credential_id",),
     "credentials.license_recheck_failed": ("credential_id", "physician_id"),
+    "credentials.license_verified": ("credential_id",),
+    "credentials.license_check_failed": ("credential_id",),
+    "credentials.documents_needed": (),
     "verification.result": (),
     "physician.suspended": (),
     "physician.reinstated": (),
@@ -106,6 +109,7 @@ _KIND_PAGES: dict[tuple[str, str], str] = {
     ("credentials.review_needed", "ops_admin"): "/ops/review-items",
     ("credentials.exclusion_confirmed", "physician"): "/physician/profile",
     ("credentials.exclusion_cleared", "physician"): "/physician/profile",
+    ("credentials.documents_needed", "physician"): "/physician/profile",
 }
 _HOMES = {"clinic_admin": "/clinic", "physician": "/physician", "ops_admin": "/ops"}
 NOTIFICATIONS_PAGE = "/account/notifications"

@@ -20,6 +20,10 @@ CANNOT_OVERSEE = "engagements.physician_cannot_oversee"
 # The credentials domain's job screening a newly verified physician against the exclusion list
 # (`app.credentials.jobs`), queued by name in the verification's transaction.
 SCREEN_PHYSICIAN_JOB = "credentials.screen_physician"
+# The credentials domain's job checking a verified physician's pending credentials at their
+# sources (licenses at state boards; the rest asks for documents), queued by name when the
+# identity is verified and when a verified physician adds a credential.
+CHECK_CREDENTIALS_JOB = "credentials.check_credentials"
 
 Reason = Literal["license_lapsed", "malpractice_lapsed", "suspended", "rejected"]
 

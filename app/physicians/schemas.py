@@ -28,6 +28,7 @@ from app.kit.clock import today
 from app.kit.geo import lookup_zip
 from app.kit.openapi import ResponseModel, omit_or_value
 from app.kit.validation import ONE_LINE, reject_null
+from app.physicians.license_formats import enforced_problem
 from app.physicians.models import VerificationStatus
 from app.physicians.npi import is_valid_npi
 
@@ -136,8 +137,18 @@ class LicenseCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: UsState
-    number: CredentialNumber
+    number: CredentialNumber = Field(
+        description="The board's license number; refused where the state's format is "
+        "confirmed and the number does not fit it (docs/credentials.md, 'License numbers')"
+    )
     expires_on: FutureDate
+
+    @model_validator(mode="after")
+    def _number_fits_the_state(self) -> Self:
+        problem = enforced_problem(self.state, self.number)
+        if problem is not None:
+            raise ValueError(f"number: {problem}")
+        return self
 
 
 class DeaCreate(BaseModel):

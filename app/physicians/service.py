@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.auth.models import User
 from app.catalog.vocabulary import CredentialStatus
+from app.jobs.queue import defer_in_transaction
 from app.kit.clock import today
 from app.kit.geo import lookup_zip
 from app.kit.pagination import PageParams, paginate
@@ -22,6 +23,7 @@ from app.physicians.errors import (
     PhysicianNotFound,
     PhysicianProfileExists,
 )
+from app.physicians.handoff import CHECK_CREDENTIALS_JOB
 from app.physicians.models import (
     BoardCertification,
     DeaRegistration,
@@ -274,6 +276,16 @@ async def _add_credential(
             "expires_on": credential.expires_on.isoformat(),
         },
     )
+    physician = await session.get(Physician, credential.physician_id)
+    if physician is not None and physician.verification_status == VerificationStatus.verified.value:
+        # A verified physician's new credential is checked at its source once this commits
+        # (the credentials domain's job, named): until then it is pending and never counts.
+        await defer_in_transaction(
+            session,
+            CHECK_CREDENTIALS_JOB,
+            physician_id=str(physician.id),
+            actor_id=str(actor_id),
+        )
     return credential
 
 

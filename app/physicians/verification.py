@@ -28,12 +28,13 @@ from app.physicians.checks import (
     record_check,
 )
 from app.physicians.errors import PhysicianNotSuspended, PhysicianSuspended
-from app.physicians.handoff import SCREEN_PHYSICIAN_JOB, Reason, cannot_oversee
+from app.physicians.handoff import (
+    CHECK_CREDENTIALS_JOB,
+    SCREEN_PHYSICIAN_JOB,
+    Reason,
+    cannot_oversee,
+)
 from app.physicians.models import (
-    BoardCertification,
-    DeaRegistration,
-    License,
-    MalpracticePolicy,
     Physician,
     VerificationStatus,
 )
@@ -121,7 +122,7 @@ async def verify_physician(
     if physician.verification_status == VerificationStatus.suspended.value:
         raise PhysicianSuspended("The physician was suspended during verification.")
     reasons += credential_reasons(physician)
-    cover = await _cover(session, physician, settings)
+    cover = await malpractice_cover(session, physician, settings)
     reasons += cover.reasons
     holder = await _verified_holder(session, physician)
     if holder is not None:
@@ -130,29 +131,17 @@ async def verify_physician(
             "operations will review this claim."
         )
     before = {"verification_status": physician.verification_status}
-    now, day = utcnow(), today()
-    flipped: list[License | DeaRegistration | MalpracticePolicy | BoardCertification] = []
     if reasons:
         physician.verification_status = VerificationStatus.rejected.value
         physician.verification_reasons = reasons
         physician.verified_at = None
     else:
+        # The identity is verified. The credentials stay as they are: each is verified only by
+        # a check at its source (a state board, a document operations reviewed), which the
+        # credentials domain runs once this commits (CHECK_CREDENTIALS_JOB below).
         physician.verification_status = VerificationStatus.verified.value
         physician.verification_reasons = []
-        physician.verified_at = now
-        credentials: list[License | DeaRegistration | MalpracticePolicy | BoardCertification] = [
-            *physician.licenses,
-            *physician.dea_registrations,
-            *physician.malpractice_policies,
-            *physician.board_certifications,
-        ]
-        for credential in credentials:
-            if credential.id in cover.short:
-                continue  # below the minimum: not accepted (recorded below)
-            if credential.status == CredentialStatus.pending.value and credential.expires_on > day:
-                credential.status = CredentialStatus.verified.value
-                credential.verified_at = now
-                flipped.append(credential)
+        physician.verified_at = utcnow()
     try:
         async with session.begin_nested():
             await session.flush()
@@ -174,23 +163,6 @@ async def verify_physician(
             detail=" ".join(problems),
             checked_by=actor_id,
         )
-    if not reasons:
-        for credential in flipped:
-            # Accepted with the profile, as the physician stated it: nothing was compared with
-            # the issuing body, and the record says so (app.credentials checks it later).
-            await record_check(
-                session,
-                physician_id=physician.id,
-                kind=_KINDS[type(credential)],
-                credential_id=credential.id,
-                source=CheckSource.physician,
-                method=CheckMethod.self_attested,
-                result=CheckResult.needs_review,
-                compared=cover.adequate.get(credential.id, {}),
-                detail="Accepted as stated when the profile was verified against NPPES; not "
-                "checked with the issuing body.",
-                checked_by=actor_id,
-            )
     if holder is not None:
         await _report_claim(session, claimant=physician, holder=holder)
     elif not reasons:
@@ -209,9 +181,13 @@ async def verify_physician(
         user_id=physician.user_id,
         kind="verification.result",
         email=True,
-        title="You are verified" if not reasons else "Verification needs your attention",
+        title="Your identity is verified" if not reasons else "Verification needs your attention",
         body=(
-            "Your credentials are verified; you can now receive offers."
+            "Your NPI and name are verified with the NPPES registry. Each license is now checked "
+            "with its state board, or asks for a document where no board check is available; "
+            "your malpractice certificate of insurance (and any DEA registration or board "
+            "certificate) is verified from the document you upload. You receive offers in a "
+            "state once its license and your malpractice cover are verified."
             if not reasons
             else "We could not verify your profile: " + " ".join(reasons)
         ),
@@ -220,19 +196,18 @@ async def verify_physician(
     if reasons:
         await _end_directorships(session, physician, "rejected", " ".join(reasons), settings)
     else:
-        # Screened against the federal exclusion list as soon as the commit lands (the
-        # credentials domain's job, named: physicians import nothing above them).
-        await defer_in_transaction(
-            session,
-            SCREEN_PHYSICIAN_JOB,
-            physician_id=str(physician.id),
-            actor_id=str(actor_id),
-        )
+        # Screened against the federal exclusion list, and each pending credential checked at
+        # its source, as soon as the commit lands (the credentials domain's jobs, named:
+        # physicians import nothing above them).
+        for job in (SCREEN_PHYSICIAN_JOB, CHECK_CREDENTIALS_JOB):
+            await defer_in_transaction(
+                session, job, physician_id=str(physician.id), actor_id=str(actor_id)
+            )
     return physician
 
 
 @dataclass
-class _Cover:
+class Cover:
     reasons: list[str] = field(default_factory=list)
     # Live policies below the minimum: their problems and the comparison; and the comparison
     # of those that meet it.
@@ -240,7 +215,9 @@ class _Cover:
     adequate: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
 
-async def _cover(session: AsyncSession, physician: Physician, settings: Settings) -> _Cover:
+async def malpractice_cover(
+    session: AsyncSession, physician: Physician, settings: Settings
+) -> Cover:
     """Each live policy's limits against every licensed state's minimum (app.physicians
     .malpractice); a reason when none meets them."""
     day = today()
@@ -251,7 +228,7 @@ async def _cover(session: AsyncSession, physician: Physician, settings: Settings
     policies = [
         p for p in physician.malpractice_policies if p.status in live and p.expires_on > day
     ]
-    result = _Cover()
+    result = Cover()
     if not states or not policies:
         return result
     rows = (
@@ -279,14 +256,6 @@ async def _cover(session: AsyncSession, physician: Physician, settings: Settings
             "Malpractice cover is below the minimum: " + " ".join(result.short[best.id][0])
         )
     return result
-
-
-_KINDS: dict[type, CredentialKind] = {
-    License: CredentialKind.license,
-    DeaRegistration: CredentialKind.dea,
-    MalpracticePolicy: CredentialKind.malpractice,
-    BoardCertification: CredentialKind.board_certification,
-}
 
 
 async def _record_npi_check(

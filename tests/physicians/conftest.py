@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.devtools.nppes import NppesStandIn
+from tests.physicians.credentialing import Credentialing
 
 
 @pytest.fixture
@@ -18,3 +19,9 @@ async def nppes(app) -> AsyncIterator[NppesStandIn]:
     finally:
         await app.state.nppes.aclose()
         app.state.nppes = original
+
+
+@pytest.fixture
+def credentialing(client, session, settings, nppes, documents_config) -> Credentialing:
+    """Physicians taken through identity verification, board checks and document review."""
+    return Credentialing(client, session, settings, nppes, documents_config)

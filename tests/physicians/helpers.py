@@ -42,6 +42,14 @@ def profile_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+# A number of each state's shape (app/physicians/license_formats.py); others any board-like one.
+_LICENSE_NUMBERS = {"TX": "N5521", "FL": "ME55221", "CA": "A55221", "NY": "055221", "AZ": "55221"}
+
+
+def license_number(state: str) -> str:
+    return _LICENSE_NUMBERS.get(state, f"{state}-55{len(state)}21")
+
+
 def in_days(days: int) -> str:
     return (today() + timedelta(days=days)).isoformat()
 
@@ -62,7 +70,7 @@ async def create_physician(
             "/v1/physicians/me/licenses",
             json={
                 "state": state,
-                "number": f"{state}-55{len(state)}21",
+                "number": license_number(state),
                 "expires_on": in_days(400),
             },
             headers=headers,

@@ -10,18 +10,7 @@ from app.notifications.models import Notification
 from app.physicians.eligibility import matchable_physicians
 from app.physicians.expiry import sweep_credentials
 from app.physicians.models import License, MalpracticePolicy, Physician
-from tests.factories import ops_headers
 from tests.physicians.helpers import create_physician
-
-
-async def verified_physician(client, session, settings, nppes, **kwargs):
-    ops = await ops_headers(client, session, settings)
-    headers, doc = await create_physician(client, **kwargs)
-    nppes.add(doc["npi"], "Maya", kwargs.get("last_name", "Alvarez"))
-    assert (await client.post(f"/v1/physicians/{doc['id']}/verify", headers=ops)).json()[
-        "verification_status"
-    ] == "verified"
-    return headers, uuid.UUID(doc["id"]), ops
 
 
 async def matchable_ids(session, states, on=None, dea_states=()):
@@ -30,16 +19,18 @@ async def matchable_ids(session, states, on=None, dea_states=()):
 
 
 async def test_verified_physician_is_matchable_only_where_licensed(
-    client, session, settings, nppes
+    client, session, settings, nppes, credentialing
 ):
-    _, pid, _ = await verified_physician(client, session, settings, nppes, licenses=("TX", "CA"))
+    _, pid, _ = await credentialing.physician(licenses=("TX", "CA"))
     assert pid in await matchable_ids(session, ["TX"])
     assert pid in await matchable_ids(session, ["TX", "CA"])
     assert pid not in await matchable_ids(session, ["TX", "NV"])
 
 
-async def test_expired_license_removes_that_state_only(client, session, settings, nppes):
-    _, pid, _ = await verified_physician(client, session, settings, nppes, licenses=("TX", "CA"))
+async def test_expired_license_removes_that_state_only(
+    client, session, settings, nppes, credentialing
+):
+    _, pid, _ = await credentialing.physician(licenses=("TX", "CA"))
     lic = await session.scalar(
         select(License).where(License.physician_id == pid, License.state == "TX")
     )
@@ -56,17 +47,17 @@ async def test_expired_license_removes_that_state_only(client, session, settings
 
 
 async def test_license_expiring_before_the_start_date_does_not_count(
-    client, session, settings, nppes
+    client, session, settings, nppes, credentialing
 ):
-    _, pid, _ = await verified_physician(client, session, settings, nppes)
+    _, pid, _ = await credentialing.physician()
     assert pid in await matchable_ids(session, ["TX"], on=today() + timedelta(days=30))
     assert pid not in await matchable_ids(session, ["TX"], on=today() + timedelta(days=500))
 
 
 async def test_lapsed_malpractice_makes_physician_unmatchable_everywhere(
-    client, session, settings, nppes
+    client, session, settings, nppes, credentialing
 ):
-    _, pid, _ = await verified_physician(client, session, settings, nppes, licenses=("TX", "CA"))
+    _, pid, _ = await credentialing.physician(licenses=("TX", "CA"))
     policy = await session.scalar(
         select(MalpracticePolicy).where(MalpracticePolicy.physician_id == pid)
     )
@@ -77,8 +68,10 @@ async def test_lapsed_malpractice_makes_physician_unmatchable_everywhere(
     assert pid not in await matchable_ids(session, ["CA"])
 
 
-async def test_pending_state_license_does_not_count(client, session, settings, nppes):
-    headers, pid, _ = await verified_physician(client, session, settings, nppes)
+async def test_pending_state_license_does_not_count(
+    client, session, settings, nppes, credentialing
+):
+    headers, pid, _ = await credentialing.physician()
     await client.post(
         "/v1/physicians/me/licenses",
         json={
@@ -92,9 +85,9 @@ async def test_pending_state_license_does_not_count(client, session, settings, n
 
 
 async def test_suspended_unverified_or_not_accepting_are_not_matchable(
-    client, session, settings, nppes
+    client, session, settings, nppes, credentialing
 ):
-    headers, pid, ops = await verified_physician(client, session, settings, nppes)
+    headers, pid, ops = await credentialing.physician()
     await client.patch("/v1/physicians/me", json={"accepting_new": False}, headers=headers)
     assert pid not in await matchable_ids(session, ["TX"])
     await client.patch("/v1/physicians/me", json={"accepting_new": True}, headers=headers)
@@ -106,11 +99,11 @@ async def test_suspended_unverified_or_not_accepting_are_not_matchable(
 
 
 async def test_dea_required_where_controlled_substances_are_prescribed(
-    client, session, settings, nppes
+    client, session, settings, credentialing
 ):
-    headers, pid, ops = await verified_physician(client, session, settings, nppes)
+    headers, pid, _ = await credentialing.physician()
     assert pid not in await matchable_ids(session, ["TX"], dea_states=["TX"])
-    await client.post(
+    added = await client.post(
         "/v1/physicians/me/dea",
         json={
             "state": "TX",
@@ -119,12 +112,15 @@ async def test_dea_required_where_controlled_substances_are_prescribed(
         },
         headers=headers,
     )
-    await client.post(f"/v1/physicians/{pid}/verify", headers=ops)
+    assert added.status_code == 201, added.text
+    # Typed in, it counts for nothing; its certificate, once operations approve it, does.
+    assert pid not in await matchable_ids(session, ["TX"], dea_states=["TX"])
+    assert await credentialing.documents_for_pending(headers) == 1
     assert pid in await matchable_ids(session, ["TX"], dea_states=["TX"])
 
 
-async def test_sweep_warns_once_of_coming_expiry(client, session, settings, nppes):
-    headers, pid, ops = await verified_physician(client, session, settings, nppes)
+async def test_sweep_warns_once_of_coming_expiry(client, session, settings, nppes, credentialing):
+    headers, pid, ops = await credentialing.physician()
     lic = await session.scalar(select(License).where(License.physician_id == pid))
     assert lic is not None
     lic.expires_on = today() + timedelta(days=45)
@@ -143,10 +139,12 @@ async def test_sweep_warns_once_of_coming_expiry(client, session, settings, nppe
     assert any(n["kind"] == "credential.expiring" and "Alvarez" in n["title"] for n in ops_notes)
 
 
-async def test_sweep_job_runs_with_the_app_runtime(bound_app, client, session, settings, nppes):
+async def test_sweep_job_runs_with_the_app_runtime(
+    bound_app, client, session, settings, nppes, credentialing
+):
     from app.physicians.jobs import credential_sweep
 
-    _, pid, _ = await verified_physician(client, session, settings, nppes)
+    _, pid, _ = await credentialing.physician()
     policy = await session.scalar(
         select(MalpracticePolicy).where(MalpracticePolicy.physician_id == pid)
     )

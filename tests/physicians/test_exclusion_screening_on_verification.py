@@ -13,7 +13,6 @@ from app.credentials import jobs as credential_jobs
 from app.credentials.exclusions import import_leie
 from app.credentials.models import CredentialCheck, ReviewItem
 from app.physicians.models import Physician
-from tests.physicians.test_eligibility_and_expiry import verified_physician
 
 LEIE = Path(__file__).parents[1] / "credentials" / "fixtures" / "leie_sample.csv"
 LISTED_NPI = "9876500015"  # listed in the sample with this NPI
@@ -31,10 +30,10 @@ async def _queued(session, physician_id: uuid.UUID) -> list[dict[str, str]]:
 
 
 async def test_verification_queues_the_screening_which_catches_a_listed_physician(
-    client, session, settings, nppes
+    client, session, settings, nppes, credentialing
 ):
     await import_leie(session, LEIE.read_bytes(), file_name="UPDATED.csv", settings=settings)
-    _, physician_id, _ = await verified_physician(client, session, settings, nppes, npi=LISTED_NPI)
+    _, physician_id, _ = await credentialing.physician(npi=LISTED_NPI)
     [args] = await _queued(session, physician_id)
     assert args["actor_id"]  # the operations user who verified them
     assert await credential_jobs.screen_physician_job(**args)
@@ -45,7 +44,11 @@ async def test_verification_queues_the_screening_which_catches_a_listed_physicia
     )
     assert physician is not None
     assert physician.verification_status == "suspended"
-    item = await session.scalar(select(ReviewItem).where(ReviewItem.physician_id == physician_id))
+    item = await session.scalar(
+        select(ReviewItem).where(
+            ReviewItem.physician_id == physician_id, ReviewItem.kind == "exclusion_match"
+        )
+    )
     assert item is not None
     assert (item.kind, item.status) == ("exclusion_match", "open")
     check = await session.scalar(
@@ -58,9 +61,11 @@ async def test_verification_queues_the_screening_which_catches_a_listed_physicia
     assert (check.source, check.result) == ("oig_leie", "needs_review")
 
 
-async def test_a_clean_verification_is_screened_and_passes(client, session, settings, nppes):
+async def test_a_clean_verification_is_screened_and_passes(
+    client, session, settings, nppes, credentialing
+):
     await import_leie(session, LEIE.read_bytes(), file_name="UPDATED.csv", settings=settings)
-    _, physician_id, _ = await verified_physician(client, session, settings, nppes)
+    _, physician_id, _ = await credentialing.physician()
     [args] = await _queued(session, physician_id)
     await credential_jobs.screen_physician_job(**args)
     check = await session.scalar(

@@ -102,27 +102,58 @@ async def test_verification_refuses_cover_below_the_minimum_and_records_why(
     assert check.compared["required"][0]["basis"] == "platform_default"
 
 
-async def test_cover_meeting_a_states_own_law_is_accepted_there(client, session, settings, nppes):
-    ops = await ops_headers(client, session, settings)
+async def test_cover_meeting_a_states_own_law_is_accepted_there(client, session, credentialing):
     headers, doc = await create_physician(client, licenses=("FL",), malpractice=False)
     await _policy(client, headers, 50_000_000, 100_000_000)
-    nppes.add(doc["npi"], "Maya", "Alvarez")
+    credentialing.nppes.add(doc["npi"], "Maya", "Alvarez")
+    ops = await credentialing.ops()
     result = (await client.post(f"/v1/physicians/{doc['id']}/verify", headers=ops)).json()
     assert result["verification_status"] == "verified", result
+    # The policy is verified from its certificate, and its limits against Florida's law.
+    await credentialing.documents_for_pending(headers)
     check = await session.scalar(
-        select(CredentialCheck).where(
+        select(CredentialCheck)
+        .where(
             CredentialCheck.physician_id == doc["id"],
             CredentialCheck.credential_kind == "malpractice",
         )
+        .order_by(CredentialCheck.checked_at.desc())
+        .limit(1)
     )
     assert check is not None
-    assert check.method == "self_attested"
+    assert (check.method, check.result) == ("document_review", "passed")
     [required] = check.compared["required"]
     assert (required["state"], required["basis"], required["per_claim_cents"]) == (
         "FL",
         "state_law",
         10_000_000,
     )
+    profile = (await client.get("/v1/physicians/me", headers=headers)).json()
+    assert [p["status"] for p in profile["malpractice_policies"]] == ["verified"]
+
+
+async def test_a_certificate_below_the_minimum_does_not_verify_the_policy(
+    client, session, credentialing
+):
+    headers, _ = await credentialing.verify_identity(licenses=("TX", "FL"))
+    # A second, smaller policy: its certificate is genuine, its limits below mdmatch's minimum
+    # for Texas (which sets none), so it stays pending with a failed check saying so.
+    await _policy(client, headers, 50_000_000, 100_000_000)
+    await credentialing.documents_for_pending(headers)
+    profile = (await client.get("/v1/physicians/me", headers=headers)).json()
+    statuses = {p["per_claim_cents"]: p["status"] for p in profile["malpractice_policies"]}
+    assert statuses == {100_000_000: "verified", 50_000_000: "pending"}
+    small = next(p for p in profile["malpractice_policies"] if p["per_claim_cents"] == 50_000_000)
+    check = await session.scalar(
+        select(CredentialCheck)
+        .where(CredentialCheck.credential_id == small["id"])
+        .order_by(CredentialCheck.checked_at.desc())
+        .limit(1)
+    )
+    assert check is not None
+    assert (check.source, check.result) == ("document", "failed")
+    assert check.detail is not None
+    assert "TX sets no minimum, so mdmatch's own minimum applies" in check.detail
 
 
 async def test_a_policy_says_its_basis_and_a_claims_made_policy_its_tail_cover(client):

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.devtools.nppes import NURSE_PRACTITIONER, PHYSICIAN_ASSISTANT
 from app.notifications.models import Notification
@@ -29,12 +29,26 @@ async def test_verified_against_the_registry(client, session, settings, nppes):
 
     profile = (await client.get("/v1/physicians/me", headers=headers)).json()
     assert profile["verification_status"] == "verified"
-    assert profile["states_licensed"] == ["CA", "TX"]
+    # The identity is verified; no credential is until its source backs it, which the
+    # credentials domain's jobs do once this commits.
+    assert profile["states_licensed"] == []
     assert {c["status"] for c in profile["licenses"] + profile["malpractice_policies"]} == {
-        "verified"
+        "pending"
     }
+    queued = await session.execute(
+        text(
+            "SELECT task_name, args FROM procrastinate_jobs WHERE args->>'physician_id' = :p "
+            "ORDER BY task_name"
+        ),
+        {"p": doc["id"]},
+    )
+    assert [(row.task_name, row.args["actor_id"] is not None) for row in queued] == [
+        ("credentials.check_credentials", True),
+        ("credentials.screen_physician", True),
+    ]
     notes = (await client.get("/v1/me/notifications", headers=headers)).json()["items"]
     assert notes[0]["kind"] == "verification.result"
+    assert "checked with its state board" in notes[0]["body"]
 
 
 async def test_nurse_practitioner_taxonomy_is_rejected_with_that_reason(
@@ -120,23 +134,58 @@ async def test_a_transient_registry_error_is_retried(client, session, settings, 
     assert len(nppes.requests) == 2
 
 
-async def test_credentials_added_after_verification_stay_pending_until_checked(
-    client, session, settings, nppes
+async def test_a_license_without_a_board_check_counts_only_once_its_document_is_approved(
+    client, session, credentialing
 ):
-    ops = await ops_headers(client, session, settings)
-    headers, doc = await create_physician(client)
-    nppes.add(doc["npi"], "Maya", "Alvarez")
-    await verify(client, ops, doc["id"])
-    await client.post(
+    headers, physician_id, ops = await credentialing.physician()
+    added = await client.post(
         "/v1/physicians/me/licenses",
         json={"state": "NV", "number": "NV-9912", "expires_on": in_days(200)},
         headers=headers,
     )
+    assert added.status_code == 201, added.text
+    nv = added.json()
     profile = (await client.get("/v1/physicians/me", headers=headers)).json()
     assert profile["states_licensed"] == ["TX"]
-    await verify(client, ops, doc["id"])
+    # A verified physician's new credential queues its check; re-verifying changes nothing.
+    queued = await session.scalar(
+        text(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = "
+            "'credentials.check_credentials' AND args->>'physician_id' = :p"
+        ),
+        {"p": str(physician_id)},
+    )
+    assert queued == 2  # at verification, and for the new license
+    await verify(client, ops, physician_id)
+    assert (await client.get("/v1/physicians/me", headers=headers)).json()["states_licensed"] == [
+        "TX"
+    ]
+    # Nevada has no board adapter: the check asks for a document and the credential says so.
+    summary = await credentialing.check(physician_id)
+    assert [(n["credential_kind"], n["credential_id"]) for n in summary.documents_needed] == [
+        ("license", nv["id"])
+    ]
+    asked = (await client.get("/v1/me/notifications", headers=headers)).json()["items"]
+    assert asked[0]["kind"] == "credentials.documents_needed"
+    assert "NV license NV-9912" in asked[0]["body"]
+    view = (await client.get("/v1/physicians/me/credential-checks", headers=headers)).json()
+    [standing] = [c for c in view["credentials"] if c["credential_id"] == nv["id"]]
+    assert (standing["status"], standing["route"]) == ("pending", "document_review")
+    assert "no board check is available for NV" in standing["route_detail"]
+    # Uploaded, it still counts for nothing until operations approve it.
+    uploaded = await credentialing.upload(headers, "license", nv["id"], "board_printout")
+    profile = (await client.get("/v1/physicians/me", headers=headers)).json()
+    assert profile["states_licensed"] == ["TX"]
+    await credentialing.approve(uploaded["review_item_id"], "board printout matches")
     profile = (await client.get("/v1/physicians/me", headers=headers)).json()
     assert profile["states_licensed"] == ["NV", "TX"]
+    view = (await client.get("/v1/physicians/me/credential-checks", headers=headers)).json()
+    [standing] = [c for c in view["credentials"] if c["credential_id"] == nv["id"]]
+    assert standing["status"] == "verified"
+    assert (standing["latest_check"]["source"], standing["latest_check"]["method"]) == (
+        "document",
+        "document_review",
+    )
 
 
 async def test_changing_npi_or_name_resets_to_pending(client, session, settings, nppes):
@@ -231,8 +280,8 @@ async def test_verify_unknown_physician_is_404(client, session, settings, nppes)
     assert response.status_code == 404
 
 
-async def test_a_board_certification_is_a_credential_checked_with_the_physician(
-    client, session, settings, nppes
+async def test_a_board_certification_is_a_credential_verified_from_its_certificate(
+    client, session, settings, nppes, credentialing
 ):
     ops = await ops_headers(client, session, settings)
     headers, doc = await create_physician(client)
@@ -265,6 +314,13 @@ async def test_a_board_certification_is_a_credential_checked_with_the_physician(
 
     nppes.add(doc["npi"], "Maya", "Alvarez")
     assert (await verify(client, ops, doc["id"])).json()["verification_status"] == "verified"
+    profile = (await client.get("/v1/physicians/me", headers=headers)).json()
+    [cert] = profile["board_certifications"]
+    assert cert["status"] == "pending"  # verified from the certificate, not from the profile
+    uploaded = await credentialing.upload(
+        headers, "board_certification", cert["id"], "board_certificate"
+    )
+    await credentialing.approve(uploaded["review_item_id"])
     profile = (await client.get("/v1/physicians/me", headers=headers)).json()
     [cert] = profile["board_certifications"]
     assert (cert["specialty"], cert["certification"], cert["status"]) == (

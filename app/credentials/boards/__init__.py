@@ -28,6 +28,7 @@ from app.credentials.boards.base import (
     BoardUnavailable,
     name_tokens,
     normalize_number,
+    parse_date,
 )
 from app.credentials.boards.california import CaliforniaDca
 from app.credentials.boards.florida import FloridaMqa
@@ -55,6 +56,8 @@ __all__ = [
     "LicenseBoard",
     "LicenseCheckOutcome",
     "check_license",
+    "has_board",
+    "lapsed",
     "make_board",
     "supported_states",
     "validate_license_number",
@@ -119,6 +122,21 @@ REGISTRY: dict[str, BoardFactory] = {
     "NY": _new_york,
     "AZ": _arizona,
 }
+
+
+def has_board(state: str, settings: Settings) -> bool:
+    """A board check is available for `state`: board checks are on, the state has an adapter,
+    and the adapter has the credentials it needs."""
+    if not settings.license_board_checks:
+        return False
+    state = state.upper()
+    if state not in REGISTRY:
+        return False
+    if state == "CA":
+        return bool(settings.board_ca_app_id and settings.board_ca_app_key)
+    if state == "NY":
+        return settings.board_ny_api_key is not None
+    return True
 
 
 def supported_states() -> frozenset[str]:
@@ -286,3 +304,25 @@ async def check_license(
         recheck_due=recheck_due(found.expires_on or license_row.expires_on, on=on),
     )
     return LicenseCheckOutcome(result, False, detail, check)
+
+
+def lapsed(
+    compared: dict[str, Any], license_row: License, physician: Physician, *, on: date
+) -> list[str]:
+    """What in a failed board check means the physician may not practise on this license: the
+    board's status not active, its expiry past, a number or name not ours. An expiry that merely
+    differs (a renewal the board shows first) is not a lapse."""
+    reasons: list[str] = []
+    status = (compared.get("status") or {}).get("board")
+    if status is not None and status != BoardStatus.active.value:
+        reasons.append(f"status {status}")
+    board_expiry = parse_date((compared.get("expires_on") or {}).get("board"))
+    if board_expiry is not None and board_expiry < on:
+        reasons.append(f"expired {board_expiry.isoformat()}")
+    number = (compared.get("number") or {}).get("board")
+    if number is not None and normalize_number(number) != normalize_number(license_row.number):
+        reasons.append("number differs")
+    name = (compared.get("name") or {}).get("board")
+    if name is not None and not names_match(physician.first_name, physician.last_name, name):
+        reasons.append("name differs")
+    return reasons
