@@ -29,6 +29,7 @@ from app.credentials.documents_router import document_config
 from app.credentials.storage import ObjectStore
 from app.db import create_engine, create_sessionmaker
 from app.devtools.embedded_postgres import embedded_server, with_database
+from app.devtools.nppes import NppesStandIn
 from app.devtools.object_store import (
     LOCAL_ACCESS_KEY_ID,
     LOCAL_SECRET_ACCESS_KEY,
@@ -47,6 +48,7 @@ from app.kit.mailer import MemoryEmailSender
 from app.main import AppOptions, create_app
 from app.migrate import upgrade
 from app.seed import seed_reference_data
+from tests.physicians.credentialing import Credentialing
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -264,3 +266,31 @@ def documents_config(bound_app: FastAPI, store: ObjectStore) -> Iterator[Documen
         yield config
     finally:
         bound_app.dependency_overrides.pop(document_config, None)
+
+
+# --- physicians: the NPPES registry faked at the httpx transport, and credentialing -----------
+
+
+@pytest.fixture
+async def nppes(app: FastAPI) -> AsyncIterator[NppesStandIn]:
+    """The app's NPPES client pointed at a faithful fake of the registry."""
+    fake = NppesStandIn()
+    original = app.state.nppes
+    app.state.nppes = fake.client()
+    try:
+        yield fake
+    finally:
+        await app.state.nppes.aclose()
+        app.state.nppes = original
+
+
+@pytest.fixture
+def credentialing(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    settings: Settings,
+    nppes: NppesStandIn,
+    documents_config: DocumentConfig,
+) -> Credentialing:
+    """Physicians taken through identity verification, board checks and document review."""
+    return Credentialing(client, session, settings, nppes, documents_config)

@@ -46,6 +46,11 @@ def test_the_tour_walks_the_whole_journey_against_a_live_local_server(pg_server_
 
     uuid = "[0-9a-f-]{36}"
     assert "verification_status=verified" in call("POST", f"/v1/physicians/{uuid}/verify")
+    # Its credentials were verified from documents operations approved (no boards here).
+    assert "State board look-ups are off in local mode" in server_log
+    assert "status=approved" in call("POST", f"/v1/review-items/{uuid}/decision")
+    standing = call("GET", "/v1/physicians/me/credential-checks")
+    assert standing.count("verified by document_review") == 2, standing
     assert "status=matching" in call("POST", f"/v1/intakes/{uuid}/submit")
     assert "offered" in call("GET", f"/v1/intakes/{uuid}/matches")
     assert "as=demo-physician-" in output

@@ -10,12 +10,11 @@ import logging
 import pytest
 import structlog
 
-from app.devtools.nppes import NppesStandIn
 from app.kit.observability import configure_logging
 from tests.billing.helpers import Emulator
 from tests.clinics.helpers import create_clinic, create_intake
-from tests.factories import ops_headers, register
-from tests.physicians.helpers import create_physician, in_days
+from tests.factories import register
+from tests.physicians.helpers import in_days
 
 
 @pytest.fixture
@@ -34,65 +33,52 @@ def captured_logs():
 
 
 async def test_a_full_flow_logs_no_personal_data(
-    client, session, settings, app, stripe_url, captured_logs
+    client, session, settings, app, stripe_url, captured_logs, credentialing
 ):
-    fake = NppesStandIn()
-    original = app.state.nppes
-    app.state.nppes = fake.client()
-    try:
-        doctor, profile = await create_physician(client, licenses=("TX",))
-        dea = await client.post(
-            "/v1/physicians/me/dea",
-            json={"state": "TX", "number": "BA7654321", "expires_on": in_days(500)},
-            headers=doctor,
-        )
-        assert dea.status_code == 201, dea.text
-        fake.add(profile["npi"], profile["first_name"], profile["last_name"])
-        ops = await ops_headers(client, session, settings)
-        verified = await client.post(f"/v1/physicians/{profile['id']}/verify", headers=ops)
-        assert verified.json()["verification_status"] == "verified", verified.text
+    # Credentialed the production way: identity at NPPES, the license at the (faked) Texas
+    # board, the certificate of insurance and the DEA certificate reviewed by operations.
+    doctor, _, _ = await credentialing.physician(licenses=("TX",))
+    profile = (await client.get("/v1/physicians/me", headers=doctor)).json()
+    dea = await client.post(
+        "/v1/physicians/me/dea",
+        json={"state": "TX", "number": "BA7654321", "expires_on": in_days(500)},
+        headers=doctor,
+    )
+    assert dea.status_code == 201, dea.text
+    assert await credentialing.documents_for_pending(doctor) == 1
 
-        admin_email = (await register(client, "clinic_admin"))["email"]
-        token = (
-            await client.post(
-                "/v1/auth/token",
-                data={"username": admin_email, "password": "Violet-Orchid-Ledger-42"},
-            )
-        ).json()["access_token"]
-        admin = {"Authorization": f"Bearer {token}"}
-        clinic = await create_clinic(client, admin, ("TX",), ownership_model="mso")
-        intake = await create_intake(client, admin, clinic["id"])
-        assert (await client.post(f"/v1/intakes/{intake['id']}/submit", headers=admin)).json()[
-            "status"
-        ] == "matching"
-        [offer] = (await client.get("/v1/physicians/me/offers", headers=doctor)).json()["items"]
-        assert (
-            await client.post(f"/v1/offers/{offer['id']}/accept", headers=doctor)
-        ).status_code == 200
-        engagement = (
-            await client.post(f"/v1/intakes/{intake['id']}/confirm", headers=admin)
-        ).json()
-        setup = await client.post(
-            f"/v1/engagements/{engagement['id']}/payment-method", headers=admin
-        )
-        await Emulator(stripe_url).confirm_card(setup.json()["setup_intent_id"])
-        paid = await client.post(f"/v1/engagements/{engagement['id']}/subscribe", headers=admin)
-        assert paid.json()["status"] == "active"
-        # A failed login and a reset request (both handle an e-mail address).
+    admin_email = (await register(client, "clinic_admin"))["email"]
+    token = (
         await client.post(
-            "/v1/auth/token", data={"username": admin_email, "password": "nope-nope-1"}
+            "/v1/auth/token",
+            data={"username": admin_email, "password": "Violet-Orchid-Ledger-42"},
         )
-        await client.post("/v1/auth/password-reset", json={"email": admin_email})
-    finally:
-        await app.state.nppes.aclose()
-        app.state.nppes = original
+    ).json()["access_token"]
+    admin = {"Authorization": f"Bearer {token}"}
+    clinic = await create_clinic(client, admin, ("TX",), ownership_model="mso")
+    intake = await create_intake(client, admin, clinic["id"])
+    assert (await client.post(f"/v1/intakes/{intake['id']}/submit", headers=admin)).json()[
+        "status"
+    ] == "matching"
+    [offer] = (await client.get("/v1/physicians/me/offers", headers=doctor)).json()["items"]
+    assert (
+        await client.post(f"/v1/offers/{offer['id']}/accept", headers=doctor)
+    ).status_code == 200
+    engagement = (await client.post(f"/v1/intakes/{intake['id']}/confirm", headers=admin)).json()
+    setup = await client.post(f"/v1/engagements/{engagement['id']}/payment-method", headers=admin)
+    await Emulator(stripe_url).confirm_card(setup.json()["setup_intent_id"])
+    paid = await client.post(f"/v1/engagements/{engagement['id']}/subscribe", headers=admin)
+    assert paid.json()["status"] == "active"
+    # A failed login and a reset request (both handle an e-mail address).
+    await client.post("/v1/auth/token", data={"username": admin_email, "password": "nope-nope-1"})
+    await client.post("/v1/auth/password-reset", json={"email": admin_email})
 
     logs = captured_logs.getvalue()
     assert '"event": "request"' in logs  # the capture works: requests were logged
     me = (await client.get("/v1/physicians/me", headers=doctor)).json()
     secrets_ = {
         "NPI": profile["npi"],
-        "license number": "TX-55221",
+        "license number": profile["licenses"][0]["number"],
         "DEA number": "BA7654321",
         "malpractice policy": "TDC-88213",
         "clinic admin e-mail": admin_email,

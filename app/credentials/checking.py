@@ -71,7 +71,6 @@ log = structlog.get_logger(__name__)
 
 PENDING = CredentialStatus.pending.value
 VERIFIED = CredentialStatus.verified.value
-DOCUMENTS_NEEDED_KIND = "credentials.documents_needed"
 
 
 class Route(StrEnum):
@@ -238,7 +237,7 @@ async def _ask_for_documents(
     await notify(
         session,
         user_id=physician.user_id,
-        kind=DOCUMENTS_NEEDED_KIND,
+        kind="credentials.documents_needed",
         email=True,
         title="Upload documents to finish your credentialing",
         body="These credentials are verified from a document operations review, and count "
@@ -395,17 +394,31 @@ async def _on_license_check_decision(
         before={"credential_id": str(license_row.id), "status": before},
         after={"status": license_row.status, "reason": item.reason},
     )
-    what = f"{license_row.state} license {license_row.number}"
-    await notify(
-        session,
-        user_id=physician.user_id,
-        kind="credentials.license_verified" if approved else "credentials.license_check_failed",
-        email=True,
-        title=f"Your {license_row.state} license was "
-        + ("verified" if approved else "not accepted"),
-        body=f"Operations reviewed the board's record of your {what}: {item.reason}",
-        data={"credential_id": str(license_row.id)},
+    body = (
+        f"Operations reviewed the board's record of your {license_row.state} license "
+        f"{license_row.number}: {item.reason}"
     )
+    data = {"credential_id": str(license_row.id)}
+    if approved:
+        await notify(
+            session,
+            user_id=physician.user_id,
+            kind="credentials.license_verified",
+            email=True,
+            title=f"Your {license_row.state} license was verified",
+            body=body,
+            data=data,
+        )
+    else:
+        await notify(
+            session,
+            user_id=physician.user_id,
+            kind="credentials.license_check_failed",
+            email=True,
+            title=f"Your {license_row.state} license was not accepted",
+            body=body,
+            data=data,
+        )
 
 
 review.on_decision(ReviewKind.license_check, _on_license_check_decision)

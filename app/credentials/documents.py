@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
@@ -294,6 +294,51 @@ async def discard(store: ObjectStore, key: str) -> None:
         await store.delete(key)
     except StorageError as exc:
         log.error("credential_document.orphan_object", object_key=key, error=str(exc))
+
+
+# An object younger than this may belong to an upload whose transaction has not committed yet.
+ORPHAN_GRACE = timedelta(hours=1)
+
+
+@dataclass
+class OrphanSweep:
+    objects: int = 0
+    deleted: list[str] = field(default_factory=list)
+
+
+async def sweep_orphans(
+    session: AsyncSession, store: ObjectStore, *, older_than: datetime
+) -> OrphanSweep:
+    """Delete the objects under `credentials/` that no document row names and that were written
+    before `older_than` (an upload whose process died between the put and the commit). A key
+    not of the form `credentials/<uuid>/<uuid>` is left alone (not ours to judge)."""
+    result = OrphanSweep()
+    listed = await store.list_keys("credentials/")
+    result.objects = len(listed)
+    candidates: dict[uuid.UUID, str] = {}
+    for key, modified in listed:
+        parts = key.split("/")
+        if len(parts) != 3 or modified >= older_than:
+            continue
+        try:
+            uuid.UUID(parts[1])
+            candidates[uuid.UUID(parts[2])] = key
+        except ValueError:
+            continue
+    if not candidates:
+        return result
+    known = set(
+        await session.scalars(
+            select(CredentialDocument.id).where(CredentialDocument.id.in_(list(candidates)))
+        )
+    )
+    for document_id, key in candidates.items():
+        if document_id in known:
+            continue
+        await store.delete(key)
+        log.warning("credential_document.orphan_deleted", object_key=key)
+        result.deleted.append(key)
+    return result
 
 
 async def list_documents(

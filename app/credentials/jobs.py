@@ -95,3 +95,19 @@ async def recheck_due_job(timestamp: int) -> dict[str, object]:
         result = await run_rechecks(session, settings=runtime.settings, on=today())
         await session.commit()
     return result.as_dict()
+
+
+@queue.periodic(cron="50 4 * * *", periodic_id="credentials-sweep-orphans")
+@queue.task(name="credentials.sweep_orphan_documents", queueing_lock="credentials-sweep-orphans")
+async def sweep_orphan_documents_job(timestamp: int) -> dict[str, object]:
+    """Daily (04:50 UTC): delete stored document objects no document row names, written more
+    than an hour ago (an upload whose process died between the object's put and the commit)."""
+    from app.credentials.documents import ORPHAN_GRACE, sweep_orphans
+    from app.credentials.storage import ObjectStore
+    from app.kit.clock import utcnow
+
+    runtime = get_runtime()
+    store = ObjectStore.from_settings(runtime.settings)
+    async with runtime.sessionmaker() as session:
+        swept = await sweep_orphans(session, store, older_than=utcnow() - ORPHAN_GRACE)
+    return {"objects": swept.objects, "deleted": len(swept.deleted)}

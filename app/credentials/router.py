@@ -4,15 +4,17 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
 
 from app.auth.deps import OpsUser, PhysicianUser
 from app.config import Settings
 from app.credentials import checking, exclusions, provenance, review
-from app.credentials.models import ReviewKind, ReviewStatus
+from app.credentials.models import ExclusionImport, ReviewKind, ReviewStatus
 from app.credentials.schemas import (
     CredentialCheckRead,
     CredentialChecks,
     CredentialStandingRead,
+    ExclusionImportRead,
     ReviewDecision,
     ReviewItemRead,
 )
@@ -20,7 +22,7 @@ from app.credentials.standing import standing_of
 from app.db import SessionDep
 from app.errors import problem_responses
 from app.kit.idempotency import AppRoute
-from app.kit.pagination import Page, PageParams, page_params
+from app.kit.pagination import Page, PageParams, page_params, paginate
 from app.physicians.service import get_own_profile, get_physician
 
 router = APIRouter(prefix="/v1", tags=["credentials"], route_class=AppRoute)
@@ -66,6 +68,25 @@ async def physician_checks(
     """Operations: a physician's credentials as they stand and their checks."""
     physician = await get_physician(session, physician_id)
     return await _checks(session, physician.id, request.app.state.settings)
+
+
+@router.get(
+    "/exclusion-imports",
+    operation_id="list_exclusion_imports",
+    responses=problem_responses(401, 403, 422),
+)
+async def list_exclusion_imports(
+    user: OpsUser, session: SessionDep, page: PageDep
+) -> Page[ExclusionImportRead]:
+    """Operations: the exclusion-list files imported, newest first (the first is current)."""
+    rows, cursor = await paginate(
+        session,
+        select(ExclusionImport),
+        page,
+        created_at=ExclusionImport.imported_at,
+        id_column=ExclusionImport.id,
+    )
+    return Page(items=[ExclusionImportRead.model_validate(r) for r in rows], next_cursor=cursor)
 
 
 @router.get(

@@ -85,3 +85,17 @@ class ReviewDecision(BaseModel):
 
     decision: Literal["approve", "reject"]
     reason: Reason = Field(description="Why; kept in the audit trail and told to the physician")
+
+
+class ExclusionImportRead(ResponseModel):
+    """One imported exclusion file (the newest is the list screenings use)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    source: str
+    file_name: str
+    sha256: str
+    row_count: int
+    matches_found: int
+    imported_at: datetime

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import boto3  # type: ignore[import-untyped]
@@ -109,6 +110,19 @@ class ObjectStore:
 
         url: str = await self._run(sign)
         return url
+
+    async def list_keys(self, prefix: str) -> list[tuple[str, datetime]]:
+        """Every key under `prefix` with its last-modified time (all pages)."""
+
+        def list_all() -> list[tuple[str, datetime]]:
+            keys: list[tuple[str, datetime]] = []
+            pages = self.client().get_paginator("list_objects_v2")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend((o["Key"], o["LastModified"]) for o in page.get("Contents", []))
+            return keys
+
+        found: list[tuple[str, datetime]] = await self._run(list_all)
+        return found
 
     def ensure_bucket(self) -> None:
         """Create the bucket when missing (local mode and tests; synchronous)."""

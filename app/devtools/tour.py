@@ -31,6 +31,12 @@ TOUR_PASSWORD = "Tour-Juniper-Harbor-71"  # noqa: S105 - throwaway accounts on a
 CLINIC_STATE, CLINIC_ZIP = "TX", "78701"
 # The tour's own physician is licensed elsewhere, so the TX offers go to the demo roster.
 PHYSICIAN_STATE, PHYSICIAN_ZIP = "CO", "80202"
+# A minimal, well-formed PDF standing for the physician's scanned documents.
+TOUR_PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    b"trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
 WAIT_SECONDS = 20
 MAX_RATE_LIMIT_WAIT = 65
 
@@ -253,7 +259,7 @@ class Tour:
                 "verification_status": b["verification_status"],
             },
         )
-        await self.call(
+        license_ = await self.call(
             "POST",
             "/v1/physicians/me/licenses",
             token=token,
@@ -265,7 +271,7 @@ class Tour:
             },
             show=_fields("state", "status"),
         )
-        await self.call(
+        policy = await self.call(
             "POST",
             "/v1/physicians/me/malpractice",
             token=token,
@@ -290,6 +296,53 @@ class Tour:
                 f"Verification answered {result['verification_status']}: {result['reasons']} "
                 "(is the server using the local NPPES stand-in? NPPES_BASE_URL must be unset)"
             )
+        await self.credentials_by_document(ops, token, license_["id"], policy["id"])
+
+    async def credentials_by_document(
+        self, ops: str, token: str, license_id: str, policy_id: str
+    ) -> None:
+        self.act("Its credentials: each verified at its source (here, documents operations review)")
+        await self.call(
+            "GET",
+            "/v1/physicians/me/credential-checks",
+            token=token,
+            show=lambda b: {
+                c["label"]: f"{c['status']} via {c['route']}" for c in b["credentials"]
+            },
+        )
+        for kind, credential_id, document in (
+            ("license", license_id, "board_printout"),
+            ("malpractice", policy_id, "malpractice_coi"),
+        ):
+            uploaded = await self.call(
+                "POST",
+                "/v1/physicians/me/credential-documents",
+                token=token,
+                expect=201,
+                data={
+                    "credential_kind": kind,
+                    "credential_id": credential_id,
+                    "document_kind": document,
+                },
+                files={"file": (f"{document}.pdf", TOUR_PDF, "application/pdf")},
+                show=_fields("document_kind", "status"),
+            )
+            await self.call(
+                "POST",
+                f"/v1/review-items/{uploaded['review_item_id']}/decision",
+                token=ops,
+                json={"decision": "approve", "reason": "the document matches the record"},
+                show=_fields("kind", "status"),
+            )
+        await self.call(
+            "GET",
+            "/v1/physicians/me/credential-checks",
+            token=token,
+            show=lambda b: {
+                c["label"]: f"{c['status']} by {(c['latest_check'] or {}).get('method')}"
+                for c in b["credentials"]
+            },
+        )
 
     async def clinic_asks_for_a_director(self) -> tuple[str, dict[str, Any], dict[str, Any]]:
         self.act("A clinic signs up, gets a quote and submits its intake")

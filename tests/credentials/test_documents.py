@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
@@ -15,12 +16,13 @@ from unittest import mock
 import botocore.auth  # type: ignore[import-untyped]
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.models import AuditEntry
-from app.credentials.documents import DocumentConfig
+from app.credentials.documents import ORPHAN_GRACE, DocumentConfig, sweep_orphans
 from app.credentials.documents_files import active_pdf_content, check_file, safe_filename
 from app.credentials.documents_models import CredentialDocument
 from app.credentials.documents_router import UPLOAD_PATH, document_config, upload_body_limit
@@ -664,3 +666,59 @@ async def test_an_approved_document_verifies_a_pending_license_which_then_counts
     assert await session.scalar(
         select(AuditEntry).where(AuditEntry.action == "credential.verified_by_document")
     )
+
+
+# --- orphaned objects -------------------------------------------------------------------------
+
+
+async def test_the_sweep_deletes_only_old_objects_no_row_names(
+    client, session, settings, documents_config, store
+):
+    doc = await make_physician(session)
+    headers = await physician_headers(client, session, settings, doc)
+    license_ = await _license(session, doc.id)
+    kept = (await _upload(client, headers, license_.id)).json()
+    orphan = f"credentials/{doc.id}/{uuid.uuid4()}"
+    foreign = f"credentials/{doc.id}/not-a-document-id"
+    for key in (orphan, foreign):
+        await store.put(key, PDF, content_type="application/pdf", sha256="0" * 64)
+    now = datetime.now(UTC)
+
+    # Everything was written just now: within the grace period nothing goes.
+    young = await sweep_orphans(session, store, older_than=now - ORPHAN_GRACE)
+    assert orphan not in young.deleted
+    # Past it (the cut-off moved after the writes), the object no row names goes; the one a
+    # row names and a key not of our shape stay. (Earlier tests' rows were rolled back, so
+    # their objects are orphans too.)
+    swept = await sweep_orphans(session, store, older_than=now + timedelta(minutes=1))
+    assert orphan in swept.deleted
+    remaining = set(await _objects(store, doc.id))
+    assert remaining == {f"credentials/{doc.id}/{kept['id']}", foreign}
+    assert swept.objects >= 3
+
+
+async def test_the_orphan_sweep_job_reads_the_store_from_the_settings(bound_app, store):
+    from app.credentials.jobs import sweep_orphan_documents_job
+    from app.jobs.runtime import configure_runtime, get_runtime
+
+    original = get_runtime()
+    settings = original.settings.model_copy(
+        update={
+            "s3_endpoint_url": store.endpoint_url,
+            "s3_bucket": store.bucket,
+            "s3_access_key_id": store.access_key_id,
+            "s3_secret_access_key": SecretStr(store.secret_access_key or ""),
+        }
+    )
+    young = f"credentials/{uuid.uuid4()}/{uuid.uuid4()}"
+    await store.put(young, PDF, content_type="application/pdf", sha256="0" * 64)
+    configure_runtime(replace(original, settings=settings))
+    try:
+        result = await sweep_orphan_documents_job(timestamp=0)
+    finally:
+        configure_runtime(original)
+    # It listed the test bucket; the object just written is within the grace period.
+    assert result["objects"] >= 1
+    listing = store.client().list_objects_v2(Bucket=TEST_BUCKET, Prefix=young)
+    assert [o["Key"] for o in listing.get("Contents", [])] == [young]
+    await store.delete(young)

@@ -426,6 +426,32 @@ async def test_only_operations_see_and_decide_the_queue(client, session, setting
     assert (await session.get(ReviewItem, item_id)).status == "open"
 
 
+async def test_operations_list_the_imports_newest_first(client, session, settings):
+    first = await import_leie(session, SAMPLE, file_name="one.csv", settings=settings)
+    lines = SAMPLE.decode().splitlines(keepends=True)
+    second = await import_leie(
+        session, "".join(lines[:2] + lines[6:]).encode(), file_name="two.csv", settings=settings
+    )
+    await session.commit()
+    ops = await ops_headers(client, session, settings)
+    listed = await client.get("/v1/exclusion-imports?limit=1", headers=ops)
+    assert listed.status_code == 200, listed.text
+    [newest] = listed.json()["items"]
+    assert (newest["id"], newest["file_name"], newest["row_count"]) == (
+        str(second.import_id),
+        "two.csv",
+        2,
+    )
+    assert len(newest["sha256"]) == 64
+    older = await client.get(
+        f"/v1/exclusion-imports?limit=1&cursor={listed.json()['next_cursor']}", headers=ops
+    )
+    assert [i["id"] for i in older.json()["items"]] == [str(first.import_id)]
+    for role in ("physician", "clinic_admin"):
+        denied = await client.get("/v1/exclusion-imports", headers=await user_headers(client, role))
+        assert denied.status_code == 403, role
+
+
 # --- the command --------------------------------------------------------------------------------
 
 
