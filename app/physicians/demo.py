@@ -25,6 +25,13 @@ from app.catalog.vocabulary import EngagementModel, OversightMode, Specialty
 from app.config import Settings
 from app.kit.clock import today, utcnow
 from app.kit.geo import _index as zip_index
+from app.physicians.checks import (
+    CheckMethod,
+    CheckResult,
+    CheckSource,
+    CredentialCheck,
+    CredentialKind,
+)
 from app.physicians.models import (
     BoardCertification,
     DeaRegistration,
@@ -104,6 +111,11 @@ _DEMO_NPI_BASE = 190000000
 # ops endpoints (verification, rematch) offline. Never created outside local mode.
 DEMO_OPS_EMAIL = f"ops@{DEMO_DOMAIN}"
 DEMO_OPS_PASSWORD = "Demo-Operations-Desk-2026"  # noqa: S105 - documented demo credential
+
+
+DEMO_CHECK_DETAIL = (
+    "Demo data: seeded as verified for local mode; nothing was checked at any source."
+)
 
 
 def _demo_email(i: int) -> str:
@@ -249,6 +261,7 @@ async def seed_demo_supply(
         return 0
     password_hash = await hash_password(settings, DEMO_PASSWORD)
     now, day = utcnow(), today()
+    checks: list[CredentialCheck] = []
     for demo in missing:
         user = User(
             id=uuid.uuid4(),
@@ -288,9 +301,12 @@ async def seed_demo_supply(
         session.add(physician)
         # Each demo physician is board-certified in their first specialty (rules such as
         # Florida's satellite offices read certification, never self-declared specialties).
+        credentials: list[tuple[CredentialKind, uuid.UUID]] = []
+        certification_id = uuid.uuid4()
+        credentials.append((CredentialKind.board_certification, certification_id))
         session.add(
             BoardCertification(
-                id=uuid.uuid4(),
+                id=certification_id,
                 physician_id=physician.id,
                 board=f"American Board of {demo.specialties[0].replace('_', ' ').title()}",
                 specialty=demo.specialties[0],
@@ -301,9 +317,10 @@ async def seed_demo_supply(
             )
         )
         for lic in demo.licenses:
+            credentials.append((CredentialKind.license, uuid.uuid4()))
             session.add(
                 License(
-                    id=uuid.uuid4(),
+                    id=credentials[-1][1],
                     physician_id=physician.id,
                     state=lic.state,
                     number=lic.number,
@@ -313,9 +330,10 @@ async def seed_demo_supply(
                 )
             )
         for dea in demo.dea_registrations:
+            credentials.append((CredentialKind.dea, uuid.uuid4()))
             session.add(
                 DeaRegistration(
-                    id=uuid.uuid4(),
+                    id=credentials[-1][1],
                     physician_id=physician.id,
                     state=dea.state,
                     number=dea.number,
@@ -324,9 +342,10 @@ async def seed_demo_supply(
                     verified_at=now,
                 )
             )
+        credentials.append((CredentialKind.malpractice, uuid.uuid4()))
         session.add(
             MalpracticePolicy(
-                id=uuid.uuid4(),
+                id=credentials[-1][1],
                 physician_id=physician.id,
                 carrier=demo.malpractice.carrier,
                 policy_number=demo.malpractice.policy_number,
@@ -338,6 +357,25 @@ async def seed_demo_supply(
                 verified_at=now,
             )
         )
+        # Demo data says what it is wherever provenance is read: nothing was checked.
+        for kind, credential_id in credentials:
+            checks.append(
+                CredentialCheck(
+                    id=uuid.uuid4(),
+                    physician_id=physician.id,
+                    credential_kind=kind.value,
+                    credential_id=credential_id,
+                    source=CheckSource.physician.value,
+                    source_detail="demo data (mdmatch seed --demo)",
+                    method=CheckMethod.self_attested.value,
+                    compared={},
+                    result=CheckResult.needs_review.value,
+                    detail=DEMO_CHECK_DETAIL,
+                    checked_at=now,
+                )
+            )
+    await session.flush()  # the physicians first: the checks name them
+    session.add_all(checks)
     await session.flush()
     return len(missing)
 

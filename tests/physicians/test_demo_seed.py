@@ -4,6 +4,7 @@ from sqlalchemy import func, select
 
 from app.catalog.rules import seed_rules
 from app.kit.clock import today
+from app.physicians.checks import CredentialCheck
 from app.physicians.demo import seed_demo_supply
 from app.physicians.eligibility import matchable_physicians
 from app.physicians.models import License, Physician
@@ -24,3 +25,18 @@ async def test_demo_supply_covers_every_state_and_is_idempotent(session, setting
         select(func.count()).select_from(matchable_physicians(states=["TX"], on=today()).subquery())
     )
     assert tx >= 1
+
+
+async def test_demo_credentials_say_nothing_was_checked(session, settings):
+    await seed_demo_supply(session, settings, count=3)
+    licenses = list(await session.scalars(select(License)))
+    checks = list(await session.scalars(select(CredentialCheck)))
+    by_credential = {c.credential_id: c for c in checks}
+    # Every demo credential has exactly one check, and none of them reads as passed.
+    assert {lic.id for lic in licenses} <= set(by_credential)
+    assert len(by_credential) == len(checks)
+    assert {(c.source, c.method, c.result) for c in checks} == {
+        ("physician", "self_attested", "needs_review")
+    }
+    assert all("nothing was checked" in (c.detail or "") for c in checks)
+    assert {c.credential_kind for c in checks} >= {"license", "malpractice", "board_certification"}
