@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, text
@@ -28,13 +29,13 @@ async def _matchable_in(session, physician_id, state: str) -> bool:
     return uuid.UUID(str(physician_id)) in set(await session.scalars(stmt))
 
 
-async def _license(client, headers, state: str = "TX") -> dict:
+async def _license(client, headers, state: str = "TX") -> dict[str, Any]:
     doc = (await client.get("/v1/physicians/me", headers=headers)).json()
     [found] = [lic for lic in doc["licenses"] if lic["state"] == state]
     return found
 
 
-async def _notifications(client, headers) -> list[dict]:
+async def _notifications(client, headers) -> list[dict[str, Any]]:
     return (await client.get("/v1/me/notifications", headers=headers)).json()["items"]
 
 
@@ -182,7 +183,7 @@ async def test_the_job_is_queued_for_a_verified_physicians_new_credential_only(
     )
     headers, doc = await credentialing.verify_identity(licenses=("NV",))
 
-    async def queued(physician_id: str) -> list[dict]:
+    async def queued(physician_id: str) -> list[dict[str, Any]]:
         rows = await session.execute(
             text(
                 "SELECT args FROM procrastinate_jobs WHERE task_name = "
