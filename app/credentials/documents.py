@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit.service import record_audit
 from app.auth.models import Role, User
 from app.catalog.vocabulary import CredentialStatus
-from app.credentials import review
+from app.credentials import checking, review
 from app.credentials.documents_files import FileRefused, check_file
 from app.credentials.documents_models import (
     DOCUMENT_KINDS,
@@ -158,11 +158,14 @@ async def _credential(
     kind: DocumentCredentialKind,
     credential_id: uuid.UUID,
     physician_id: uuid.UUID,
+    *,
+    lock: bool = False,
 ) -> Any:
     model = _CREDENTIALS[kind]
-    return await session.scalar(
-        select(model).where(model.id == credential_id, model.physician_id == physician_id)
-    )
+    stmt = select(model).where(model.id == credential_id, model.physician_id == physician_id)
+    if lock:  # a board's answer applied meanwhile waits, or is seen
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(stmt)
 
 
 def _record(kind: DocumentCredentialKind, credential: Any) -> dict[str, Any]:
@@ -327,11 +330,16 @@ async def sweep_orphans(
             continue
     if not candidates:
         return result
-    known = set(
-        await session.scalars(
-            select(CredentialDocument.id).where(CredentialDocument.id.in_(list(candidates)))
+    known: set[uuid.UUID] = set()
+    ids = list(candidates)
+    for start in range(0, len(ids), 5000):  # bounded statements, whatever the bucket holds
+        known.update(
+            await session.scalars(
+                select(CredentialDocument.id).where(
+                    CredentialDocument.id.in_(ids[start : start + 5000])
+                )
+            )
         )
-    )
     for document_id, key in candidates.items():
         if document_id in known:
             continue
@@ -407,7 +415,9 @@ async def _on_document_decision(
         return
     approved = item.status == ReviewStatus.approved.value
     kind = DocumentCredentialKind(document.credential_kind)
-    credential = await _credential(session, kind, document.credential_id, document.physician_id)
+    credential = await _credential(
+        session, kind, document.credential_id, document.physician_id, lock=True
+    )
     compared: dict[str, Any] = {}
     if credential is not None:
         record = _record(kind, credential)
@@ -418,10 +428,10 @@ async def _on_document_decision(
     if approved and kind == DocumentCredentialKind.malpractice and credential is not None:
         # The certificate shows the policy; its limits must still meet the minimum for every
         # state the physician is licensed in (the state's law, else the platform's setting).
-        physician_row = await session.get(Physician, document.physician_id)
-        assert physician_row is not None
-        await session.refresh(physician_row, ["licenses", "malpractice_policies"])
-        cover = await malpractice_cover(session, physician_row, review.current_settings())
+        owner = await session.get(Physician, document.physician_id)
+        assert owner is not None
+        await session.refresh(owner, ["licenses", "malpractice_policies"])
+        cover = await malpractice_cover(session, owner, review.current_settings())
         if credential.id in cover.short:
             short, limits = cover.short[credential.id]
         else:
@@ -444,24 +454,45 @@ async def _on_document_decision(
         checked_by=reviewer_id,
         recheck_due=credential.expires_on if passed and credential is not None else None,
     )
+    settings = review.current_settings()
+    physician = await session.get(Physician, document.physician_id)
+    assert physician is not None
     if (
-        approved
-        and not short
+        passed
         and credential is not None
         and credential.status == CredentialStatus.pending.value
         and credential.expires_on > today()
     ):
-        credential.status = CredentialStatus.verified.value
-        credential.verified_at = utcnow()
-        await record_audit(
-            session,
-            actor_id=reviewer_id,
-            action="credential.verified_by_document",
-            object_type="physician",
-            object_id=document.physician_id,
-            before={"credential_id": str(credential.id), "status": "pending"},
-            after={"status": credential.status, "document_id": str(document.id)},
-        )
+        if kind == DocumentCredentialKind.license:
+            # Through the same gate as a board's answer (an open disciplinary review, cover
+            # below the state's minimum hold it).
+            await checking.verify_license(
+                session,
+                credential,
+                physician,
+                settings=settings,
+                action="credential.verified_by_document",
+                by=f"Operations' review of your {document.document_kind.replace('_', ' ')}",
+                actor_id=reviewer_id,
+            )
+        else:
+            credential.status = CredentialStatus.verified.value
+            credential.verified_at = utcnow()
+            await session.flush()
+            await record_audit(
+                session,
+                actor_id=reviewer_id,
+                action="credential.verified_by_document",
+                object_type="physician",
+                object_id=document.physician_id,
+                before={"credential_id": str(credential.id), "status": "pending"},
+                after={"status": credential.status, "document_id": str(document.id)},
+            )
+            if kind == DocumentCredentialKind.malpractice:
+                # Licenses their source backed but this cover's absence held are verified now.
+                await checking.release_held_licenses(
+                    session, physician, settings=settings, actor_id=reviewer_id
+                )
     before = document.status
     document.status = (DocumentStatus.approved if approved else DocumentStatus.rejected).value
     document.reason = item.reason
@@ -475,19 +506,25 @@ async def _on_document_decision(
         before={"status": before},
         after={"status": document.status, "reason": item.reason},
     )
-    physician = await session.get(Physician, document.physician_id)
-    assert physician is not None
     what = document.document_kind.replace("_", " ")
     data = {"credential_id": str(document.credential_id), "document_id": str(document.id)}
     if approved:
+        body = f"Operations checked your {what} ({document.filename}) against your record."
+        if short:
+            body += (
+                " Its limits are below the minimum, so the policy does not count for matching: "
+                + " ".join(short)
+                + " Add a policy that meets it."
+            )
         await notify(
             session,
             user_id=physician.user_id,
             kind="credentials.document_approved",
             email=True,
-            title="Your document was approved",
-            body=f"Operations checked your {what} ({document.filename}) against your record.",
-            data=data,
+            title="Your document was approved"
+            + (", but the cover is below the minimum" if short else ""),
+            body=body,
+            data=data | ({"below_minimum": short} if short else {}),
         )
     else:
         await notify(

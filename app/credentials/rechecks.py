@@ -10,14 +10,16 @@ is re-run by where it was checked:
   the number or name is not ours) rejects our license row (the `licensed_states` trigger drops
   the state from matching) and ends their directorships in that state today. A board that
   cannot be reached records `unavailable` (due tomorrow) and nothing else.
-- a PENDING license whose first board check could not get an answer (the board down) is looked
-  up again when that check is due (the next day); what it comes to is
-  `app.credentials.checking.apply_board_outcome`'s (passed verifies it).
+- a PENDING license of a verified physician whose board could not be reached is looked up
+  again when that check is due (the next day); what it comes to is
+  `app.credentials.checking.apply_board_outcome`'s (passed verifies it). A pending license the
+  board has no record of, or whose page we cannot read, is not due again: a document decides it.
 - `document` (a document operations reviewed, where no board answers): the physician is asked
   for a new document, once per due date; nothing changes.
 
-A license in a state without an adapter (or whose adapter lacks its credentials) is left alone
-here: its document re-review is a later change. docs/credentials.md, "Re-checks".
+A license in a state without a board check is verified from a document, and asked for a new
+one when that document's check is due (the `document` line above). docs/credentials.md,
+"Re-checks".
 """
 
 from __future__ import annotations
@@ -168,6 +170,10 @@ async def due_licenses(
         License.expires_on > on,
         last.c.source == CheckSource.state_board.value,
         last.c.result == CheckResult.unavailable.value,
+        exists().where(
+            Physician.id == License.physician_id,
+            Physician.verification_status == VERIFIED,
+        ),
     )
     rows = await session.execute(
         select(License.id, License.state)
@@ -248,7 +254,9 @@ async def _recheck_license(
         result.licenses_passed += outcome.result == CheckResult.passed
         result.licenses_unavailable += outcome.result == CheckResult.unavailable
         result.licenses_failed += outcome.result == CheckResult.failed
-        await apply_board_outcome(session, license_row, physician, outcome, board_name=board.name)
+        await apply_board_outcome(
+            session, license_row, physician, outcome, board_name=board.name, settings=settings
+        )
         return
     if outcome.result == CheckResult.unavailable:
         result.licenses_unavailable += 1

@@ -63,6 +63,20 @@ def minimums(
     return out
 
 
+def without_license(
+    *, platform_per_claim_cents: int, platform_aggregate_cents: int
+) -> CoverMinimum:
+    """The minimum for a physician with no license on file yet: mdmatch's own."""
+    return CoverMinimum(
+        state="No license",
+        per_claim_cents=platform_per_claim_cents,
+        aggregate_cents=platform_aggregate_cents,
+        basis="platform_default",
+        citation=None,
+        because="is on file yet",
+    )
+
+
 def shortfalls(
     per_claim_cents: int, aggregate_cents: int, required: Iterable[CoverMinimum]
 ) -> list[str]:

@@ -196,8 +196,10 @@ async def verify(
     settings: SettingsDep,
 ) -> VerificationResult:
     """Check the NPI (check digit and NPPES registry: an individual MD/DO whose last name
-    matches) and require a current license and malpractice cover; on success the pending,
-    unexpired credentials become verified. Registry unreachable → 503, nothing changes."""
+    matches) and require a current license and malpractice cover meeting the minimums. On
+    success the identity is verified; each credential stays pending until its source backs it
+    (a state board look-up, or a document operations approve: docs/credentials.md). Registry
+    unreachable → 503, nothing changes."""
     physician = await verification.verify_physician(
         session, physician_id, nppes, actor_id=ops.id, settings=settings
     )

@@ -139,7 +139,7 @@ class LicenseCreate(BaseModel):
     state: UsState
     number: CredentialNumber = Field(
         description="The board's license number; refused where the state's format is "
-        "confirmed and the number does not fit it (docs/credentials.md, 'License numbers')"
+        "confirmed and the number does not fit it (docs/credentials.md, 'License-number formats')"
     )
     expires_on: FutureDate
 

@@ -92,7 +92,8 @@ async def verify_physician(
     settings: Settings,
 ) -> Physician:
     """Check the NPI against the registry and the credentials on file; mark the physician
-    verified (and their pending, unexpired credentials with them) or rejected with reasons.
+    verified (their identity only: each credential is verified at its source afterwards, by
+    the credentials domain's job queued here) or rejected with reasons.
 
     The registry is asked before any row is locked, so a slow registry never holds a lock; the
     profile is then re-read under lock, and if its NPI or name changed meanwhile the result no
@@ -215,6 +216,26 @@ class Cover:
     adequate: dict[uuid.UUID, dict[str, Any]] = field(default_factory=dict)
 
 
+async def required_cover(
+    session: AsyncSession, states: set[str], settings: Settings
+) -> list[malpractice.CoverMinimum]:
+    """The minimum cover for each of `states` (the state's law, else mdmatch's own); mdmatch's
+    own where there is no state at all (no license on file yet)."""
+    platform = {
+        "platform_per_claim_cents": settings.malpractice_min_per_claim_cents,
+        "platform_aggregate_cents": settings.malpractice_min_aggregate_cents,
+    }
+    if not states:
+        return [malpractice.without_license(**platform)]
+    rows = (
+        await session.execute(
+            select(StateRule.code, StateRule.rules).where(StateRule.code.in_(states))
+        )
+    ).all()
+    rules: dict[str, dict[str, Any]] = {row.code: row.rules for row in rows}
+    return malpractice.minimums(states, rules, **platform)
+
+
 async def malpractice_cover(
     session: AsyncSession, physician: Physician, settings: Settings
 ) -> Cover:
@@ -229,20 +250,9 @@ async def malpractice_cover(
         p for p in physician.malpractice_policies if p.status in live and p.expires_on > day
     ]
     result = Cover()
-    if not states or not policies:
+    if not policies:
         return result
-    rows = (
-        await session.execute(
-            select(StateRule.code, StateRule.rules).where(StateRule.code.in_(states))
-        )
-    ).all()
-    rules: dict[str, dict[str, Any]] = {row.code: row.rules for row in rows}
-    required = malpractice.minimums(
-        states,
-        rules,
-        platform_per_claim_cents=settings.malpractice_min_per_claim_cents,
-        platform_aggregate_cents=settings.malpractice_min_aggregate_cents,
-    )
+    required = await required_cover(session, states, settings)
     for policy in policies:
         detail = malpractice.compared(policy.per_claim_cents, policy.aggregate_cents, required)
         problems = malpractice.shortfalls(policy.per_claim_cents, policy.aggregate_cents, required)
@@ -389,6 +399,14 @@ async def reinstate_physician(
         title="Your account is reinstated",
         body=f"Operations reinstated your profile: {reason}.",
     )
+    if restored == VerificationStatus.verified.value:
+        # Credentials added (or left unchecked) while suspended are checked now.
+        await defer_in_transaction(
+            session,
+            CHECK_CREDENTIALS_JOB,
+            physician_id=str(physician.id),
+            actor_id=str(actor_id),
+        )
     return physician
 
 

@@ -281,8 +281,126 @@ async def test_the_license_row_counts_for_matching_only_once_verified(session, c
     row = await session.scalar(select(License).where(License.physician_id == doc["id"]))
     assert row is not None
     assert row.status == "pending"
+    assert await _matchable_in(session, doc["id"], "TX") is False
     await credentialing.check(doc["id"], board=texas_profile(doc))
+    await session.refresh(row)
+    assert row.status == "verified"
+    assert await _matchable_in(session, doc["id"], "TX") is False  # no verified cover yet
     await credentialing.documents_for_pending(headers)
     assert await _matchable_in(session, doc["id"], "TX") is True
     items = await session.scalars(select(ReviewItem).where(ReviewItem.physician_id == doc["id"]))
     assert {i.kind for i in items} == {"document"}  # the certificate of insurance only
+
+
+async def test_a_document_cannot_verify_a_license_whose_disciplinary_review_is_open(
+    client, session, credentialing
+):
+    headers, doc = await credentialing.verify_identity()
+    await credentialing.check(doc["id"], board=texas_profile(doc, action="Agreed Order 2021"))
+    license_ = await _license(client, headers)
+    uploaded = await credentialing.upload(headers, "license", license_["id"], "board_printout")
+    await credentialing.approve(uploaded["review_item_id"], "the printout matches")
+    # The document matches, but the board's disciplinary record still waits for operations.
+    assert (await _license(client, headers))["status"] == "pending"
+    held = [
+        n
+        for n in await _notifications(client, headers)
+        if n["title"] == "Your TX license is not verified yet"
+    ]
+    assert "disciplinary record waits for operations' review" in held[0]["body"]
+    ops = await credentialing.ops()
+    [item] = (await client.get("/v1/review-items?kind=license_check", headers=ops)).json()["items"]
+    await client.post(
+        f"/v1/review-items/{item['id']}/decision",
+        json={"decision": "reject", "reason": "active restriction on supervising"},
+        headers=ops,
+    )
+    assert (await _license(client, headers))["status"] == "rejected"
+
+
+async def test_cover_below_a_new_states_minimum_holds_its_license_until_cover_meets_it(
+    client, session, credentialing
+):
+    # Florida's law asks $100,000 / $300,000: a $500,000 / $1,000,000 policy meets it.
+    headers, doc = await create_physician(client, licenses=("FL",), malpractice=False)
+    policy = await client.post(
+        "/v1/physicians/me/malpractice",
+        json={
+            "carrier": "Small Mutual",
+            "policy_number": "SM-1",
+            "per_claim_cents": 50_000_000,
+            "aggregate_cents": 100_000_000,
+            "expires_on": in_days(300),
+        },
+        headers=headers,
+    )
+    assert policy.status_code == 201, policy.text
+    credentialing.nppes.add(doc["npi"], "Maya", "Alvarez")
+    ops = await credentialing.ops()
+    verified = await client.post(f"/v1/physicians/{doc['id']}/verify", headers=ops)
+    assert verified.json()["verification_status"] == "verified", verified.text
+    await credentialing.documents_for_pending(headers)
+    assert await _matchable_in(session, doc["id"], "FL") is True
+    # Texas sets no minimum: mdmatch's own ($1M / $3M) applies, which this cover misses.
+    added = await client.post(
+        "/v1/physicians/me/licenses",
+        json={"state": "TX", "number": "N5521", "expires_on": in_days(400)},
+        headers=headers,
+    )
+    assert added.status_code == 201, added.text
+    profile = (await client.get("/v1/physicians/me", headers=headers)).json()
+    summary = await credentialing.check(doc["id"], board=texas_profile(profile))
+    assert (summary.licenses_checked, summary.verified) == (1, 0)
+    assert (await _license(client, headers))["status"] == "pending"
+    assert await _matchable_in(session, doc["id"], "TX") is False
+    [held] = [
+        n
+        for n in await _notifications(client, headers)
+        if n["title"] == "Your TX license is not verified yet"
+    ]
+    assert "TX sets no minimum, so mdmatch's own minimum applies" in held["body"]
+    # A policy meeting it, once its certificate is approved, releases the license.
+    bigger = await client.post(
+        "/v1/physicians/me/malpractice",
+        json={
+            "carrier": "The Doctors Company",
+            "policy_number": "TDC-2",
+            "per_claim_cents": 100_000_000,
+            "aggregate_cents": 300_000_000,
+            "expires_on": in_days(300),
+        },
+        headers=headers,
+    )
+    assert bigger.status_code == 201, bigger.text
+    uploaded = await credentialing.upload(
+        headers, "malpractice", bigger.json()["id"], "malpractice_coi"
+    )
+    await credentialing.approve(uploaded["review_item_id"], "certificate matches")
+    assert (await _license(client, headers))["status"] == "verified"
+    assert await _matchable_in(session, doc["id"], "TX") is True
+
+
+async def test_a_needs_document_answer_is_not_retried_daily_for_a_pending_license(
+    client, session, credentialing
+):
+    headers, doc = await credentialing.verify_identity()
+    summary = await credentialing.check(doc["id"], board=None)  # no such license at the board
+    assert summary.unavailable == 1
+    assert [n["credential_kind"] for n in summary.documents_needed] == ["license", "malpractice"]
+    license_ = await _license(client, headers)
+    check = await session.scalar(
+        select(CredentialCheck).where(CredentialCheck.credential_id == license_["id"])
+    )
+    assert check is not None
+    assert (check.result, check.recheck_due) == ("unavailable", None)
+    later = await run_rechecks(
+        session,
+        settings=credentialing.board_settings,
+        on=today() + timedelta(days=1),
+        transport=board_transport(credentialing.settings, None),
+    )
+    assert later.licenses_checked == 0
+    # Asking again does not repeat the request for the same documents.
+    before = len(await _notifications(client, headers))
+    await credentialing.check(doc["id"], board=None)
+    assert len(await _notifications(client, headers)) == before

@@ -154,6 +154,10 @@ async def test_a_certificate_below_the_minimum_does_not_verify_the_policy(
     assert (check.source, check.result) == ("document", "failed")
     assert check.detail is not None
     assert "TX sets no minimum, so mdmatch's own minimum applies" in check.detail
+    # The physician is told the cover does not count, not only that the document was approved.
+    notes = (await client.get("/v1/me/notifications", headers=headers)).json()["items"]
+    [told] = [n for n in notes if n["title"].endswith("but the cover is below the minimum")]
+    assert "does not count for matching" in told["body"]
 
 
 async def test_a_policy_says_its_basis_and_a_claims_made_policy_its_tail_cover(client):

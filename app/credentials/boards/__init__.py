@@ -19,6 +19,7 @@ import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.catalog.vocabulary import CredentialStatus
 from app.config import Settings
 from app.credentials.boards.arizona import ArizonaMedicalBoard
 from app.credentials.boards.base import (
@@ -260,13 +261,14 @@ async def check_license(
             **kwargs,
         )
 
+    # A pending license the board cannot confirm (no record, a page we cannot read) goes to a
+    # document review; a verified one is tried again the next day.
+    retry = None if license_row.status == CredentialStatus.pending.value else on + RETRY_UNAVAILABLE
     try:
         found = await board.lookup(license_row.number, physician.last_name, physician.first_name)
     except BoardIncomplete as exc:
         detail = f"{exc}" + (f" ({exc.source_url})" if exc.source_url else "")
-        check = await record(
-            CheckResult.unavailable, detail=detail, recheck_due=on + RETRY_UNAVAILABLE
-        )
+        check = await record(CheckResult.unavailable, detail=detail, recheck_due=retry)
         return LicenseCheckOutcome(CheckResult.unavailable, True, detail, check)
     except BoardUnavailable as exc:
         log.warning("license_board_unavailable", board=board.state, error=str(exc))
@@ -282,7 +284,7 @@ async def check_license(
             CheckResult.unavailable,
             detail=detail,
             compared={"number": {"ours": license_row.number, "board": None}},
-            recheck_due=on + RETRY_UNAVAILABLE,
+            recheck_due=retry,
         )
         return LicenseCheckOutcome(CheckResult.unavailable, True, detail, check)
 
