@@ -404,3 +404,32 @@ async def test_a_needs_document_answer_is_not_retried_daily_for_a_pending_licens
     before = len(await _notifications(client, headers))
     await credentialing.check(doc["id"], board=None)
     assert len(await _notifications(client, headers)) == before
+
+
+async def test_reinstating_a_verified_physician_queues_the_credential_check(
+    client, session, credentialing
+):
+    _, doc = await credentialing.verify_identity()
+    ops = await credentialing.ops()
+
+    async def queued() -> int:
+        count = await session.scalar(
+            text(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = "
+                "'credentials.check_credentials' AND args->>'physician_id' = :p"
+            ),
+            {"p": doc["id"]},
+        )
+        return int(count or 0)
+
+    assert await queued() == 1  # at verification
+    suspended = await client.post(
+        f"/v1/physicians/{doc['id']}/suspend", json={"reason": "audit"}, headers=ops
+    )
+    assert suspended.status_code == 200, suspended.text
+    assert (await credentialing.check(doc["id"])).skipped == "physician is suspended"
+    reinstated = await client.post(
+        f"/v1/physicians/{doc['id']}/reinstate", json={"reason": "audit closed"}, headers=ops
+    )
+    assert reinstated.status_code == 200, reinstated.text
+    assert await queued() == 2
