@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit.service import record_audit
@@ -249,7 +250,7 @@ async def _decided_at_board(session: AsyncSession, license_ids: list[uuid.UUID])
         select(c.credential_id, c.source, c.result)
         .where(c.credential_kind == CredentialKind.license.value, c.credential_id.in_(license_ids))
         .order_by(c.credential_id, c.checked_at.desc(), c.id.desc())
-        .distinct(c.credential_id)
+        .ext(distinct_on(c.credential_id))
         .subquery()
     )
     rows = await session.execute(
@@ -532,7 +533,7 @@ async def release_held_licenses(
         select(c.credential_id, c.result, c.source_detail)
         .where(c.physician_id == physician.id, c.credential_kind == CredentialKind.license.value)
         .order_by(c.credential_id, c.checked_at.desc(), c.id.desc())
-        .distinct(c.credential_id)
+        .ext(distinct_on(c.credential_id))
         .subquery()
     )
     rows = await session.scalars(
