@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Subquery, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -245,14 +245,7 @@ async def _decided_at_board(session: AsyncSession, license_ids: list[uuid.UUID])
     operations."""
     if not license_ids:
         return set()
-    c = CredentialCheck
-    latest = (
-        select(c.credential_id, c.source, c.result)
-        .where(c.credential_kind == CredentialKind.license.value, c.credential_id.in_(license_ids))
-        .order_by(c.credential_id, c.checked_at.desc(), c.id.desc())
-        .ext(distinct_on(c.credential_id))
-        .subquery()
-    )
+    latest = latest_license_checks(CredentialCheck.credential_id.in_(license_ids))
     rows = await session.execute(
         select(latest.c.credential_id).where(
             latest.c.source == CheckSource.state_board.value,
@@ -260,6 +253,18 @@ async def _decided_at_board(session: AsyncSession, license_ids: list[uuid.UUID])
         )
     )
     return {row[0] for row in rows}
+
+
+def latest_license_checks(where: ColumnElement[bool]) -> Subquery:
+    """The newest check of each license matching `where` (credential_id, source, result)."""
+    c = CredentialCheck
+    return (
+        select(c.credential_id, c.source, c.result)
+        .where(c.credential_kind == CredentialKind.license.value, where)
+        .order_by(c.credential_id, c.checked_at.desc(), c.id.desc())
+        .ext(distinct_on(c.credential_id))
+        .subquery()
+    )
 
 
 async def _already_asked(session: AsyncSession, physician: Physician) -> set[str]:
@@ -528,14 +533,7 @@ async def release_held_licenses(
     (their source backed them; cover held them) are verified now where nothing else holds
     them. Returns how many."""
     day = today()
-    c = CredentialCheck
-    latest = (
-        select(c.credential_id, c.result, c.source_detail)
-        .where(c.physician_id == physician.id, c.credential_kind == CredentialKind.license.value)
-        .order_by(c.credential_id, c.checked_at.desc(), c.id.desc())
-        .ext(distinct_on(c.credential_id))
-        .subquery()
-    )
+    latest = latest_license_checks(CredentialCheck.physician_id == physician.id)
     rows = await session.scalars(
         select(License)
         .join(latest, latest.c.credential_id == License.id)
@@ -618,7 +616,7 @@ async def _on_license_check_decision(
             before={"credential_id": str(license_row.id), "status": before},
             after={"status": license_row.status, "reason": item.reason},
         )
-        if before == VERIFIED and not await _other_verified(session, license_row, day):
+        if before == VERIFIED and not await other_verified_license(session, license_row, day):
             await cannot_oversee(
                 session,
                 physician.id,
@@ -641,7 +639,8 @@ async def _on_license_check_decision(
     )
 
 
-async def _other_verified(session: AsyncSession, license_row: License, day: date) -> bool:
+async def other_verified_license(session: AsyncSession, license_row: License, day: date) -> bool:
+    """Another license of the same physician and state, verified and current on `day`."""
     found = await session.scalar(
         select(License.id).where(
             License.physician_id == license_row.physician_id,

@@ -45,7 +45,7 @@ from app.credentials.boards import (
     make_board,
     supported_states,
 )
-from app.credentials.checking import apply_board_outcome
+from app.credentials.checking import apply_board_outcome, other_verified_license
 from app.credentials.exclusions import screen_physician
 from app.credentials.models import CheckResult, CheckSource, CredentialCheck, CredentialKind
 from app.notifications.models import Notification
@@ -276,18 +276,7 @@ async def _recheck_license(
     why = ", ".join(reasons)
     note = f"{what} failed its re-check at {board.name}: {why}"
     await session.flush()  # the trigger drops the state from licensed_states
-    others = await session.scalar(
-        select(func.count())
-        .select_from(License)
-        .where(
-            License.physician_id == physician.id,
-            License.state == license_row.state,
-            License.id != license_row.id,
-            License.status == VERIFIED,
-            License.expires_on > on,
-        )
-    )
-    if not others:
+    if not await other_verified_license(session, license_row, on):
         result.directorships_ended += await cannot_oversee(
             session,
             physician.id,
