@@ -194,6 +194,16 @@ class Settings(BaseSettings):
     # The largest document accepted (413 above it). Requests are also capped by MAX_BODY_BYTES.
     document_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
+    # Compliance documents (app/documents, docs/documents.md). The platform's seal: a PEM private
+    # key and its PEM certificate (the chain after it, when there is one), which seal every fully
+    # signed document. Unset outside production: a self-signed seal made on first use (kept
+    # under the local state directory in local mode). Production refuses to start without them.
+    document_seal_key: SecretStr | None = None
+    document_seal_cert: str | None = None
+    # An engagement counts as under oversight once its required documents are signed; until then
+    # it has this many days from confirmation (or from the change that made new ones) to sign.
+    document_signing_grace_days: int = Field(default=14, ge=0, le=90)
+
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     public_base_url: str = "http://127.0.0.1:8000"
 
@@ -378,6 +388,11 @@ class Settings(BaseSettings):
                     "SMTP_URL must use TLS (smtps://, or smtp:// with STARTTLS) when it carries "
                     "a password in production"
                 )
+        if self.document_seal_key is None or not self.document_seal_cert:
+            problems.append(
+                "DOCUMENT_SEAL_KEY and DOCUMENT_SEAL_CERT must be set in production (the PEM key "
+                "and certificate that seal signed compliance documents)"
+            )
         if not self.public_base_url.startswith("https://"):
             problems.append("PUBLIC_BASE_URL must be the https address of the clinic app")
         if problems:

@@ -20,6 +20,9 @@ def production(**overrides: Any) -> Settings:
         "email_backend": "smtp",
         "smtp_url": "smtps://mailer:k3J9x-relay-password@smtp.mdmatch.dev",
         "public_base_url": "https://app.mdmatch.dev",
+        # Not checked for being a usable key here (app/documents/seal.py reads it at use).
+        "document_seal_key": "-----BEGIN PRIVATE KEY-----\n...",
+        "document_seal_cert": "-----BEGIN CERTIFICATE-----\n...",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -46,6 +49,8 @@ def test_production_accepts_real_secrets():
         ({"jwt_previous_secrets": "too-short"}, "JWT_PREVIOUS_SECRETS"),
         ({"stripe_backend": "localstripe"}, "STRIPE_BACKEND"),
         ({"nppes_backend": "standin"}, "NPPES_BACKEND"),
+        ({"document_seal_key": None}, "DOCUMENT_SEAL_KEY"),
+        ({"document_seal_cert": None}, "DOCUMENT_SEAL_CERT"),
     ],
 )
 def test_production_refuses_missing_or_placeholder_secrets(overrides, variable):
