@@ -10,6 +10,7 @@ from app.credentials import documents_models as credential_document_models
 from app.credentials import models as credential_models
 from app.db import Base
 from app.directorships import models as engagement_models
+from app.documents import models as document_models
 from app.engagements import events as engagement_events
 from app.kit import idempotency as idempotency_models
 from app.matching import models as matching_models
@@ -28,6 +29,7 @@ __all__ = [
     "clinic_models",
     "credential_document_models",
     "credential_models",
+    "document_models",
     "engagement_events",
     "engagement_models",
     "idempotency_models",
