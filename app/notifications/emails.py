@@ -75,6 +75,11 @@ EMAIL_KINDS: dict[str, tuple[str, ...]] = {
     "physician.npi_claim": ("physician_id",),
     "credential.expired": ("credential_id", "physician_id"),
     "credential.expiring": ("credential_id", "physician_id"),
+    "documents.ready_to_sign": ("engagement_id",),
+    "documents.executed": ("engagement_id",),
+    "documents.signing_overdue": ("engagement_id",),
+    "documents.filing_due": ("engagement_id",),
+    "documents.filing_overdue": ("engagement_id",),
     "ops.daily_summary": (),
     "webhook.delivery_failed": (),
 }
@@ -227,6 +232,32 @@ def render_invitation(
             "clinic_name": clinic_name,
             "team_role": role,
             "inviter": inviter,
+            "expires": expires,
+            "notifications_url": base + NOTIFICATIONS_PAGE,
+        },
+    )
+
+
+SIGNING_INVITATION_TEMPLATE = "document_signing_invitation"
+
+
+def render_signing_invitation(
+    *, link: str, token: str, title: str, clinic_name: str, expires: str, base_url: str
+) -> RenderedEmail:
+    """The one-time link a clinic's roster provider (who has no mdmatch account) signs with."""
+    base = base_url.rstrip("/")
+    return _render(
+        SIGNING_INVITATION_TEMPLATE,
+        {
+            "kind": SIGNING_INVITATION_TEMPLATE,
+            "title": f"{clinic_name} asks you to sign: {title}",
+            "body": f"{clinic_name} asks you to sign the document {title} on mdmatch.",
+            "data": {},
+            "role": "",
+            "link": link,
+            "token": token,
+            "clinic_name": clinic_name,
+            "document_title": title,
             "expires": expires,
             "notifications_url": base + NOTIFICATIONS_PAGE,
         },

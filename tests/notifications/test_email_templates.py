@@ -18,6 +18,7 @@ from app.notifications.emails import (
     render_invitation,
     render_notification,
     render_password_reset,
+    render_signing_invitation,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,9 +96,14 @@ def test_every_kind_notified_in_app_has_an_email_template():
 
 def test_template_files_and_registered_kinds_match():
     files = {p.name.removesuffix(".j2") for p in TEMPLATES.glob("*.j2")}
-    assert files - {"layout.txt", "layout.html", "password_reset", "clinic_invitation"} == set(
-        EMAIL_KINDS
-    )
+    standalone = {
+        "layout.txt",
+        "layout.html",
+        "password_reset",
+        "clinic_invitation",
+        "document_signing_invitation",
+    }
+    assert files - standalone == set(EMAIL_KINDS)
 
 
 def test_the_invitation_email_carries_the_token_clinic_and_role():
@@ -114,6 +120,21 @@ def test_the_invitation_email_carries_the_token_clinic_and_role():
     for part in ("abc123", "as billing", "dana@glowaesthetics.com", "2026-12-10 08:00 UTC"):
         assert part in rendered.text
     assert BASE + "/invitations/accept?token=abc123" in rendered.html
+
+
+def test_the_signing_invitation_carries_the_token_document_and_expiry():
+    rendered = render_signing_invitation(
+        link=BASE + "/sign?token=tok456",
+        token="tok456",
+        title="Prescriptive Authority Agreement - Jane Doe, NP (Texas)",
+        clinic_name="Glow Aesthetics PLLC",
+        expires="2026-12-10 08:00 UTC",
+        base_url=BASE,
+    )
+    assert rendered.subject.startswith("Glow Aesthetics PLLC asks you to sign")
+    for part in ("tok456", "Jane Doe, NP (Texas)", "2026-12-10 08:00 UTC", "SHA-256"):
+        assert part in rendered.text
+    assert BASE + "/sign?token=tok456" in rendered.html
 
 
 @pytest.mark.parametrize("kind", sorted(EMAIL_KINDS))
