@@ -27,6 +27,8 @@ from app.credentials.documents_router import router as credential_documents_rout
 from app.credentials.documents_router import upload_body_limit
 from app.credentials.router import router as credentials_router
 from app.db import create_engine, create_sessionmaker
+from app.documents.filings_router import router as filings_router
+from app.documents.router import router as documents_router
 from app.engagements.router import confirm_router, intake_router
 from app.engagements.router import router as engagements_router
 from app.errors import document_problems, install_error_handlers
@@ -169,6 +171,8 @@ def create_app(settings: Settings | None = None, options: AppOptions | None = No
         operations_router,
         credentials_router,
         credential_documents_router,
+        documents_router,
+        filings_router,
         audit_router,
         webhooks_router,
     ):

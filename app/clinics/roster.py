@@ -65,14 +65,19 @@ async def _lock(session: AsyncSession, clinic: Clinic) -> None:
     await session.execute(select(Clinic.id).where(Clinic.id == clinic.id).with_for_update())
 
 
-# Queued by name (engagements depend on clinics, never the reverse): live engagements charge
-# their directors with the roster as it is now.
+# Queued by name (engagements and documents depend on clinics, never the reverse): live
+# engagements charge their directors with the roster as it is now, and their compliance
+# documents name the people on it (a changed name or license regenerates the agreement even
+# when no count changes).
 RECHARGE_JOB = "engagements.recharge_directors"
+DOCUMENTS_JOB = "documents.refresh_clinic"
+ROSTER_JOBS = (RECHARGE_JOB, DOCUMENTS_JOB)
 
 
 async def _roster_changed(session: AsyncSession, clinic: Clinic, *, default_cap: int) -> None:
     await _refresh_drafts(session, clinic, default_cap=default_cap)
-    await defer_in_transaction(session, RECHARGE_JOB, clinic_id=str(clinic.id))
+    for job in ROSTER_JOBS:
+        await defer_in_transaction(session, job, clinic_id=str(clinic.id))
 
 
 async def _refresh_drafts(session: AsyncSession, clinic: Clinic, *, default_cap: int) -> None:

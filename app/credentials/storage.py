@@ -85,6 +85,17 @@ class ObjectStore:
 
         await self._run(put)
 
+    async def get(self, key: str) -> bytes:
+        """The object's bytes (for the server's own use: sealing, verifying; downloads go
+        through presigned URLs)."""
+
+        def get() -> bytes:
+            body: bytes = self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return body
+
+        data: bytes = await self._run(get)
+        return data
+
     async def delete(self, key: str) -> None:
         await self._run(lambda: self.client().delete_object(Bucket=self.bucket, Key=key))
 

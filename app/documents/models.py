@@ -97,6 +97,9 @@ class ComplianceDocument(UUIDPrimaryKey, Base):
     reason: Mapped[str] = mapped_column(String(24))
     # The facts it was built from (app/documents/plan.py): a change regenerates it.
     fingerprint: Mapped[str] = mapped_column(String(64))
+    # What was printed (the template's merge data): the record of what each party agreed to,
+    # and what a termination notice names once the roster or the directors have moved on.
+    merge_data: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Counsel's review of the template version it came from, as printed on it (null: none).
     counsel_reviewed_on: Mapped[date | None] = mapped_column(Date)
     # The unsigned PDF: what each party is shown and signs.

@@ -13,6 +13,19 @@ ALL: frozenset[str] = frozenset({"*"})
 
 SUBSCRIBERS: dict[str, frozenset[str]] = {
     "webhooks.fan_out": ALL,
+    # Compliance documents: generated on confirmation, kept current as the engagement changes
+    # (app/documents/jobs.py; its EVENT_KINDS must match, a test checks).
+    "documents.on_engagement_event": frozenset(
+        {
+            "engagement.confirmed",
+            "engagement.scope_changed",
+            "engagement.roster_changed",
+            "engagement.canceled",
+            "director.joined",
+            "director.ended",
+            "director.rescheduled",
+        }
+    ),
 }
 
 

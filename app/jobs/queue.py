@@ -36,6 +36,8 @@ JOB_MODULES = [
     "app.operations.jobs",
     "app.webhooks.jobs",
     "app.credentials.jobs",
+    "app.documents.jobs",
+    "app.documents.filings_jobs",
 ]
 
 queue = procrastinate.App(connector=InMemoryConnector(), import_paths=JOB_MODULES)

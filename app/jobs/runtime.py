@@ -20,6 +20,9 @@ class JobRuntime:
     # Billing's Stripe gateway (`app.billing.stripe_gateway.StripeGateway`), built by the
     # process that runs workers; billing's jobs read it with its type. None without Stripe.
     stripe: Any = None
+    # The object store compliance documents are kept in (`app.credentials.storage.ObjectStore`);
+    # None: built from the settings where a job needs it.
+    object_store: Any = None
 
 
 _runtime: JobRuntime | None = None

@@ -58,6 +58,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=24), nullable=False),
         sa.Column("reason", sa.String(length=24), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("merge_data", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("counsel_reviewed_on", sa.Date(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("object_key", sa.String(length=200), nullable=False),
