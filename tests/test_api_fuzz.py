@@ -245,6 +245,10 @@ SCHEMA_CANNOT_STATE: dict[str, str] = {
     "POST /v1/price-books": "complete and monotone price tables",
     "PUT /v1/states/{code}/rules/{field}": "a value of the shape its field (the path) takes; "
     "a citation and confidence for a known value, a note for an unknown one",
+    "POST /v1/filings/{filing_id}/complete": "a filing date not ahead and not before the "
+    "filing was owed",
+    "PUT /v1/document-templates/{key}/counsel-review": "the template's current version; a "
+    "review date not ahead",
 }
 
 

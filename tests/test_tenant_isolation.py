@@ -12,9 +12,12 @@ from typing import Any
 from sqlalchemy import select
 
 from app.clinics.models import Intake
+from app.documents.jobs import refresh_clinic
 from app.engagements.models import Engagement
 from app.matching.models import Offer
 from tests.clinics.helpers import create_clinic, create_intake, intake_body
+from tests.documents.fixtures import document_store
+from tests.documents.helpers import documents_of, run_event_jobs, signature
 from tests.factories import user_headers
 from tests.matching.helpers import make_physician, physician_headers
 
@@ -106,7 +109,29 @@ ROUTES: list[tuple[str, str, str, dict[str, Any] | None]] = [
     ),
     ("GET", "/v1/physicians/{physician_id}/credential-documents", OPS_ONLY, None),
     ("GET", "/v1/credential-documents/{document_id}/download", PHYSICIAN, None),
+    ("GET", "/v1/engagements/{engagement_id}/documents", CLINIC, None),
+    ("GET", "/v1/engagements/{engagement_id}/filings", CLINIC, None),
+    ("GET", "/v1/documents/{document_id}", CLINIC, None),
+    ("GET", "/v1/documents/{document_id}/download", CLINIC, None),
+    ("POST", "/v1/documents/{document_id}/sign", CLINIC, None),  # body: below
+    (
+        "POST",
+        "/v1/documents/{document_id}/signers/{signer_id}/invite",
+        CLINIC,
+        {"email": "np@example.com"},
+    ),
+    ("POST", "/v1/documents/{document_id}/verify", CLINIC, None),
+    ("POST", "/v1/filings/{filing_id}/complete", CLINIC, {"filed_on": str(date.today())}),
+    (
+        "PUT",
+        "/v1/document-templates/{key}/counsel-review",
+        OPS_ONLY,
+        {"version": "2026.1", "reviewed_on": "2026-11-30", "reviewer": "Counsel LLP"},
+    ),
 ]
+
+
+__all__ = ["document_store"]  # the fixture, for the test below
 
 
 def test_every_route_with_an_id_is_in_the_table(app):
@@ -120,7 +145,7 @@ def test_every_route_with_an_id_is_in_the_table(app):
 
 
 async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
-    client, session, settings
+    client, session, settings, document_store
 ):
     # Tenant A: a clinic whose intake was offered to, and accepted by, its physician, confirmed.
     doc_a = await make_physician(session)
@@ -150,6 +175,14 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     )
     assert added.status_code == 201, added.text
     provider = added.json()
+    # The engagement's compliance documents (the NP's agreement made by the roster edit).
+    await run_event_jobs(session, engagement["id"])
+    await refresh_clinic(clinic["id"])
+    listing = await documents_of(client, admin_a, engagement["id"])
+    [agreement] = [
+        d for d in listing["documents"] if d["template_key"] == "collaboration_agreement"
+    ]
+    [np_line] = [s for s in agreement["signers"] if s["role"] == "provider"]
     owner_id = (await client.get("/v1/me", headers=admin_a)).json()["id"]
     invitation = await client.post(
         f"/v1/clinics/{clinic['id']}/invitations",
@@ -187,7 +220,10 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
         "endpoint_id": endpoint.json()["id"],
         "delivery_id": str(uuid.uuid4()),
         "review_item_id": str(uuid.uuid4()),
-        "document_id": str(uuid.uuid4()),
+        "document_id": agreement["id"],
+        "signer_id": np_line["id"],
+        "filing_id": str(uuid.uuid4()),
+        "key": "collaboration_agreement",
     }
     others = {CLINIC: admin_b, PHYSICIAN: doctor_b}
     checked = 0
@@ -199,6 +235,8 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
             body = provider_body
         if template == "/v1/clinics/{clinic_id}/owner":
             body = {"user_id": owner_id}
+        if template == "/v1/documents/{document_id}/sign":
+            body = signature(agreement, "Someone Else")
         callers = [admin_b, doctor_b] if owner == OPS_ONLY else [others[owner]]
         expected = 403 if owner == OPS_ONLY else 404
         if (
@@ -247,5 +285,11 @@ async def test_other_tenants_get_404_and_other_roles_403_and_nothing_changes(
     assert [(p["id"], p["fte"]) for p in roster["items"]] == [(provider["id"], 0.8)]
     mine = (await client.get(f"/v1/clinics/{clinic['id']}", headers=admin_a)).json()
     assert mine["legal_name"] == clinic["legal_name"]
+    after = await documents_of(client, admin_a, engagement["id"])
+    assert [(d["id"], d["status"]) for d in after["documents"]] == [
+        (d["id"], d["status"]) for d in listing["documents"]
+    ]
+    assert not any(s["signed"] for d in after["documents"] for s in d["signers"])
+    assert all(s["invited_email"] is None for d in after["documents"] for s in d["signers"])
     unread = (await client.get("/v1/me/notifications", headers=doctor_a)).json()["items"]
     assert next(n for n in unread if n["id"] == note["id"])["read_at"] is None

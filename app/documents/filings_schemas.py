@@ -14,7 +14,7 @@ from app.documents.models import Filing, FilingParty, FilingStatus
 from app.kit.openapi import ResponseModel
 
 
-class FilingTrigger(StrEnum):
+class FilingEvent(StrEnum):
     """What obliged the filing (the state rule's trigger): the agreement's signing, the start
     of the practice it governs, a change, its termination, or a renewal."""
 
@@ -49,7 +49,7 @@ class FilingRead(ResponseModel):
     state: str
     what: str
     filed_with: str
-    trigger: FilingTrigger
+    trigger: FilingEvent
     triggered_on: date
     within_days: int | None
     due_on: date | None
@@ -81,7 +81,7 @@ class FilingRead(ResponseModel):
             state=filing.state,
             what=filing.what,
             filed_with=filing.filed_with,
-            trigger=FilingTrigger(filing.trigger),
+            trigger=FilingEvent(filing.trigger),
             triggered_on=filing.triggered_on,
             within_days=filing.within_days,
             due_on=filing.due_on,

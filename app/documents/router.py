@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -21,12 +21,13 @@ from app.documents.generation import add_event
 from app.documents.jobs import send_signing_invitation
 from app.documents.models import ComplianceDocument
 from app.documents.schemas import (
-    AuditEntryRead,
     CounselReviewIn,
     CounselReviewRead,
+    DocumentAuditEntry,
     DocumentDetail,
     DocumentRead,
     DownloadRead,
+    DownloadVersion,
     EngagementDocuments,
     InviteRequest,
     LinkSignRequest,
@@ -40,7 +41,7 @@ from app.documents.schemas import (
     SourceRead,
     TemplateRead,
 )
-from app.errors import ValidationFailed, problem_responses
+from app.errors import problem_responses
 from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.kit.idempotency import AppRoute
@@ -128,7 +129,7 @@ async def _detail(session: SessionDep, document: ComplianceDocument) -> Document
     trail = await service.trail(session, document.id)
     return DocumentDetail(
         **_read(document).model_dump(),
-        trail=[AuditEntryRead.model_validate(e) for e in trail],
+        trail=[DocumentAuditEntry.model_validate(e) for e in trail],
         consent_text=signing.CONSENT_TEXT,
         intent_text=signing.INTENT_TEXT,
     )
@@ -202,9 +203,9 @@ async def download_document(
     store: StoreDep,
     settings: SettingsDep,
     version: Annotated[
-        Literal["current", "unsigned", "executed"],
+        DownloadVersion,
         Query(description="current: the executed PDF once there is one, else the unsigned one"),
-    ] = "current",
+    ] = DownloadVersion.current,
 ) -> DownloadRead:
     """A short-lived signed URL to the PDF in object storage (never through the API)."""
     document = await signing.visible_document(session, user, document_id)
@@ -214,7 +215,7 @@ async def download_document(
         settings,
         user,
         document,
-        version=version,
+        version=version.value,
         ip_address=client_address(request),
     )
     await session.commit()
@@ -391,13 +392,7 @@ def _check(report: service.Verification) -> SealCheck:
 @router.post(
     "/documents/{document_id}/verify",
     operation_id="verify_document",
-    responses=problem_responses(401, 404, 409, 413, 415, 422),
-    openapi_extra={
-        "requestBody": {
-            "required": False,
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    },
+    responses=problem_responses(401, 404, 409, 422),
 )
 async def verify_document(
     document_id: uuid.UUID,
@@ -407,29 +402,21 @@ async def verify_document(
     store: StoreDep,
     settings: SettingsDep,
 ) -> SealCheck:
-    """Re-check the seal of the executed PDF on record; or send a copy (`application/pdf`
-    body) to check that copy: its seal, and whether it is the file mdmatch sealed."""
+    """Re-check the executed PDF on record: its seal (pyHanko's validator, trusting the
+    platform's certificate) and that it is byte for byte the file sealed at execution."""
     document = await signing.visible_document(session, user, document_id)
-    body = await request.body()
-    address = client_address(request)
-    if body:
-        content_type = request.headers.get("content-type", "").split(";")[0].strip()
-        if content_type != "application/pdf":
-            raise ValidationFailed(
-                [{"loc": ["body"], "msg": "Send the copy to check as application/pdf."}]
-            )
-        result = await service.verify_copy(
-            session, settings, user, document, body, ip_address=address
-        )
-    else:
-        result = await service.verify_stored(
-            session, store, settings, user, document, ip_address=address
-        )
+    result = await service.verify_stored(
+        session, store, settings, user, document, ip_address=client_address(request)
+    )
     await session.commit()
     return _check(result)
 
 
-@router.get("/document-templates", operation_id="list_document_templates")
+@router.get(
+    "/document-templates",
+    operation_id="list_document_templates",
+    responses=problem_responses(401),
+)
 async def list_document_templates(user: CurrentUser, session: SessionDep) -> list[TemplateRead]:
     """Every template with its version, the state rules it prints, its legal sources and
     counsel's review of the current version (null: not reviewed)."""

@@ -4,9 +4,41 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+
+class ComplianceDocumentStatus(StrEnum):
+    awaiting_signatures = "awaiting_signatures"
+    executed = "executed"
+    superseded = "superseded"
+    ended = "ended"
+
+
+class DocumentSignerRole(StrEnum):
+    clinic = "clinic"
+    director = "director"
+    provider = "provider"
+
+
+class OversightStanding(StrEnum):
+    """in_force: every required document is executed. awaiting_signatures: some are not,
+    within the grace period. overdue: the grace period ended; the engagement does not count as
+    under oversight until they are signed. not_generated: being prepared."""
+
+    in_force = "in_force"
+    awaiting_signatures = "awaiting_signatures"
+    overdue = "overdue"
+    not_generated = "not_generated"
+
+
+class DownloadVersion(StrEnum):
+    current = "current"  # the executed PDF once there is one, else the unsigned one
+    unsigned = "unsigned"  # what each party signed
+    executed = "executed"  # the sealed PDF (409 before execution)
+
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{64}$")]
 SignerName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
@@ -16,7 +48,7 @@ class SignerRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    role: Literal["clinic", "director", "provider"]
+    role: DocumentSignerRole
     name: str = Field(description="The party as the document names it")
     physician_id: uuid.UUID | None
     provider_id: uuid.UUID | None
@@ -40,7 +72,7 @@ class DocumentRead(BaseModel):
     provider_id: uuid.UUID | None
     physician_id: uuid.UUID | None
     required: bool = Field(description="Needed before the engagement counts as under oversight")
-    status: Literal["awaiting_signatures", "executed", "superseded", "ended"]
+    status: ComplianceDocumentStatus
     reason: str = Field(description="What made this version")
     counsel_reviewed_on: date | None = Field(
         description="Counsel's review of the template version (null: a template, not reviewed)"
@@ -67,14 +99,7 @@ class MissingDocument(BaseModel):
 
 
 class OversightReadiness(BaseModel):
-    standing: Literal["in_force", "awaiting_signatures", "overdue", "not_generated"] = Field(
-        description=(
-            "in_force: every required document is executed. awaiting_signatures: some are "
-            "not, within the grace period. overdue: the grace period ended; the engagement "
-            "does not count as under oversight until they are signed. not_generated: being "
-            "prepared."
-        )
-    )
+    standing: OversightStanding
     under_oversight: bool
     required: int
     executed: int
@@ -89,7 +114,7 @@ class EngagementDocuments(BaseModel):
     disclaimer: str
 
 
-class AuditEntryRead(BaseModel):
+class DocumentAuditEntry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     at: datetime
@@ -100,7 +125,7 @@ class AuditEntryRead(BaseModel):
 
 
 class DocumentDetail(DocumentRead):
-    trail: list[AuditEntryRead]
+    trail: list[DocumentAuditEntry]
     consent_text: str = Field(description="What a signer consents to (ESIGN/UETA)")
     intent_text: str = Field(description="What a signer affirms by signing")
 
@@ -110,8 +135,12 @@ class SignRequest(BaseModel):
         description="The SHA-256 of the unsigned PDF you reviewed (the document's `sha256`)"
     )
     signer_name: SignerName = Field(description="Your full name, typed: your signature")
-    consent: bool = Field(description="You consent to sign electronically (`consent_text`)")
-    intent: bool = Field(description="You intend to sign this document (`intent_text`)")
+    consent: Literal[True] = Field(
+        description="You consent to sign electronically (`consent_text`); must be true"
+    )
+    intent: Literal[True] = Field(
+        description="You intend to sign this document (`intent_text`); must be true"
+    )
     signer_id: uuid.UUID | None = Field(
         default=None, description="Which of your lines, when you sign for more than one party"
     )
@@ -121,8 +150,8 @@ class LinkSignRequest(BaseModel):
     token: str = Field(min_length=16, max_length=200)
     document_sha256: Sha256
     signer_name: SignerName
-    consent: bool
-    intent: bool
+    consent: Literal[True]
+    intent: Literal[True]
 
 
 class LinkViewRequest(BaseModel):

@@ -183,12 +183,23 @@ def seal_identity(settings: Settings) -> SealIdentity:
         raise SealConfigurationError(
             "DOCUMENT_SEAL_KEY and DOCUMENT_SEAL_CERT must be set in production"
         )
-    if settings.environment is Environment.local and settings.local_state_dir is not None:
-        directory = settings.local_state_dir / "document-seal"
+    if settings.environment is Environment.local:
+        # Kept with local mode's other state (the project's var/ unless LOCAL_STATE_DIR says
+        # otherwise), so documents sealed before a restart still verify as trusted.
+        directory = (settings.local_state_dir or _project_var()) / "document-seal"
         identity = _cached(("stored", str(directory)), lambda: _stored_local_seal(directory))
         _check_current(identity.certificate, f"the local seal in {directory} (delete it)")
         return identity
     return _cached(("process",), _generated_local_seal)
+
+
+def _project_var() -> Path:
+    from app.migrate import project_root
+
+    try:
+        return project_root() / "var"
+    except FileNotFoundError:
+        return Path.cwd() / "var"
 
 
 def clear_seal_cache() -> None:

@@ -25,20 +25,12 @@ from app.documents.models import (
     DocumentStatus,
     TemplateReview,
 )
+from app.documents.schemas import OversightStanding
 from app.documents.seal import SealReport, seal_identity, verify_pdf
 from app.engagements import service as engagements
 from app.engagements.models import Engagement
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.kit.clock import today, utcnow
-
-
-class OversightStanding:
-    """Whether the engagement counts as under oversight, as far as its documents go."""
-
-    in_force = "in_force"  # every required document is executed
-    awaiting_signatures = "awaiting_signatures"  # some are not, within the grace period
-    overdue = "overdue"  # the grace period passed: not under oversight until they are
-    not_generated = "not_generated"  # the documents are being prepared (a job runs)
 
 
 @dataclass(frozen=True)
@@ -182,21 +174,6 @@ async def verify_stored(
     if document.sealed_object_key is None or document.sealed_sha256 is None:
         raise Conflict("The document is not executed yet: there is no seal to verify.")
     pdf = await store.get(document.sealed_object_key)
-    return await _verified(session, settings, user, document, pdf, ip_address=ip_address)
-
-
-async def verify_copy(
-    session: AsyncSession,
-    settings: Settings,
-    user: User,
-    document: ComplianceDocument,
-    pdf: bytes,
-    *,
-    ip_address: str | None,
-) -> Verification:
-    """Check a copy someone holds (sent as the request body) against the seal and the record."""
-    if document.sealed_sha256 is None:
-        raise Conflict("The document is not executed yet: there is no seal to verify.")
     return await _verified(session, settings, user, document, pdf, ip_address=ip_address)
 
 

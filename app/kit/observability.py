@@ -84,6 +84,9 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     # in its query string, and Stripe's client logs request details. Warnings only.
     for name in ("httpx", "httpcore", "stripe", "hpack"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # pyHanko logs a traceback at WARNING for every tampered or foreign file it is asked to
+    # verify; the verification's answer says it (app/documents/seal.py). Errors only.
+    logging.getLogger("pyhanko").setLevel(max(logging.ERROR, root.level))
 
 
 class Metrics:

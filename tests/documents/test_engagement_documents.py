@@ -109,7 +109,7 @@ async def test_confirming_a_texas_engagement_with_two_nps_produces_the_agreement
 
 
 async def test_the_parties_sign_and_the_sealed_pdf_validates_and_shows_the_audit_trail(
-    client, session, settings, outbox
+    client, session, settings, outbox, document_store
 ):
     texas = await texas_two_nps(client, session, settings)
     listing = await sign_everything(client, texas, outbox)
@@ -180,15 +180,16 @@ async def test_the_parties_sign_and_the_sealed_pdf_validates_and_shows_the_audit
     assert check["matches_record"] is True
     assert check["certificate_fingerprint"] == identity.fingerprint_sha256
 
-    # A copy altered by one byte is caught.
+    # A sealed file altered in storage is caught.
+    row = await session.get(ComplianceDocument, uuid.UUID(agreement["id"]))
+    assert row is not None
+    assert row.sealed_object_key is not None
     tampered = bytearray(sealed)
-    index = sealed.index(b"/Producer") if b"/Producer" in sealed else len(sealed) // 3
-    tampered[index + 1] ^= 0x01
-    altered = await client.post(
-        f"/v1/documents/{agreement['id']}/verify",
-        content=bytes(tampered),
-        headers=texas.admin | {"content-type": "application/pdf"},
+    tampered[len(sealed) // 3] ^= 0x01
+    await document_store.put(
+        row.sealed_object_key, bytes(tampered), content_type="application/pdf", sha256="x"
     )
+    altered = await client.post(f"/v1/documents/{agreement['id']}/verify", headers=texas.admin)
     assert altered.status_code == 200, altered.text
     assert altered.json()["ok"] is False
     assert altered.json()["matches_record"] is False

@@ -1,0 +1,260 @@
+"""Documents follow the engagement: a roster change regenerates exactly what names the roster
+(superseding the old version), a provider leaving ends their agreement with a termination
+notice and the state's termination filing, a canceled engagement ends everything; unsigned
+past the grace period, the engagement stops counting as under oversight and everyone is told
+once; counsel's review of a template is printed on what is generated after it."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.clinics.roster import ROSTER_JOBS
+from app.documents import jobs
+from app.documents.catalog import TEMPLATES
+from app.documents.models import ComplianceDocument
+from app.documents.service import readiness
+from app.engagements.subscribers import SUBSCRIBERS
+from app.jobs.queue import JOB_MODULES, queue
+from app.kit.clock import travel, utcnow
+from app.notifications.models import Notification
+from tests.documents.helpers import add_np, documents_of, sign_everything, texas_two_nps
+from tests.factories import ops_headers
+
+pytestmark = pytest.mark.usefixtures("document_store")
+
+
+def agreements(listing, status=None):
+    return {
+        d["provider_id"]: d
+        for d in listing["documents"]
+        if d["template_key"] == "collaboration_agreement"
+        and (status is None or d["status"] == status)
+    }
+
+
+async def queued(session, clinic_id: str) -> int:
+    return int(
+        await session.scalar(
+            text(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = "
+                "'documents.refresh_clinic' AND args->>'clinic_id' = :c"
+            ),
+            {"c": clinic_id},
+        )
+    )
+
+
+async def test_roster_changes_supersede_and_regenerate_only_the_affected_documents(
+    client, session, settings, outbox
+):
+    texas = await texas_two_nps(client, session, settings)
+    before = await sign_everything(client, texas, outbox)
+    assert before["readiness"]["standing"] == "in_force"
+    ids_before = {d["slot"]: d["id"] for d in before["documents"]}
+
+    # A third NP joins: their agreement is made; nothing else that did not name them changes.
+    third = await add_np(
+        client,
+        texas.admin,
+        texas.clinic,
+        first_name="Ana",
+        last_name="Cruz",
+        license_number="AP34567",
+    )
+    assert await queued(session, texas.clinic["id"]) >= 1  # queued with the roster edit
+    assert await jobs.refresh_clinic(texas.clinic["id"]) >= 1
+    after = await documents_of(client, texas.admin, texas.id)
+    current = agreements(after)
+    assert set(current) == {np["id"] for np in [*texas.nps, third]}
+    assert current[third["id"]]["status"] == "awaiting_signatures"
+    for np in texas.nps:
+        assert current[np["id"]]["id"] == ids_before[current[np["id"]]["slot"]]
+        assert current[np["id"]]["status"] == "executed"
+    assert after["readiness"]["standing"] == "awaiting_signatures"
+    # Only the new agreement waits: nothing else named the roster's new member.
+    assert [m["id"] for m in after["readiness"]["missing"]] == [current[third["id"]]["id"]]
+    # Running it again changes nothing.
+    assert await jobs.refresh_clinic(texas.clinic["id"]) == 0
+
+    # Jane's license number changes: her agreement is regenerated and the executed one is
+    # superseded by it.
+    jane = texas.nps[0]
+    patched = await client.patch(
+        f"/v1/clinics/{texas.clinic['id']}/providers/{jane['id']}",
+        json={"license_number": "AP99999"},
+        headers=texas.admin,
+    )
+    assert patched.status_code == 200, patched.text
+    assert await jobs.refresh_clinic(texas.clinic["id"]) >= 1
+    history = await documents_of(client, texas.admin, texas.id, include_history="true")
+    janes = [
+        d
+        for d in history["documents"]
+        if d["template_key"] == "collaboration_agreement" and d["provider_id"] == jane["id"]
+    ]
+    old = next(d for d in janes if d["status"] == "superseded")
+    new = next(d for d in janes if d["status"] == "awaiting_signatures")
+    assert old["id"] == current[jane["id"]]["id"]
+    assert old["superseded_by_id"] == new["id"]
+    assert old["sealed_sha256"]  # the executed version stays on file
+    assert new["sha256"] != old["sha256"]
+    maria = texas.nps[1]
+    assert agreements(history, "executed")[maria["id"]]["id"] == current[maria["id"]]["id"]
+
+    # Maria leaves the roster: her executed agreement ends, a termination notice is produced
+    # and Texas's 30-day notice of termination is owed.
+    removed = await client.delete(
+        f"/v1/clinics/{texas.clinic['id']}/providers/{maria['id']}", headers=texas.admin
+    )
+    assert removed.status_code == 204, removed.text
+    await jobs.refresh_clinic(texas.clinic["id"])
+    final = await documents_of(client, texas.admin, texas.id, include_history="true")
+    ended = next(
+        d
+        for d in final["documents"]
+        if d["template_key"] == "collaboration_agreement" and d["provider_id"] == maria["id"]
+    )
+    assert ended["status"] == "ended"
+    [notice] = [d for d in final["documents"] if d["termination_of_id"] == ended["id"]]
+    assert notice["template_key"] == "termination_notice"
+    assert notice["status"] == "awaiting_signatures"
+    assert notice["required"] is False
+    assert "Maria" in notice["title"]
+    filings = (
+        await client.get(f"/v1/engagements/{texas.id}/filings", headers=texas.doctor)
+    ).json()["items"]
+    [termination] = [
+        f for f in filings if f["trigger"] == "termination" and f["document_id"] == ended["id"]
+    ]
+    assert (
+        termination["due_on"]
+        == (date.fromisoformat(ended["ended_at"][:10]) + timedelta(days=30)).isoformat()
+    )
+
+
+async def test_canceling_the_engagement_ends_its_documents_with_termination_notices(
+    client, session, settings, outbox
+):
+    texas = await texas_two_nps(client, session, settings)
+    await sign_everything(client, texas, outbox)
+    canceled = await client.post(
+        f"/v1/engagements/{texas.id}/cancel", json={"at_period_end": False}, headers=texas.admin
+    )
+    assert canceled.status_code == 200, canceled.text
+    from tests.documents.helpers import run_event_jobs
+
+    await run_event_jobs(session, texas.id)
+    listing = await documents_of(client, texas.admin, texas.id, include_history="true")
+    originals = [d for d in listing["documents"] if d["template_key"] != "termination_notice"]
+    assert {d["status"] for d in originals} == {"ended"}
+    notices = [d for d in listing["documents"] if d["template_key"] == "termination_notice"]
+    ended_agreements = {
+        d["id"]
+        for d in originals
+        if d["template_key"] in ("collaboration_agreement", "medical_director_agreement")
+    }
+    assert {n["termination_of_id"] for n in notices} == ended_agreements
+    # Protocols and plans are withdrawn, not noticed.
+    assert len(notices) == 3
+
+
+async def test_unsigned_past_the_grace_period_the_engagement_is_not_under_oversight(
+    client, session, settings
+):
+    texas = await texas_two_nps(client, session, settings)
+    listing = await documents_of(client, texas.admin, texas.id)
+    assert listing["readiness"]["under_oversight"] is True
+    sign_by = listing["readiness"]["sign_by"]
+    assert sign_by is not None
+    assert await jobs.flag_overdue_signatures(session) == 0  # not yet
+
+    with travel(timedelta(days=settings.document_signing_grace_days, minutes=1)):
+        flagged = await jobs.flag_overdue_signatures(session)
+        assert flagged == listing["readiness"]["required"]
+        assert await jobs.flag_overdue_signatures(session) == 0  # once
+        rows = await session.scalars(
+            select(ComplianceDocument).where(
+                ComplianceDocument.engagement_id == uuid.UUID(texas.id)
+            )
+        )
+        ready = readiness(list(rows), now=utcnow())
+    assert ready.standing == "overdue"
+    assert ready.under_oversight is False
+    assert len(ready.missing) == listing["readiness"]["required"]
+    told = await session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.kind == "documents.signing_overdue",
+            Notification.user_id == texas.physician.user_id,
+        )
+    )
+    assert told == 1
+
+
+async def test_counsel_review_is_recorded_by_operations_and_printed_on_new_documents(
+    client, session, settings
+):
+    ops = await ops_headers(client, session, settings)
+    key = "collaboration_agreement"
+    version = TEMPLATES[key].version
+    path = f"/v1/document-templates/{key}/counsel-review"
+    body = {"version": version, "reviewed_on": "2026-11-30", "reviewer": "Hill & Park LLP"}
+
+    texas = await texas_two_nps(client, session, settings)
+    assert (await client.put(path, json=body, headers=texas.admin)).status_code == 403
+    assert (
+        await client.put(path, json=body | {"version": "1999.1"}, headers=ops)
+    ).status_code == 422
+    future = body | {"reviewed_on": "2999-01-01"}
+    assert (await client.put(path, json=future, headers=ops)).status_code == 422
+    missing = await client.put("/v1/document-templates/nope/counsel-review", json=body, headers=ops)
+    assert missing.status_code == 404
+    recorded = await client.put(path, json=body, headers=ops)
+    assert recorded.status_code == 200, recorded.text
+
+    templates = (await client.get("/v1/document-templates", headers=texas.admin)).json()
+    by_key = {t["key"]: t for t in templates}
+    assert by_key[key]["counsel_review"]["reviewer"] == "Hill & Park LLP"
+    assert by_key["quality_plan"]["counsel_review"] is None
+    assert all(t["sources"] or t["rules"] for t in templates)
+
+    # Documents made before keep what they said; those made after say it was reviewed.
+    before = agreements(await documents_of(client, texas.admin, texas.id))
+    assert all(d["counsel_reviewed_on"] is None for d in before.values())
+    later = await texas_two_nps(client, session, settings)
+    after = await documents_of(client, later.admin, later.id)
+    for document in after["documents"]:
+        if document["template_key"] == key:
+            assert document["counsel_reviewed_on"] == "2026-11-30"
+            assert "reviewed by counsel" in document["legal_notice"].lower()
+        else:
+            assert document["counsel_reviewed_on"] is None
+
+
+def test_documents_hear_the_events_and_roster_edits_they_handle():
+    assert SUBSCRIBERS["documents.on_engagement_event"] == jobs.EVENT_KINDS
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+    for name in ROSTER_JOBS:
+        assert name in queue.tasks, name
+
+
+async def test_a_document_set_is_made_once_however_often_the_event_is_delivered(
+    client, session, settings
+):
+    texas = await texas_two_nps(client, session, settings)
+    from tests.documents.helpers import run_event_jobs
+
+    assert await run_event_jobs(session, texas.id) == 0
+    count = await session.scalar(
+        text("SELECT count(*) FROM compliance_documents WHERE engagement_id = :e"),
+        {"e": uuid.UUID(texas.id)},
+    )
+    listing = await documents_of(client, texas.admin, texas.id)
+    assert count == len(listing["documents"])
