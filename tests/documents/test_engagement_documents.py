@@ -18,8 +18,10 @@ from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from app.documents import jobs
 from app.documents.models import ComplianceDocument, DocumentEvent
 from app.documents.seal import seal_identity
+from app.kit.clock import travel
 from app.notifications.models import Notification
 from tests.documents.helpers import (
     documents_of,
@@ -321,3 +323,28 @@ async def test_other_tenants_see_none_of_it(client, session, settings):
         .where(ComplianceDocument.engagement_id == uuid.UUID(texas.id))
     )
     assert rows == len(listing["documents"])
+
+
+async def test_a_signing_link_expires_after_seven_days(client, session, settings, outbox):
+    texas = await texas_two_nps(client, session, settings)
+    listing = await documents_of(client, texas.admin, texas.id)
+    [agreement, *_] = by_template(listing, "collaboration_agreement")
+    [line] = [s for s in agreement["signers"] if s["role"] == "provider"]
+    invited = await client.post(
+        f"/v1/documents/{agreement['id']}/signers/{line['id']}/invite",
+        json={"email": "late@glow.example"},
+        headers=texas.admin,
+    )
+    assert invited.status_code == 202, invited.text
+    assert await jobs.send_signing_invitation(line["id"]) is True
+    token = token_in(outbox, "late@glow.example")
+    with travel(timedelta(days=7, seconds=-1)):
+        assert (await client.post("/v1/signing/view", json={"token": token})).status_code == 200
+    with travel(timedelta(days=7)):
+        expired = await client.post("/v1/signing/view", json={"token": token})
+        assert expired.status_code == 404
+        assert expired.json()["type"].endswith("/signing-link-not-found")
+        signed = await client.post(
+            "/v1/signing/sign", json={"token": token} | signature(agreement, "Jane Doe")
+        )
+        assert signed.status_code == 404
