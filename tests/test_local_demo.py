@@ -58,6 +58,10 @@ def test_the_tour_walks_the_whole_journey_against_a_live_local_server(pg_server_
     assert "status=pending_payment" in call("POST", f"/v1/intakes/{uuid}/confirm")
     assert "Stripe.js (mdmatch pay --card success): card 4242 4242 4242 4242" in output
     assert "status=active  payment_status=paid" in call("GET", f"/v1/engagements/{uuid}")
+    # The worker made the compliance documents; both parties signed; the seal checks out.
+    assert "readiness=awaiting_signatures" in call("GET", f"/v1/engagements/{uuid}/documents")
+    assert "status=executed" in call("POST", f"/v1/documents/{uuid}/sign")
+    assert "ok=True" in call("POST", f"/v1/documents/{uuid}/verify")
     assert "paid $" in call("GET", f"/v1/clinics/{uuid}/invoices")
     assert "proration=$" in call("POST", f"/v1/engagements/{uuid}/change-scope")
     assert "status=ending" in call("POST", f"/v1/engagements/{uuid}/cancel")

@@ -39,6 +39,9 @@ TOUR_PDF = (
 )
 WAIT_SECONDS = 20
 MAX_RATE_LIMIT_WAIT = 65
+# Compliance documents are made by the task worker after confirmation: poll this long for them.
+DOCUMENT_POLLS = 120
+DOCUMENT_POLL_SECONDS = 0.25
 
 Show = Callable[[Any], dict[str, Any]]
 
@@ -193,6 +196,7 @@ class Tour:
             },
         )
         await self.subscribe(clinic_token, str(engagement["id"]))
+        await self.sign_documents(clinic_token, doctor, str(engagement["id"]))
         await self.invoices(clinic_token, clinic["id"])
         ending = await self.run_the_engagement(clinic_token, str(engagement["id"]))
         self.out.rule("[bold green]Tour complete")
@@ -525,6 +529,53 @@ class Tour:
             if time.monotonic() > deadline:
                 raise TourFailed(f"No paid invoice within {WAIT_SECONDS} s of paying")
             await asyncio.sleep(0.5)
+
+    async def sign_documents(self, clinic: str, doctor: str, engagement_id: str) -> None:
+        """The worker generated the engagement's compliance documents on confirmation; the
+        clinic and the director sign the medical director agreement, which is then sealed."""
+        self.act("The compliance documents: both parties sign, the seal checks out")
+        path = f"/v1/engagements/{engagement_id}/documents"
+        headers = {"Authorization": f"Bearer {clinic}"}
+        listing: dict[str, Any] = {}
+        for _ in range(DOCUMENT_POLLS):
+            answer = await self._send("GET", path, headers, {})
+            if answer.status_code == 200 and answer.json()["documents"]:
+                listing = answer.json()
+                break
+            await asyncio.sleep(DOCUMENT_POLL_SECONDS)
+        else:
+            raise TourFailed(
+                "The engagement's compliance documents were not generated in time; is the "
+                "task worker running (mdmatch serve runs one)?"
+            )
+        self._line(
+            "GET",
+            path,
+            200,
+            {
+                "documents": len(listing["documents"]),
+                "readiness": listing["readiness"]["standing"],
+            },
+        )
+        [agreement] = [
+            d for d in listing["documents"] if d["template_key"] == "medical_director_agreement"
+        ]
+        sign = f"/v1/documents/{agreement['id']}/sign"
+        body = {"document_sha256": agreement["sha256"], "consent": True, "intent": True}
+        for token, name in ((clinic, "Dana Reyes"), (doctor, "Demo Physician")):
+            await self.call(
+                "POST",
+                sign,
+                token=token,
+                json=body | {"signer_name": name},
+                show=_fields("title", "status"),
+            )
+        await self.call(
+            "POST",
+            f"/v1/documents/{agreement['id']}/verify",
+            token=clinic,
+            show=_fields("ok", "summary"),
+        )
 
     async def run_the_engagement(self, token: str, engagement_id: str) -> dict[str, Any]:
         self.act("The clinic adds a provider, then cancels at the end of the period")

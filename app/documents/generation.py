@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.credentials.storage import ObjectStore
 from app.documents import filings
 from app.documents.catalog import CounselReview, template
+from app.documents.days import trigger_day
 from app.documents.facts import EngagementFacts
 from app.documents.gather import gather
 from app.documents.models import (
@@ -167,7 +168,8 @@ async def refresh_engagement(
     }
     reviews = await counsel_reviews(session)
     now = utcnow()
-    today = now.date()
+    # The day a termination takes effect, as the clinic's calendar reads it.
+    today = await trigger_day(session, engagement.clinic_id, None, now)
     for spec in specs:
         old = current.pop(spec.slot, None)
         version = template(spec.template_key).version
@@ -178,11 +180,22 @@ async def refresh_engagement(
         ):
             continue
         was_executed = old is not None and old.status == DocumentStatus.executed.value
+        # A new version of a document nobody had signed keeps its deadline: regenerating
+        # never buys an overdue engagement a new grace period.
+        sign_by = old.sign_by if old is not None and not was_executed else None
         if old is not None:
             await _retire(session, old, DocumentStatus.superseded, now)
             result.superseded.append(old)
         document = await _make(
-            session, store, facts, spec, reason=reason, reviews=reviews, now=now, grace=grace_days
+            session,
+            store,
+            facts,
+            spec,
+            reason=reason,
+            reviews=reviews,
+            now=now,
+            grace=grace_days,
+            sign_by=sign_by,
         )
         result.generated.append(document)
         if old is not None:
@@ -192,24 +205,43 @@ async def refresh_engagement(
             )
             if was_executed:
                 await filings.open_filings(
-                    session, old, trigger="change", on=today, provider_type=_type(facts, old)
+                    session,
+                    old,
+                    trigger="change",
+                    on=await trigger_day(session, old.clinic_id, old.state, now),
+                    provider_type=_type(facts, old),
                 )
     ended_specs: list[DocumentSpec] = []
+    # Ended agreements that were in force: by the ended version, or by an executed version it
+    # superseded (a new version awaiting signatures does not undo the one the board holds).
+    in_force: dict[str, ComplianceDocument] = {}
     for old in current.values():
         if old.template_key == TERMINATION_NOTICE:
             continue  # a notice is signed and kept; no plan names it
-        was_executed = old.status == DocumentStatus.executed.value
+        executed = old if old.status == DocumentStatus.executed.value else None
         await _retire(session, old, DocumentStatus.ended, now)
         await add_event(session, old, "ended", _ended_detail(engagement, live))
         result.ended.append(old)
-        if was_executed and old.template_key in AGREEMENTS:
-            ended_specs.append(spec_of(old))
-            await filings.open_filings(
-                session, old, trigger="termination", on=today, provider_type=_type(facts, old)
-            )
+        if old.template_key not in AGREEMENTS:
+            continue
+        executed = executed or await _last_executed(session, old)
+        if executed is None:
+            continue
+        # The notice's slot names the ended document: an agreement that ends, is made again
+        # and ends again gets a second notice, not a clash with the first.
+        ended_spec = replace(spec_of(executed), slot=f"{old.slot}@{old.id}")
+        in_force[ended_spec.slot] = old
+        ended_specs.append(ended_spec)
+        await filings.open_filings(
+            session,
+            executed,
+            trigger="termination",
+            on=await trigger_day(session, old.clinic_id, old.state, now),
+            provider_type=_type(facts, executed),
+        )
     for notice in plan_terminations(facts, ended_specs, effective_on=today):
         assert notice.terminates is not None
-        ended = next(d for d in result.ended if d.slot == notice.terminates.slot)
+        ended = in_force[notice.terminates.slot]
         document = await _make(
             session,
             store,
@@ -233,6 +265,23 @@ async def refresh_engagement(
             ended=len(result.ended),
         )
     return result
+
+
+async def _last_executed(
+    session: AsyncSession, document: ComplianceDocument
+) -> ComplianceDocument | None:
+    """The latest executed version of the document's slot (superseded since), if any."""
+    found: ComplianceDocument | None = await session.scalar(
+        select(ComplianceDocument)
+        .where(
+            ComplianceDocument.engagement_id == document.engagement_id,
+            ComplianceDocument.slot == document.slot,
+            ComplianceDocument.executed_at.is_not(None),
+        )
+        .order_by(ComplianceDocument.executed_at.desc())
+        .limit(1)
+    )
+    return found
 
 
 def _type(facts: EngagementFacts, document: ComplianceDocument) -> str | None:
@@ -277,6 +326,7 @@ async def _make(
     reviews: dict[tuple[str, str], CounselReview],
     now: datetime,
     grace: int,
+    sign_by: datetime | None = None,
 ) -> ComplianceDocument:
     tpl = template(spec.template_key)
     review = reviews.get((tpl.key, tpl.version))
@@ -317,7 +367,7 @@ async def _make(
         object_key=key,
         size_bytes=len(pdf),
         generated_at=now,
-        sign_by=now + timedelta(days=grace) if spec.required else None,
+        sign_by=(sign_by or now + timedelta(days=grace)) if spec.required else None,
     )
     # Set on the new object (not loaded later): the caller reads them in this transaction.
     document.signers = [

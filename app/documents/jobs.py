@@ -145,12 +145,15 @@ async def refresh_clinic(clinic_id: str) -> int:
                 .order_by(Engagement.id)
             )
         )
-        for engagement_id in ids:
+    # One transaction per engagement: each engagement is locked only while its own documents
+    # are made, and what one run committed, a retry after a failure finds done.
+    for engagement_id in ids:
+        async with runtime.sessionmaker() as session:
             refresh = await refresh_and_announce(
                 session, runtime.settings, engagement_id, GenerationReason.roster_changed
             )
-            made += len(refresh.generated)
-        await session.commit()
+            await session.commit()
+        made += len(refresh.generated)
     return made
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Identity,
     Index,
     SmallInteger,
     String,
@@ -110,6 +111,8 @@ class ComplianceDocument(UUIDPrimaryKey, Base):
     sealed_sha256: Mapped[str | None] = mapped_column(String(64))
     sealed_object_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     sealed_size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # The certificate that sealed it (PEM): still trusted when verifying after a rotation.
+    seal_certificate_pem: Mapped[str | None] = mapped_column(Text)
     generated_at: Mapped[datetime]
     executed_at: Mapped[datetime | None]
     # Until then the engagement may count as under oversight without it (the grace period).
@@ -183,6 +186,8 @@ class DocumentEvent(UUIDPrimaryKey, Base):
     document_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("compliance_documents.id", ondelete="CASCADE")
     )
+    # The order events were written in (two at one instant keep it).
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True), unique=True)
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(40))
     # Who: a user's name and e-mail, a roster provider through their link, or "mdmatch".

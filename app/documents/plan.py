@@ -128,29 +128,33 @@ def _location(loc: LocationFacts) -> dict[str, Any]:
     return {"id": str(loc.id), "line": loc.one_line}
 
 
-def _director(d: DirectorFacts) -> dict[str, Any]:
-    return {
+# A fingerprint holds exactly what a document prints: a fact it does not print (a director's
+# dates outside the medical director agreement, a provider's FTE, their locations in other
+# states) must not make an executed document be signed again.
+
+
+def _director(d: DirectorFacts, *, dates: bool = False) -> dict[str, Any]:
+    printed: dict[str, Any] = {
         "id": str(d.physician_id),
         "name": d.full_name,
         "npi": d.npi,
         "role": d.role,
         "states": sorted(d.states),
         "licenses": dict(sorted(d.license_numbers.items())),
-        "starts_on": d.starts_on,
-        "ends_on": d.ends_on,
     }
+    if dates:
+        printed |= {"starts_on": d.starts_on, "ends_on": d.ends_on}
+    return printed
 
 
-def _provider(p: ProviderFacts) -> dict[str, Any]:
+def _provider(p: ProviderFacts, state: str) -> dict[str, Any]:
     return {
         "id": str(p.id),
         "type": p.type,
         "name": p.full_name,
         "license": [p.license_type, p.license_state, p.license_number],
-        "fte": p.fte,
         "services": sorted(p.services),
-        "states": sorted(p.states),
-        "locations": [_location(loc) for loc in p.locations],
+        "locations": [_location(loc) for loc in p.locations if loc.state == state],
     }
 
 
@@ -177,6 +181,7 @@ def _clinic(facts: EngagementFacts, states: Iterable[str] | None = None) -> dict
         "id": str(c.id),
         "legal_name": c.legal_name,
         "ownership_model": c.ownership_model,
+        "contact": [c.contact_name, c.contact_email],
         "locations": [
             _location(loc) for loc in c.locations if wanted is None or loc.state in wanted
         ],
@@ -264,7 +269,7 @@ def _medical_director_agreement(facts: EngagementFacts) -> DocumentSpec:
         signers=signers,
         depends_on={
             "clinic": _clinic(facts),
-            "directors": [_director(d) for d in facts.directors],
+            "directors": [_director(d, dates=True) for d in facts.directors],
             "services": [_service(s) for s in facts.services],
             "rules": _rules(facts, "medical_director_agreement", facts.states),
             "model": [facts.engagement_model, facts.oversight_mode],
@@ -328,7 +333,7 @@ def _collaboration_agreements(facts: EngagementFacts) -> list[DocumentSpec]:
                     provider_id=p.id,
                     physician_id=director.physician_id,
                     depends_on={
-                        "provider": _provider(p),
+                        "provider": _provider(p, state),
                         "director": _director(director),
                         "alternates": [_director(d) for d in alternates(facts, state)],
                         "services": [_service(s) for s in provider_services(facts, p)],

@@ -297,7 +297,7 @@ async def invite_signer(
 @router.post(
     "/signing/view",
     operation_id="view_signing_link",
-    responses=problem_responses(404, 422),
+    responses=problem_responses(404, 409, 422),
 )
 async def view_signing_link(
     body: LinkViewRequest,
@@ -311,6 +311,11 @@ async def view_signing_link(
     document, signer = await signing.signer_by_token(session, body.token)
     if signer.signed_at is not None:
         raise signing.SigningLinkNotFound("This signing link is unknown, used or expired.")
+    if document.status != "awaiting_signatures":
+        raise signing.NotSignable(
+            "This document is no longer awaiting signatures (it was superseded by a newer "
+            "version or ended); the clinic sends a new link when one is needed."
+        )
     url = await store.presigned_get(
         document.object_key,
         expires_in=settings.document_url_seconds,

@@ -160,12 +160,13 @@ _cache: dict[tuple[str, ...], SealIdentity] = {}
 _cache_lock = threading.Lock()
 
 
-def seal_identity(settings: Settings) -> SealIdentity:
+def seal_identity(settings: Settings, *, current: bool = True) -> SealIdentity:
     """The seal to use: DOCUMENT_SEAL_KEY and DOCUMENT_SEAL_CERT when set; else, outside
     production, a self-signed one (kept under `<local_state_dir>/document-seal/` in local mode
     with a state directory, made once per process otherwise). Parsed once per key and
     certificate; the certificate's validity is checked on every call, since a process may
-    outlive it."""
+    outlive it. `current=False` skips that check: verifying old seals needs the certificate,
+    not a valid one (a seal made while it was valid stays good after it expires)."""
     key = settings.document_seal_key
     cert = settings.document_seal_cert
     if key is not None or cert:
@@ -177,7 +178,8 @@ def seal_identity(settings: Settings) -> SealIdentity:
         key_pem = key.get_secret_value()
         cache_key = ("configured", hashlib.sha256(f"{key_pem}\0{cert}".encode()).hexdigest())
         identity = _cached(cache_key, lambda: _load_configured(key_pem, cert))
-        _check_current(identity.certificate, "DOCUMENT_SEAL_CERT")
+        if current:
+            _check_current(identity.certificate, "DOCUMENT_SEAL_CERT")
         return identity
     if settings.environment is Environment.production:
         raise SealConfigurationError(
@@ -188,7 +190,8 @@ def seal_identity(settings: Settings) -> SealIdentity:
         # otherwise), so documents sealed before a restart still verify as trusted.
         directory = (settings.local_state_dir or _project_var()) / "document-seal"
         identity = _cached(("stored", str(directory)), lambda: _stored_local_seal(directory))
-        _check_current(identity.certificate, f"the local seal in {directory} (delete it)")
+        if current:
+            _check_current(identity.certificate, f"the local seal in {directory} (delete it)")
         return identity
     return _cached(("process",), _generated_local_seal)
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,7 +85,7 @@ async def trail(session: AsyncSession, document_id: uuid.UUID) -> list[DocumentE
     rows = await session.scalars(
         select(DocumentEvent)
         .where(DocumentEvent.document_id == document_id)
-        .order_by(DocumentEvent.at, DocumentEvent.id)
+        .order_by(DocumentEvent.seq)
     )
     return list(rows)
 
@@ -186,7 +187,14 @@ async def _verified(
     *,
     ip_address: str | None,
 ) -> Verification:
-    report = await verify_pdf(pdf, seal_identity(settings))
+    # The seal's certificate need not be valid today, and the one that sealed this document
+    # (recorded at sealing) stays trusted after a rotation.
+    sealed_with = (
+        [x509.load_pem_x509_certificate(document.seal_certificate_pem.encode())]
+        if document.seal_certificate_pem
+        else []
+    )
+    report = await verify_pdf(pdf, seal_identity(settings, current=False), also_trusted=sealed_with)
     digest = sha256_hex(pdf)
     matches = digest == document.sealed_sha256
     await add_event(

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from cryptography.hazmat.primitives.serialization import Encoding
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from app.clinics.service import MANAGE_ROLES
 from app.config import Settings
 from app.credentials.storage import ObjectStore
 from app.documents import filings
+from app.documents.days import trigger_day
 from app.documents.execution import AuditEntry, ExecutionInfo, SignatureRecord, finalize
 from app.documents.generation import PDF, add_event, object_key, sha256_hex
 from app.documents.models import (
@@ -39,9 +41,9 @@ from app.documents.models import (
     DocumentStatus,
     SignerRole,
 )
-from app.documents.seal import seal_identity
+from app.documents.seal import SealConfigurationError, seal_identity
 from app.engagements import service as engagements
-from app.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from app.errors import Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationFailed
 from app.kit.clock import utcnow
 from app.kit.mailer import OutgoingEmail
 from app.notifications.emails import render_signing_invitation
@@ -83,6 +85,10 @@ class DocumentChanged(Conflict):
     """The hash the signer sends is not the document's: they saw other bytes."""
 
     slug, title = "document-changed", "The document is not the one you were shown"
+
+
+class SealUnavailable(ServiceUnavailable):
+    slug, title = "document-seal-unavailable", "The document seal cannot be used"
 
 
 class NotSignable(Conflict):
@@ -256,14 +262,23 @@ async def _execute_when_complete(
         trail=trail,
         executed_at=now,
     )
+    try:
+        identity = seal_identity(settings)
+    except SealConfigurationError as exc:
+        # Nothing is written: the request's transaction rolls back with this answer.
+        raise SealUnavailable(
+            f"The platform's document seal cannot be used ({exc}); the last signature was not "
+            "recorded. Operations have to renew the seal certificate."
+        ) from exc
     unsigned = await store.get(document.object_key)
-    sealed = await finalize(unsigned, info, seal_identity(settings))
+    sealed = await finalize(unsigned, info, identity)
     digest = sha256_hex(sealed)
     key = object_key(document.engagement_id, document.id, sealed=True)
     await store.put(key, sealed, content_type=PDF, sha256=digest)
     document.sealed_object_key = key
     document.sealed_sha256 = digest
     document.sealed_size_bytes = len(sealed)
+    document.seal_certificate_pem = identity.certificate.public_bytes(Encoding.PEM).decode()
     document.executed_at = now
     document.status = DocumentStatus.executed.value
     await add_event(
@@ -279,7 +294,7 @@ async def _execute_when_complete(
         session,
         document,
         trigger="signing",
-        on=now.date(),
+        on=await trigger_day(session, document.clinic_id, document.state, now),
         provider_type=_provider_type(document),
     )
     await _notify_executed(session, document)
@@ -325,7 +340,7 @@ async def _trail(session: AsyncSession, document_id: uuid.UUID) -> Sequence[Audi
     rows = await session.scalars(
         select(DocumentEvent)
         .where(DocumentEvent.document_id == document_id)
-        .order_by(DocumentEvent.at, DocumentEvent.id)
+        .order_by(DocumentEvent.seq)
     )
     return [
         AuditEntry(
@@ -422,7 +437,8 @@ async def issue_signing_link(
     signer.invite_token_hash = hash_token(token)
     await session.flush()
     rendered = render_signing_invitation(
-        link=f"{settings.public_base_url.rstrip('/')}/sign?token={token}",
+        # In the fragment: a browser never sends it to a server or in a Referer.
+        link=f"{settings.public_base_url.rstrip('/')}/sign#token={token}",
         token=token,
         title=document.title,
         clinic_name=await clinic_name(session, document.clinic_id),
@@ -457,7 +473,14 @@ async def sign_with_link(
     session: AsyncSession, store: ObjectStore, settings: Settings, token: str, data: SignatureInput
 ) -> tuple[ComplianceDocument, DocumentSigner]:
     document, signer = await signer_by_token(session, token, for_update=True)
-    if signer.signed_at is not None:
+    # Checked again under the document's lock: a re-invitation (a new link) or the expiry
+    # may have come while this request waited for it.
+    if (
+        signer.signed_at is not None
+        or signer.invite_token_hash != hash_token(token)
+        or signer.invite_expires_at is None
+        or signer.invite_expires_at <= utcnow()
+    ):
         raise SigningLinkNotFound("This signing link is unknown, used or expired.")
     _check(document, data)
     email = signer.invited_email or ""

@@ -18,6 +18,8 @@ class ZipInfo:
     city: str
     lat: float
     lon: float
+    # The IANA zone (America/Chicago); None where the list gives none.
+    timezone: str | None = None
 
 
 @cache
@@ -32,6 +34,7 @@ def _index() -> dict[str, ZipInfo]:
                 city=z["city"],
                 lat=float(z["lat"]),
                 lon=float(z["long"]),
+                timezone=z.get("timezone") or None,
             )
         except (KeyError, TypeError, ValueError):
             continue

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("sealed_sha256", sa.String(length=64), nullable=True),
         sa.Column("sealed_object_key", sa.String(length=200), nullable=True),
         sa.Column("sealed_size_bytes", sa.BigInteger(), nullable=True),
+        sa.Column("seal_certificate_pem", sa.Text(), nullable=True),
         sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("executed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sign_by", sa.DateTime(timezone=True), nullable=True),
@@ -146,6 +147,7 @@ def upgrade() -> None:
     op.create_table(
         "document_events",
         sa.Column("document_id", sa.Uuid(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), sa.Identity(always=True), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("actor", sa.String(length=400), nullable=False),
@@ -169,6 +171,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_document_events")),
+        sa.UniqueConstraint("seq", name=op.f("uq_document_events_seq")),
     )
     op.create_index(
         "ix_document_events_document_id", "document_events", ["document_id", "at"], unique=False

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from app.documents.days import local_day
 from app.documents.filings import due_date
 from app.documents.models import ComplianceDocument
 from app.documents.service import readiness
@@ -85,3 +87,22 @@ def test_executed_and_optional_documents_never_make_an_engagement_overdue():
     assert ready.sign_by == start + timedelta(days=3)
     assert ready.required == 3
     assert ready.executed == 1
+
+
+@calendar_examples
+@given(instants())
+@example(datetime(2027, 2, 1, 1, 30, tzinfo=UTC))  # 31 January, 19:30 in Austin
+@example(YEAR_END)
+@example(datetime(2026, 3, 8, 7, 30, tzinfo=UTC))  # the spring change in Texas
+@example(datetime(2028, 3, 1, 5, 59, tzinfo=UTC))  # still the leap day in Austin
+def test_a_filing_counts_from_the_clinics_local_day_and_the_earliest_one(at):
+    austin = ZoneInfo("America/Chicago")
+    el_paso = ZoneInfo("America/Denver")
+    assert local_day(at, {"America/Chicago"}) == at.astimezone(austin).date()
+    both = local_day(at, {"America/Chicago", "America/Denver"})
+    assert both == min(at.astimezone(austin).date(), at.astimezone(el_paso).date())
+    assert local_day(at, set()) == at.astimezone(UTC).date()
+    assert both <= at.astimezone(UTC).date()  # never a later deadline than the UTC day's
+    # 31 January 19:30 in Austin: due 2 March, not 3 March.
+    if at == datetime(2027, 2, 1, 1, 30, tzinfo=UTC):
+        assert due_date(both, 30) == date(2027, 3, 2)

@@ -127,7 +127,7 @@ async def sign(
 
 def token_in(outbox: MemoryEmailSender, to: str) -> str:
     [message] = [m for m in outbox.outbox if m.to == to]
-    found = re.search(r"sign\?token=([A-Za-z0-9_-]+)", message.body)
+    found = re.search(r"sign#token=([A-Za-z0-9_-]+)", message.body)
     assert found is not None, message.body
     return found.group(1)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import async_validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
@@ -32,8 +34,14 @@ from tests.documents.helpers import (
     texas_two_nps,
     token_in,
 )
+from tests.documents.test_seal import _key_pem, _self_signed
+from tests.factories import ops_headers
 
 pytestmark = pytest.mark.usefixtures("document_store")
+
+
+def austin_day(instant: str) -> date:
+    return datetime.fromisoformat(instant).astimezone(ZoneInfo("America/Chicago")).date()
 
 
 def titles(listing):
@@ -207,7 +215,8 @@ async def test_a_texas_paa_executed_opens_its_board_registration_due_in_30_days(
     assert filings.status_code == 200, filings.text
     items = filings.json()["items"]
     for agreement in agreements:
-        executed_on = agreement["executed_at"][:10]
+        # The day in Austin (the clinic's Texas location), not the UTC day.
+        executed_on = austin_day(agreement["executed_at"])
         registrations = [
             f
             for f in items
@@ -218,10 +227,7 @@ async def test_a_texas_paa_executed_opens_its_board_registration_due_in_30_days(
         assert registrations, items
         [registration] = registrations
 
-        assert (
-            registration["due_on"]
-            == (date.fromisoformat(executed_on) + timedelta(days=30)).isoformat()
-        )
+        assert registration["due_on"] == (executed_on + timedelta(days=30)).isoformat()
         assert registration["responsible"] == "director"
         assert registration["source"]["citation"]
 
@@ -348,3 +354,52 @@ async def test_a_signing_link_expires_after_seven_days(client, session, settings
             "/v1/signing/sign", json={"token": token} | signature(agreement, "Jane Doe")
         )
         assert signed.status_code == 404
+
+
+async def test_a_seal_made_before_a_rotation_or_an_expiry_still_verifies(
+    client, session, settings, outbox, bound_app
+):
+    texas = await texas_two_nps(client, session, settings)
+    listing = await sign_everything(client, texas, outbox)
+    [mda] = by_template(listing, "medical_director_agreement")
+    path = f"/v1/documents/{mda['id']}/verify"
+
+    # The platform's seal is rotated to a configured key and certificate, which later expire.
+    key, cert = _self_signed(
+        "mdmatch document seal 2027",
+        not_after=datetime.now(UTC) + timedelta(days=30),
+    )
+    bound_app.state.settings = settings.model_copy(
+        update={
+            "document_seal_key": _key_pem(key),
+            "document_seal_cert": cert.public_bytes(Encoding.PEM).decode(),
+        }
+    )
+    try:
+        rotated = await client.post(path, headers=texas.admin)
+        assert rotated.status_code == 200, rotated.text
+        assert rotated.json()["ok"] is True  # sealed with the old certificate, on record
+        with travel(timedelta(days=31)):
+            ops = await ops_headers(client, session, settings)  # a token of the moved clock
+            expired = await client.post(path, headers=ops)
+            assert expired.status_code == 200, expired.text
+            assert expired.json()["ok"] is True
+            # Sealing needs a valid certificate: the last signature is refused with a 503
+            # and nothing is recorded.
+            later = await texas_two_nps(client, session, settings)
+            [other] = by_template(
+                await documents_of(client, later.admin, later.id), "medical_director_agreement"
+            )
+            await sign(client, later.doctor, other, "Dr A")
+            refused = await client.post(
+                f"/v1/documents/{other['id']}/sign",
+                json=signature(other, "Dana Reyes"),
+                headers=later.admin,
+            )
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["type"].endswith("/document-seal-unavailable")
+            after = (await client.get(f"/v1/documents/{other['id']}", headers=later.admin)).json()
+            assert after["status"] == "awaiting_signatures"
+            assert [s["signed"] for s in after["signers"] if s["role"] == "clinic"] == [False]
+    finally:
+        bound_app.state.settings = settings

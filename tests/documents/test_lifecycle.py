@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -23,6 +23,7 @@ from app.jobs.queue import JOB_MODULES, queue
 from app.kit.clock import travel, utcnow
 from app.notifications.models import Notification
 from tests.documents.helpers import add_np, documents_of, sign_everything, texas_two_nps
+from tests.documents.test_engagement_documents import austin_day
 from tests.factories import ops_headers
 
 pytestmark = pytest.mark.usefixtures("document_store")
@@ -106,6 +107,15 @@ async def test_roster_changes_supersede_and_regenerate_only_the_affected_documen
     maria = texas.nps[1]
     assert agreements(history, "executed")[maria["id"]]["id"] == current[maria["id"]]["id"]
 
+    # What no document prints (Maria's FTE) regenerates nothing.
+    fte = await client.patch(
+        f"/v1/clinics/{texas.clinic['id']}/providers/{maria['id']}",
+        json={"fte": 0.5},
+        headers=texas.admin,
+    )
+    assert fte.status_code == 200, fte.text
+    assert await jobs.refresh_clinic(texas.clinic["id"]) == 0
+
     # Maria leaves the roster: her executed agreement ends, a termination notice is produced
     # and Texas's 30-day notice of termination is owed.
     removed = await client.delete(
@@ -122,6 +132,8 @@ async def test_roster_changes_supersede_and_regenerate_only_the_affected_documen
     assert ended["status"] == "ended"
     [notice] = [d for d in final["documents"] if d["termination_of_id"] == ended["id"]]
     assert notice["template_key"] == "termination_notice"
+    # Its slot names the ended document: an agreement made again and ended again gets its own.
+    assert notice["slot"] == f"termination_notice:{ended['slot']}@{ended['id']}"
     assert notice["status"] == "awaiting_signatures"
     assert notice["required"] is False
     assert "Maria" in notice["title"]
@@ -131,10 +143,7 @@ async def test_roster_changes_supersede_and_regenerate_only_the_affected_documen
     [termination] = [
         f for f in filings if f["trigger"] == "termination" and f["document_id"] == ended["id"]
     ]
-    assert (
-        termination["due_on"]
-        == (date.fromisoformat(ended["ended_at"][:10]) + timedelta(days=30)).isoformat()
-    )
+    assert termination["due_on"] == (austin_day(ended["ended_at"]) + timedelta(days=30)).isoformat()
 
 
 async def test_canceling_the_engagement_ends_its_documents_with_termination_notices(
@@ -258,3 +267,36 @@ async def test_a_document_set_is_made_once_however_often_the_event_is_delivered(
     )
     listing = await documents_of(client, texas.admin, texas.id)
     assert count == len(listing["documents"])
+
+
+async def test_an_agreement_ended_while_its_new_version_awaits_signatures_is_still_noticed(
+    client, session, settings, outbox
+):
+    texas = await texas_two_nps(client, session, settings)
+    await sign_everything(client, texas, outbox)
+    jane = texas.nps[0]
+    base = f"/v1/clinics/{texas.clinic['id']}/providers/{jane['id']}"
+    changed = await client.patch(base, json={"license_number": "AP77777"}, headers=texas.admin)
+    assert changed.status_code == 200, changed.text
+    await jobs.refresh_clinic(texas.clinic["id"])  # a new version, unsigned
+    removed = await client.delete(base, headers=texas.admin)
+    assert removed.status_code == 204, removed.text
+    await jobs.refresh_clinic(texas.clinic["id"])
+    listing = await documents_of(client, texas.admin, texas.id, include_history="true")
+    janes = [
+        d
+        for d in listing["documents"]
+        if d["template_key"] == "collaboration_agreement" and d["provider_id"] == jane["id"]
+    ]
+    executed = next(d for d in janes if d["sealed_sha256"])
+    unsigned_version = next(d for d in janes if d["status"] == "ended")
+    assert unsigned_version["sealed_sha256"] is None
+    # The version the board holds was in force: it gets the notice, and the filing.
+    [notice] = [d for d in listing["documents"] if d["termination_of_id"] == unsigned_version["id"]]
+    assert "Jane" in notice["title"]
+    filings = (
+        await client.get(f"/v1/engagements/{texas.id}/filings", headers=texas.doctor)
+    ).json()["items"]
+    assert [f["trigger"] for f in filings if f["document_id"] == executed["id"]].count(
+        "termination"
+    ) == 1
