@@ -237,6 +237,8 @@ class Settings(BaseSettings):
     # Replays (POST /v1/webhook-deliveries/{id}/replay), per client address and per account.
     rate_limit_webhook_replay: str = "30/minute"
 
+    # The unauthenticated signing-link routes (POST /v1/signing/view and /sign), per address.
+    rate_limit_signing_links: str = "30/minute"
     rate_limit_login: str = "10/minute"
     rate_limit_register: str = "20/hour"
     rate_limit_password_reset: str = "5/15minutes"  # noqa: S105

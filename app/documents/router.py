@@ -45,7 +45,7 @@ from app.errors import problem_responses
 from app.jobs.queue import defer_in_transaction
 from app.kit.clock import utcnow
 from app.kit.idempotency import AppRoute
-from app.kit.ratelimit import client_address
+from app.kit.ratelimit import client_address, rate_limit
 
 router = APIRouter(prefix="/v1", tags=["documents"], route_class=AppRoute)
 
@@ -297,7 +297,8 @@ async def invite_signer(
 @router.post(
     "/signing/view",
     operation_id="view_signing_link",
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(404, 409, 422, 429),
+    dependencies=[Depends(rate_limit("signing-links", "rate_limit_signing_links"))],
 )
 async def view_signing_link(
     body: LinkViewRequest,
@@ -348,7 +349,8 @@ async def view_signing_link(
 @router.post(
     "/signing/sign",
     operation_id="sign_with_link",
-    responses=problem_responses(404, 409, 422),
+    responses=problem_responses(404, 409, 422, 429),
+    dependencies=[Depends(rate_limit("signing-links", "rate_limit_signing_links"))],
 )
 async def sign_with_link(
     body: LinkSignRequest,

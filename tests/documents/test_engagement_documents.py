@@ -403,3 +403,13 @@ async def test_a_seal_made_before_a_rotation_or_an_expiry_still_verifies(
             assert [s["signed"] for s in after["signers"] if s["role"] == "clinic"] == [False]
     finally:
         bound_app.state.settings = settings
+
+
+async def test_signing_links_are_rate_limited_per_address(client):
+    answers = [
+        (await client.post("/v1/signing/view", json={"token": f"guess-{n:04d}-xxxxxxxxxx"}))
+        for n in range(31)
+    ]
+    assert {a.status_code for a in answers[:30]} == {404}
+    assert answers[30].status_code == 429
+    assert answers[30].headers["content-type"] == "application/problem+json"

@@ -22,7 +22,15 @@ from app.engagements.subscribers import SUBSCRIBERS
 from app.jobs.queue import JOB_MODULES, queue
 from app.kit.clock import travel, utcnow
 from app.notifications.models import Notification
-from tests.documents.helpers import add_np, documents_of, sign_everything, texas_two_nps
+from tests.billing.helpers import Emulator
+from tests.documents.helpers import (
+    SERVICES,
+    add_np,
+    documents_of,
+    run_event_jobs,
+    sign_everything,
+    texas_two_nps,
+)
 from tests.documents.test_engagement_documents import austin_day
 from tests.factories import ops_headers
 
@@ -300,3 +308,41 @@ async def test_an_agreement_ended_while_its_new_version_awaits_signatures_is_sti
     assert [f["trigger"] for f in filings if f["document_id"] == executed["id"]].count(
         "termination"
     ) == 1
+
+
+async def test_a_scope_change_adds_the_new_services_documents_and_re_signs_what_names_them(
+    client, session, settings, stripe_url
+):
+    texas = await texas_two_nps(client, session, settings)
+    emulator = Emulator(stripe_url)
+    setup = await client.post(f"/v1/engagements/{texas.id}/payment-method", headers=texas.admin)
+    assert setup.status_code == 200, setup.text
+    await emulator.confirm_card(setup.json()["setup_intent_id"])
+    paid = await client.post(f"/v1/engagements/{texas.id}/subscribe", headers=texas.admin)
+    assert paid.status_code == 200, paid.text
+    before = await documents_of(client, texas.admin, texas.id)
+    slots_before = {d["slot"]: d["id"] for d in before["documents"]}
+
+    changed = await client.post(
+        f"/v1/engagements/{texas.id}/change-scope",
+        json={"services": [*SERVICES, "chemical_peels"]},
+        headers=texas.admin,
+    )
+    assert changed.status_code == 200, changed.text
+    assert await run_event_jobs(session, texas.id) >= 1
+    after = await documents_of(client, texas.admin, texas.id, include_history="true")
+    current = {d["slot"]: d for d in after["documents"] if d["status"] == "awaiting_signatures"}
+    # The new service's protocol is made; the existing services' protocols stay as they were.
+    assert "delegation_protocol:chemical_peels" in current
+    for code in SERVICES:
+        slot = f"delegation_protocol:{code}"
+        assert slot in slots_before
+        assert current[slot]["id"] == slots_before[slot]
+    # The medical director agreement lists the services: a new version replaces the old one.
+    [old_mda] = [
+        d
+        for d in after["documents"]
+        if d["slot"] == "medical_director_agreement" and d["status"] == "superseded"
+    ]
+    assert old_mda["id"] == slots_before["medical_director_agreement"]
+    assert old_mda["superseded_by_id"] == current["medical_director_agreement"]["id"]
