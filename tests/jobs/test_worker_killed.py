@@ -211,9 +211,26 @@ async def queue_on(database_url: str) -> AsyncIterator[None]:
             yield
 
 
-async def periodic_now(task: Task[Any, Any, Any]) -> int:
-    """Defer a periodic task as its periodic deferrer does (its locks, a `timestamp`)."""
-    return await task.configure(task_kwargs={"timestamp": int(time.time())}).defer_async()
+async def periodic_now(task: Task[Any, Any, Any], engine: AsyncEngine | None = None) -> int:
+    """Defer a periodic task as its periodic deferrer does (its locks, a `timestamp`). With
+    `engine`, a job the workers' own periodic deferrer queued under the same lock a moment
+    before (a run crossing the task's cron time) is the one returned: it does the same work."""
+    try:
+        return await task.configure(task_kwargs={"timestamp": int(time.time())}).defer_async()
+    except AlreadyEnqueued:
+        if engine is None:
+            raise
+        async with engine.connect() as conn:
+            queued = await conn.scalar(
+                text(
+                    "SELECT id FROM procrastinate_jobs WHERE queueing_lock = :lock "
+                    "AND status = 'todo' ORDER BY id DESC LIMIT 1"
+                ),
+                {"lock": task.queueing_lock},
+            )
+        if queued is None:  # it started meanwhile: queue ours now
+            return await task.configure(task_kwargs={"timestamp": int(time.time())}).defer_async()
+        return int(queued)
 
 
 @dataclass
@@ -256,7 +273,7 @@ async def retry_stalled(engine: AsyncEngine, stuck: Any, log: Path) -> int:
         "the killed worker's heartbeat to go stale",
         log,
     )
-    job_id = await periodic_now(maintenance.retry_stalled_jobs)
+    job_id = await periodic_now(maintenance.retry_stalled_jobs, engine)
 
     async def ran() -> Any:
         row = await job(engine, job_id)
