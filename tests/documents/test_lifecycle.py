@@ -18,9 +18,10 @@ from app.documents import jobs
 from app.documents.catalog import TEMPLATES
 from app.documents.models import ComplianceDocument
 from app.documents.service import readiness
+from app.engagements.continuity import end_due_oversight
 from app.engagements.subscribers import SUBSCRIBERS
 from app.jobs.queue import JOB_MODULES, queue
-from app.kit.clock import travel, utcnow
+from app.kit.clock import today, travel, utcnow
 from app.notifications.models import Notification
 from tests.billing.helpers import Emulator
 from tests.documents.helpers import (
@@ -32,6 +33,7 @@ from tests.documents.helpers import (
     texas_two_nps,
 )
 from tests.documents.test_engagement_documents import austin_day
+from tests.engagements.test_standing_backup import _with_backup
 from tests.factories import ops_headers
 
 pytestmark = pytest.mark.usefixtures("document_store")
@@ -346,3 +348,38 @@ async def test_a_scope_change_adds_the_new_services_documents_and_re_signs_what_
     ]
     assert old_mda["id"] == slots_before["medical_director_agreement"]
     assert old_mda["superseded_by_id"] == current["medical_director_agreement"]["id"]
+
+
+async def test_a_backup_taking_over_regenerates_what_names_the_director(
+    client, session, settings, stripe_url
+):
+    engaged, _, backup, _, _ = await _with_backup(client, session, settings, Emulator(stripe_url))
+    await run_event_jobs(session, engaged.id)
+    before = await documents_of(client, engaged.admin, engaged.id)
+    [mda] = [d for d in before["documents"] if d["template_key"] == "medical_director_agreement"]
+    signers_before = {s["physician_id"] for s in mda["signers"] if s["role"] == "director"}
+    assert str(engaged.physician.id) in signers_before
+
+    ops = await ops_headers(client, session, settings)
+    suspended = await client.post(
+        f"/v1/physicians/{engaged.physician.id}/suspend",
+        json={"reason": "board complaint under review"},
+        headers=ops,
+    )
+    assert suspended.status_code == 200, suspended.text
+    await end_due_oversight(session, on=today())
+    await session.commit()
+    await run_event_jobs(session, engaged.id)
+
+    after = await documents_of(client, engaged.admin, engaged.id, include_history="true")
+    [current] = [
+        d
+        for d in after["documents"]
+        if d["template_key"] == "medical_director_agreement"
+        and d["status"] == "awaiting_signatures"
+    ]
+    directors = {s["physician_id"] for s in current["signers"] if s["role"] == "director"}
+    assert directors == {str(backup.id)}
+    old = next(d for d in after["documents"] if d["id"] == mda["id"])
+    assert old["status"] == "superseded"
+    assert old["superseded_by_id"] == current["id"]
