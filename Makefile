@@ -20,7 +20,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/mdmatch serve
 
-## Lint, then the whole test suite.
+## Lint, then the whole test suite (on every CPU: pytest-xdist, pyproject's addopts; docs/testing.md).
 test: install lint
 	$(BIN)/pytest
 
