@@ -19,7 +19,7 @@ from app.documents import service, signing
 from app.documents.catalog import TEMPLATES, CounselReview, review_notice
 from app.documents.generation import add_event
 from app.documents.jobs import send_signing_invitation
-from app.documents.models import ComplianceDocument
+from app.documents.models import ComplianceDocument, DocumentSigner
 from app.documents.schemas import (
     CounselReviewIn,
     CounselReviewRead,
@@ -76,6 +76,20 @@ def _settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
+def _signer(s: DocumentSigner) -> SignerRead:
+    return SignerRead(
+        id=s.id,
+        role=s.role,
+        name=s.name,
+        physician_id=s.physician_id,
+        provider_id=s.provider_id,
+        signed=s.signed_at is not None,
+        signed_at=s.signed_at,
+        signer_name=s.signer_name,
+        invited_email=s.invited_email,
+    )
+
+
 def _read(document: ComplianceDocument) -> DocumentRead:
     review = (
         CounselReview(reviewed_on=document.counsel_reviewed_on, reviewer="counsel")
@@ -108,20 +122,7 @@ def _read(document: ComplianceDocument) -> DocumentRead:
         superseded_by_id=document.superseded_by_id,
         ended_at=document.ended_at,
         termination_of_id=document.termination_of_id,
-        signers=[
-            SignerRead(
-                id=s.id,
-                role=s.role,
-                name=s.name,
-                physician_id=s.physician_id,
-                provider_id=s.provider_id,
-                signed=s.signed_at is not None,
-                signed_at=s.signed_at,
-                signer_name=s.signer_name,
-                invited_email=s.invited_email,
-            )
-            for s in document.signers
-        ],
+        signers=[_signer(s) for s in document.signers],
     )
 
 
@@ -281,17 +282,7 @@ async def invite_signer(
     signer = await signing.invite_provider(session, user, document_id, signer_id, body.email)
     await defer_in_transaction(session, send_signing_invitation.name, signer_id=str(signer.id))
     await session.commit()
-    return SignerRead(
-        id=signer.id,
-        role=signer.role,
-        name=signer.name,
-        physician_id=signer.physician_id,
-        provider_id=signer.provider_id,
-        signed=False,
-        signed_at=None,
-        signer_name=None,
-        invited_email=signer.invited_email,
-    )
+    return _signer(signer)
 
 
 @router.post(
@@ -364,17 +355,7 @@ async def sign_with_link(
         session, store, settings, body.token, _signature(request, body)
     )
     await session.commit()
-    return SignerRead(
-        id=signer.id,
-        role=signer.role,
-        name=signer.name,
-        physician_id=signer.physician_id,
-        provider_id=signer.provider_id,
-        signed=True,
-        signed_at=signer.signed_at,
-        signer_name=signer.signer_name,
-        invited_email=signer.invited_email,
-    )
+    return _signer(signer)
 
 
 def _check(report: service.Verification) -> SealCheck:
